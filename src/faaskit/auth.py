@@ -1,0 +1,250 @@
+"""Bearer JWT authentication: configuration, verification and (for development) minting.
+
+The verifier is strict where PyJWT is lenient: ``exp`` is required, ``none`` is never an
+algorithm, the key is chosen by the token's algorithm family (an HS secret is never tried
+on an RS/ES token and a public key never as an HMAC secret), and an HS key shorter than
+32 bytes is refused at start-up. PyJWT is imported only when auth is first used.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from faaskit.errors import AuthError, ConfigurationError, PermissionDeniedError
+from faaskit.secrets import Secrets
+
+if TYPE_CHECKING:
+    import jwt
+
+__all__ = ["JWTAuth", "Principal", "TokenIssuer", "TokenVerifier"]
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+MIN_HMAC_KEY_BYTES = 32
+SIGNING_KEY_SECRET = "jwt-signing-key"
+
+
+@dataclass(frozen=True)
+class JWTAuth:
+    """How an app verifies bearer tokens.
+
+    ``secret`` (HS*) defaults to the app secret ``jwt-signing-key``; in development (unless
+    ``FAASKIT_ENV=production``) one is generated once under ``.faaskit/secrets/``.
+    ``public_key`` is a PEM text or a path to one; ``jwks_file`` a JSON Web Key Set file.
+    """
+
+    algorithms: Sequence[str] = ("HS256",)
+    secret: str | None = None
+    public_key: str | None = None
+    jwks_file: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway: float = 30.0
+    token_ttl: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who called: the token's subject, its scopes and every claim."""
+
+    subject: str
+    scopes: frozenset[str]
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    def require(self, scopes: Sequence[str]) -> None:
+        missing = [scope for scope in scopes if scope not in self.scopes]
+        if missing:
+            raise PermissionDeniedError(f"missing scope: {' '.join(missing)}")
+
+
+class TokenVerifier:
+    """Checks ``Authorization: Bearer <jwt>`` headers; build once per app at start-up."""
+
+    def __init__(self, config: JWTAuth, secrets: Secrets) -> None:
+        import jwt
+
+        self._jwt = jwt
+        self.config = config
+        self.algorithms = _allowed_algorithms(config.algorithms)
+        self.hmac_key = _hmac_key(config, secrets) if self.algorithms & HMAC_ALGORITHMS else None
+        self.public_keys = _public_keys(config) if self.algorithms & ASYMMETRIC_ALGORITHMS else {}
+        if self.algorithms & ASYMMETRIC_ALGORITHMS and not self.public_keys:
+            raise ConfigurationError(
+                "RS/ES/PS algorithms are allowed but no public_key or jwks_file is configured"
+            )
+
+    def verify(self, authorization: str | None) -> Principal:
+        """The principal of a valid token; AuthError (401) for anything else."""
+        if not authorization:
+            raise AuthError("missing bearer token")
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthError("malformed Authorization header: use 'Bearer <token>'")
+        jwt = self._jwt
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise AuthError("malformed token") from None
+        algorithm = header.get("alg")
+        if algorithm not in self.algorithms:
+            raise AuthError(f"token algorithm {algorithm!r} is not accepted")
+        key = self._key_for(algorithm, header.get("kid"))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self.config.audience,
+                issuer=self.config.issuer,
+                leeway=self.config.leeway,
+                options={
+                    "require": ["exp"],
+                    "verify_aud": self.config.audience is not None,
+                    "verify_iss": self.config.issuer is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthError("token not yet valid") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise AuthError(f"token has no {error.claim!r} claim") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError("token audience is not accepted") from None
+        except jwt.InvalidIssuerError:
+            raise AuthError("token issuer is not accepted") from None
+        except jwt.InvalidSignatureError:
+            raise AuthError("token signature is invalid") from None
+        except jwt.PyJWTError:
+            raise AuthError("invalid token") from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise AuthError("token has no subject")
+        return Principal(subject, _scopes(claims), claims)
+
+    def _key_for(self, algorithm: str, kid: Any) -> Any:
+        if algorithm in HMAC_ALGORITHMS:
+            return self.hmac_key
+        if kid in self.public_keys:
+            return self.public_keys[kid]
+        if len(self.public_keys) == 1 and None in self.public_keys:
+            return self.public_keys[None]
+        raise AuthError("token key id is not known")
+
+
+class TokenIssuer:
+    """Mints HS-signed tokens with the app's key (development, tests, ``faaskit token``,
+    and apps that issue their own tokens such as the shop's ``POST /auth/token``)."""
+
+    def __init__(self, config: JWTAuth, secrets: Secrets) -> None:
+        algorithms = [a for a in config.algorithms if a in HMAC_ALGORITHMS]
+        if not algorithms:
+            raise ConfigurationError("minting tokens needs an HS algorithm in JWTAuth.algorithms")
+        self.algorithm = algorithms[0]
+        self.key = _hmac_key(config, secrets)
+        self.config = config
+
+    def mint(
+        self,
+        subject: str,
+        scopes: Sequence[str] = (),
+        *,
+        ttl: int | None = None,
+        claims: Mapping[str, Any] | None = None,
+    ) -> str:
+        import jwt
+
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + (ttl if ttl is not None else self.config.token_ttl),
+            "scope": " ".join(scopes),
+            **(claims or {}),
+        }
+        if self.config.issuer:
+            payload.setdefault("iss", self.config.issuer)
+        if self.config.audience:
+            payload.setdefault("aud", self.config.audience)
+        return jwt.encode(payload, self.key, algorithm=self.algorithm)
+
+
+def _allowed_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
+    if isinstance(algorithms, str):
+        algorithms = [algorithms]
+    allowed = frozenset(algorithms)
+    if not allowed:
+        raise ConfigurationError("JWTAuth.algorithms is empty")
+    unknown = allowed - HMAC_ALGORITHMS - ASYMMETRIC_ALGORITHMS
+    if unknown:
+        raise ConfigurationError(f"JWT algorithms not accepted: {', '.join(sorted(unknown))}")
+    return allowed
+
+
+def _hmac_key(config: JWTAuth, secrets: Secrets) -> bytes:
+    key = config.secret or secrets.get(SIGNING_KEY_SECRET)
+    if key is None:
+        if os.environ.get("FAASKIT_ENV") == "production":
+            raise ConfigurationError(
+                f"no JWT signing key: set JWTAuth(secret=...) or {Secrets.env_name(SIGNING_KEY_SECRET)}"
+            )
+        from secrets import token_urlsafe
+
+        key = secrets.create(SIGNING_KEY_SECRET, token_urlsafe(48))
+    encoded = key.encode()
+    if len(encoded) < MIN_HMAC_KEY_BYTES:
+        raise ConfigurationError(
+            f"the HS256 signing key is {len(encoded)} bytes; use at least {MIN_HMAC_KEY_BYTES}"
+        )
+    return encoded
+
+
+def _public_keys(config: JWTAuth) -> dict[Any, Any]:
+    import jwt
+
+    keys: dict[Any, Any] = {}
+    if config.public_key:
+        text = config.public_key
+        if "-----BEGIN" not in text:
+            text = _read(text, "public_key")
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        try:
+            keys[None] = load_pem_public_key(text.encode())
+        except ValueError as error:
+            raise ConfigurationError(f"public_key is not a PEM public key: {error}") from None
+    if config.jwks_file:
+        try:
+            key_set = jwt.PyJWKSet.from_json(_read(config.jwks_file, "jwks_file"))
+        except jwt.PyJWTError as error:
+            raise ConfigurationError(f"jwks_file {config.jwks_file}: {error}") from None
+        for jwk in key_set.keys:
+            keys[jwk.key_id] = jwk.key
+    return keys
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise ConfigurationError(f"{what} {path!r} cannot be read: {error.strerror}") from None
+
+
+def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope")
+    scopes = claims.get("scopes")
+    found: set[str] = set()
+    if isinstance(scope, str):
+        found.update(scope.split())
+    if isinstance(scopes, list):
+        found.update(s for s in scopes if isinstance(s, str))
+    return frozenset(found)

@@ -1,0 +1,44 @@
+"""Where an app keeps its state, read from flags and the environment at start-up.
+
+``FAASKIT_DATABASE_URL`` picks the backend (default: SQLite under ``.faaskit/`` in the
+working directory); ``FAASKIT_HOME`` moves ``.faaskit/``; ``FAASKIT_LOG_LEVEL`` sets the log
+level (INFO).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        database_url: str | None = None,
+        data_dir: str | Path | None = None,
+        log_level: str | None = None,
+    ) -> Settings:
+        """Settings from explicit values, else the environment, else the defaults."""
+        home = Path(data_dir or os.environ.get("FAASKIT_HOME") or Path.cwd() / ".faaskit")
+        home = home.absolute()
+        url = (
+            database_url
+            or os.environ.get("FAASKIT_DATABASE_URL")
+            or f"sqlite:///{home / 'app.db'}"
+        )
+        level = (log_level or os.environ.get("FAASKIT_LOG_LEVEL") or "INFO").upper()
+        return cls(database_url=url, data_dir=home, log_level=level)
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"

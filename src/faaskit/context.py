@@ -1,0 +1,120 @@
+"""The Context a handler receives: who called, which invocation this is, and the state of
+its unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from faaskit.auth import Principal
+from faaskit.documents import Collection, CollectionSpec
+from faaskit.errors import AuthError
+
+if TYPE_CHECKING:
+    import asyncio
+    import logging
+
+    from faaskit.runtime.unit_of_work import UnitOfWork
+    from faaskit.runtime.runtime import Runtime
+
+__all__ = ["Context"]
+
+T = TypeVar("T")
+
+
+class Context:
+    """Handed to a handler that declares a parameter of type ``Context``.
+
+    ``invocation_id`` is the request id (echoed in ``X-Request-ID`` and every log line);
+    ``principal`` is the verified caller on an authenticated route, else None.
+    """
+
+    __slots__ = (
+        "_collections",
+        "_loop",
+        "_runtime",
+        "_uow",
+        "correlation_id",
+        "function",
+        "headers",
+        "invocation_id",
+        "log",
+        "principal",
+    )
+
+    def __init__(
+        self,
+        *,
+        invocation_id: str,
+        function: str,
+        uow: UnitOfWork,
+        runtime: Runtime,
+        collections: Mapping[str, CollectionSpec],
+        log: logging.LoggerAdapter[logging.Logger],
+        correlation_id: str | None = None,
+        principal: Principal | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.invocation_id = invocation_id
+        self.function = function
+        self.correlation_id = correlation_id or invocation_id
+        self.principal = principal
+        self.headers: Mapping[str, str] = headers or {}
+        self.log = log
+        self._uow = uow
+        self._runtime = runtime
+        self._collections = collections
+        self._loop: asyncio.AbstractEventLoop = _running_loop()
+
+    @property
+    def request_id(self) -> str:
+        return self.invocation_id
+
+    @property
+    def subject(self) -> str:
+        """The caller's id (the token's ``sub``); AuthError on a public route without one."""
+        if self.principal is None:
+            raise AuthError("this function needs an authenticated caller")
+        return self.principal.subject
+
+    def documents(self, collection: CollectionSpec | str) -> Collection:
+        """A collection whose writes commit with this invocation."""
+        if isinstance(collection, str):
+            collection = self._collections.get(collection) or CollectionSpec(collection)
+        return Collection(collection, self._uow)
+
+    def now(self) -> datetime:
+        """The runtime's clock (virtual under ``faaskit.testing``)."""
+        return self._uow.clock.now()
+
+    def idempotency_key(self, purpose: str = "") -> str:
+        """A key stable for this invocation, for effects outside faaskit (a payment API)."""
+        return f"{self.invocation_id}:{purpose}" if purpose else self.invocation_id
+
+    def issue_token(
+        self, subject: str, scopes: Sequence[str] = (), *, ttl: int | None = None
+    ) -> tuple[str, int]:
+        """A bearer token signed with the app's key, and its lifetime in seconds."""
+        lifetime = ttl if ttl is not None else self._runtime.app.auth.token_ttl
+        return self._runtime.tokens.mint(subject, scopes, ttl=lifetime), lifetime
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Wait for an async Context operation from a sync (``def``) handler's thread::
+
+        doc = ctx.run(ctx.documents("users").get(user_id))
+        """
+
+        async def wrapper() -> T:
+            return await awaitable
+
+        from asyncio import run_coroutine_threadsafe
+
+        return run_coroutine_threadsafe(wrapper(), self._loop).result()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    # asyncio loads lazily: `import faaskit` stays light for cold starts.
+    from asyncio import get_running_loop
+
+    return get_running_loop()

@@ -1,0 +1,131 @@
+"""faaskit's exceptions, one tree, each mapped once to an HTTP status by the gateway.
+
+    FaaskitError                      500
+    ├── ConfigurationError            500  (raised at start-up, never per request)
+    ├── BadRequestError               400
+    │   ├── MalformedJSONError        400
+    │   └── ValidationError           400  (lists every failing field)
+    ├── AuthError                     401  (missing, malformed, expired, badly signed token)
+    │   └── PermissionDeniedError     403  (valid token, missing scope)
+    ├── NotFoundError                 404
+    ├── MethodNotAllowedError         405
+    ├── ConflictError                 409  (duplicate)
+    │   └── ConcurrencyError          409  (stale expected version)
+    ├── PayloadTooLargeError          413
+    ├── UnsupportedMediaTypeError     415
+    └── CircuitOpenError              503
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthError",
+    "BadRequestError",
+    "CircuitOpenError",
+    "ConcurrencyError",
+    "ConfigurationError",
+    "ConflictError",
+    "FaaskitError",
+    "FieldError",
+    "MalformedJSONError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "UnsupportedMediaTypeError",
+    "ValidationError",
+]
+
+FieldError = dict[str, Any]
+"""One failing field: ``{"loc": [...], "msg": "...", "type": "..."}``."""
+
+
+class FaaskitError(Exception):
+    """Root of every error faaskit raises on purpose.
+
+    ``status`` and ``title`` say how the HTTP gateway answers it; ``detail`` is the
+    human sentence shown to the caller (never internals).
+    """
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+
+
+class ConfigurationError(FaaskitError):
+    """The app or its settings are wrong; raised at start-up with what to change."""
+
+
+class BadRequestError(FaaskitError):
+    status = 400
+    title = "Bad Request"
+
+
+class MalformedJSONError(BadRequestError):
+    title = "Malformed JSON"
+
+
+class ValidationError(BadRequestError):
+    """Input failed validation; ``errors`` lists every failing field."""
+
+    title = "Validation Failed"
+
+    def __init__(self, detail: str | None = None, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.errors = list(errors)
+
+
+class AuthError(FaaskitError):
+    status = 401
+    title = "Unauthorized"
+
+
+class PermissionDeniedError(AuthError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFoundError(FaaskitError):
+    status = 404
+    title = "Not Found"
+
+
+class MethodNotAllowedError(FaaskitError):
+    status = 405
+    title = "Method Not Allowed"
+
+    def __init__(self, allowed: Sequence[str], detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.allowed = sorted(allowed)
+
+
+class ConflictError(FaaskitError):
+    status = 409
+    title = "Conflict"
+
+
+class ConcurrencyError(ConflictError):
+    """Someone else changed the thing first: reload and try again."""
+
+    title = "Concurrent Modification"
+
+
+class PayloadTooLargeError(FaaskitError):
+    status = 413
+    title = "Payload Too Large"
+
+
+class UnsupportedMediaTypeError(FaaskitError):
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class CircuitOpenError(FaaskitError):
+    status = 503
+    title = "Service Unavailable"

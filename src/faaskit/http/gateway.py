@@ -1,0 +1,267 @@
+"""The HTTP gateway: an ASGI app built from an :class:`~faaskit.App`, served by uvicorn.
+
+It matches the route, authenticates, reads and validates the request, asks the runtime to
+invoke the handler, and answers — errors as problem+json. It is written as plain ASGI
+(Starlette's path compiler and convertors, no per-request Request object) because it is
+the hot path of every HTTP function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.routing import compile_path
+
+from faaskit.app import App
+from faaskit.errors import (
+    FaaskitError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from faaskit.http.binding import Endpoint, Rendered, build_endpoint
+from faaskit.http.problems import problem
+from faaskit.runtime.runtime import Runtime
+
+__all__ = ["Gateway", "create_asgi_app"]
+
+logger = logging.getLogger("faaskit.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
+_INTERNAL = "An unexpected error occurred; quote the request id when you report it."
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+class _PathGroup:
+    """The endpoints sharing one path template, by method."""
+
+    __slots__ = ("convertors", "methods", "regex")
+
+    def __init__(self, path: str) -> None:
+        self.regex, _, self.convertors = compile_path(path)
+        self.methods: dict[str, Endpoint] = {}
+
+
+class Gateway:
+    """ASGI application. Start-up opens the store (lifespan, or the first request)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.app: App = runtime.app
+        self.realm = self.app.name
+        self.max_body = self.app.max_body_size
+        self.endpoints: list[Endpoint] = []
+        self._static: dict[str, _PathGroup] = {}
+        self._dynamic: list[_PathGroup] = []
+        groups: dict[str, _PathGroup] = {}
+        for route in self.app.routes:
+            group = groups.get(route.path)
+            if group is None:
+                group = groups[route.path] = _PathGroup(route.path)
+                if group.convertors:
+                    self._dynamic.append(group)
+                else:
+                    self._static[route.path] = group
+            endpoint = build_endpoint(route, group.convertors)
+            group.methods[route.method] = endpoint
+            self.endpoints.append(endpoint)
+        self._openapi: bytes | None = None
+        self._start_lock = asyncio.Lock()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.runtime.start()
+                except Exception as error:
+                    logger.error("start-up failed: %s", error)
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.runtime.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _ensure_started(self) -> None:
+        async with self._start_lock:
+            await self.runtime.start()
+
+    def _match(self, path: str) -> tuple[_PathGroup | None, dict[str, Any]]:
+        group = self._static.get(path)
+        if group is not None:
+            return group, {}
+        for group in self._dynamic:
+            match = group.regex.match(path)
+            if match is not None:
+                params = {
+                    key: group.convertors[key].convert(value)
+                    for key, value in match.groupdict().items()
+                }
+                return group, params
+        return None, {}
+
+    async def _http(self, scope: Any, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        headers: dict[str, str] = {
+            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
+        }
+        request_id = headers.get("x-request-id", "")
+        if not _REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        path: str = scope["path"]
+        method: str = scope["method"]
+        function = "-"
+        try:
+            if not self.runtime.started:
+                await self._ensure_started()
+            group, path_params = self._match(path)
+            if group is None:
+                rendered = self._builtin(method, path)
+            else:
+                endpoint = group.methods.get(method)
+                if endpoint is None and method == "HEAD":
+                    endpoint = group.methods.get("GET")
+                if endpoint is None:
+                    raise MethodNotAllowedError(group.methods, f"{method} is not allowed on {path}")
+                function = endpoint.route.name
+                rendered = await self._invoke(
+                    endpoint, scope, receive, headers, path_params, request_id
+                )
+        except FaaskitError as error:
+            status, error_headers, body = problem(
+                error, instance=path, request_id=request_id, realm=self.realm
+            )
+            rendered = Rendered(status, body, None, tuple(error_headers))
+        except ClientDisconnected:
+            return
+        except Exception:
+            logger.exception(
+                "unhandled error",
+                extra={"fields": {"request_id": request_id, "function": function, "path": path}},
+            )
+            status, error_headers, body = problem(
+                FaaskitError(_INTERNAL), instance=path, request_id=request_id, realm=self.realm
+            )
+            rendered = Rendered(status, body, None, tuple(error_headers))
+        await self._send(send, rendered, request_id, head=method == "HEAD")
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s %s",
+                method,
+                path,
+                rendered.status,
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "function": function,
+                        "method": method,
+                        "path": path,
+                        "status": rendered.status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    }
+                },
+            )
+
+    async def _invoke(
+        self,
+        endpoint: Endpoint,
+        scope: Any,
+        receive: Any,
+        headers: dict[str, str],
+        path_params: dict[str, Any],
+        request_id: str,
+    ) -> Rendered:
+        route = endpoint.route
+        principal = None
+        if route.scopes is not None:
+            principal = self.runtime.authenticate(headers.get("authorization"), route.scopes)
+        body = None
+        if endpoint.needs_body:
+            content_type = headers.get("content-type", "")
+            if not _JSON_TYPE.match(content_type.encode("latin-1")):
+                raise UnsupportedMediaTypeError(
+                    f"send the body as application/json, not {content_type or 'no content type'}"
+                )
+            body = await self._read_body(receive, headers.get("content-length"))
+        ctx = self.runtime.context(
+            route.name,
+            request_id,
+            principal=principal,
+            correlation_id=headers.get("x-correlation-id"),
+            headers=headers,
+        )
+        arguments = endpoint.bind(path_params, scope["query_string"], body, ctx)
+        return await self.runtime.invoke(ctx, route.handler, arguments, endpoint.render)
+
+    async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
+        limit = self.max_body
+        if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+            raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _builtin(self, method: str, path: str) -> Rendered:
+        if path == "/openapi.json" and method in ("GET", "HEAD"):
+            if self._openapi is None:
+                from faaskit.http.openapi import openapi_document
+
+                self._openapi = orjson.dumps(openapi_document(self.app, self.endpoints))
+            return Rendered(200, self._openapi)
+        if path == "/metrics" and method in ("GET", "HEAD"):
+            body, media_type = self.runtime.metrics.exposition()
+            return Rendered(200, body, media_type.encode())
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return Rendered(200, b'{"status":"ok"}')
+        raise NotFoundError(f"no route for {path}")
+
+    @staticmethod
+    async def _send(send: Any, rendered: Rendered, request_id: str, *, head: bool) -> None:
+        headers = [(b"x-request-id", request_id.encode()), *rendered.headers]
+        if rendered.status != 204:
+            headers.append((b"content-length", str(len(rendered.body)).encode()))
+        if rendered.media_type is not None:
+            headers.append((b"content-type", rendered.media_type))
+        await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else rendered.body})
+
+
+def create_asgi_app(app: App, runtime: Runtime | None = None) -> Any:
+    """The ASGI app for ``app`` (with CORS when the app declares it)."""
+    from faaskit.config import Settings
+
+    gateway = Gateway(runtime or Runtime(app, Settings.load()))
+    if app.cors is not None:
+        from faaskit.http.cors import CORSMiddleware
+
+        return CORSMiddleware(gateway, app.cors)
+    return gateway

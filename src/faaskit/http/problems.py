@@ -1,0 +1,72 @@
+"""RFC 9457 problem details: every error the gateway answers is ``application/problem+json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from faaskit.errors import (
+    AuthError,
+    FaaskitError,
+    MethodNotAllowedError,
+    PermissionDeniedError,
+    ValidationError,
+)
+
+__all__ = ["PROBLEM_SCHEMA", "problem"]
+
+PROBLEM_MEDIA_TYPE = b"application/problem+json"
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "required": ["type", "title", "status"],
+}
+
+
+def problem(
+    error: FaaskitError, *, instance: str, request_id: str, realm: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and body for ``error``."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "instance": instance,
+        "request_id": request_id,
+    }
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", PROBLEM_MEDIA_TYPE)]
+    if isinstance(error, ValidationError) and error.errors:
+        body["errors"] = error.errors
+    if isinstance(error, MethodNotAllowedError):
+        headers.append((b"allow", ", ".join(error.allowed).encode()))
+    if isinstance(error, PermissionDeniedError):
+        headers.append((b"www-authenticate", f'Bearer realm="{realm}", error="insufficient_scope"'.encode()))
+    elif isinstance(error, AuthError):
+        challenge = f'Bearer realm="{realm}"'
+        if error.detail != "missing bearer token":
+            challenge += ', error="invalid_token"'
+        headers.append((b"www-authenticate", challenge.encode()))
+    return error.status, headers, orjson.dumps(body)

@@ -1,0 +1,151 @@
+"""The runtime: the one place that calls handlers. Each call is a unit of work.
+
+Gateways (HTTP today; workers and cloud adapters later) turn what arrived into a call of
+:meth:`Runtime.invoke`; the runtime runs the handler (sync ones in a thread), commits its
+writes when it returns, drops them when it raises, and records metrics either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from faaskit.app import App
+from faaskit.auth import Principal, TokenIssuer, TokenVerifier
+from faaskit.clock import Clock, SystemClock
+from faaskit.config import Settings
+from faaskit.context import Context
+from faaskit.errors import ConfigurationError, FaaskitError
+from faaskit.observability.logging import invocation_logger
+from faaskit.observability.metrics import InvocationMetrics
+from faaskit.runtime.unit_of_work import UnitOfWork
+from faaskit.secrets import Secrets
+from faaskit.store import Store, create_store
+
+__all__ = ["Runtime"]
+
+R = TypeVar("R")
+logger = logging.getLogger("faaskit.runtime")
+
+
+class Runtime:
+    """An app bound to settings, a store and a clock. ``start()`` before invoking."""
+
+    def __init__(
+        self,
+        app: App,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings or Settings.load()
+        self.store = store or create_store(self.settings.database_url)
+        self.clock = clock or SystemClock()
+        self.secrets = Secrets(self.settings.secrets_dir)
+        self.metrics = InvocationMetrics()
+        self._verifier: TokenVerifier | None = None
+        self._issuer: TokenIssuer | None = None
+        self._warm: set[str] = set()
+        self._started = False
+
+    async def start(self) -> None:
+        """Open the store and load keys; configuration mistakes surface here, not per request."""
+        if self._started:
+            return
+        if any(route.scopes is not None for route in self.app.routes):
+            self._verifier = TokenVerifier(self.app.auth, self.secrets)
+        await self.store.open()
+        self._started = True
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def stop(self) -> None:
+        if self._started:
+            await self.store.close()
+            self._started = False
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        if self._verifier is None:
+            self._verifier = TokenVerifier(self.app.auth, self.secrets)
+        return self._verifier
+
+    @property
+    def tokens(self) -> TokenIssuer:
+        """Mints tokens signed with the app's key."""
+        if self._issuer is None:
+            self._issuer = TokenIssuer(self.app.auth, self.secrets)
+        return self._issuer
+
+    def authenticate(self, authorization: str | None, scopes: tuple[str, ...]) -> Principal:
+        principal = self.verifier.verify(authorization)
+        principal.require(scopes)
+        return principal
+
+    def context(
+        self,
+        function: str,
+        invocation_id: str,
+        *,
+        principal: Principal | None = None,
+        correlation_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Context:
+        if not self._started:
+            raise ConfigurationError("the runtime is not started: call `await runtime.start()`")
+        ctx = Context(
+            invocation_id=invocation_id,
+            function=function,
+            uow=UnitOfWork(self.store, self.clock),
+            runtime=self,
+            collections=self.app.collections,
+            log=invocation_logger(request_id=invocation_id, function=function),
+            correlation_id=correlation_id,
+            principal=principal,
+            headers=headers,
+        )
+        return ctx
+
+    async def invoke(
+        self,
+        ctx: Context,
+        handler: Callable[..., Any],
+        arguments: Mapping[str, Any],
+        render: Callable[[Any], R],
+    ) -> R:
+        """Call ``handler(**arguments)``, ``render`` its result, then commit the unit of work.
+
+        Rendering happens before the commit, so a result that cannot be rendered leaves
+        nothing written. Any exception discards every write.
+        """
+        function = ctx.function
+        if function not in self._warm:
+            self._warm.add(function)
+            self.metrics.cold_start(function)
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            if inspect.iscoroutinefunction(handler):
+                result = await handler(**arguments)
+            else:
+                result = await asyncio.to_thread(handler, **arguments)
+                if inspect.isawaitable(result):
+                    result = await result
+            rendered = render(result)
+            await ctx._uow.commit()
+            outcome = "success"
+            return rendered
+        except FaaskitError as error:
+            outcome = "client_error" if error.status < 500 else "error"
+            raise
+        finally:
+            self.metrics.record(function, outcome, time.perf_counter() - started)
+

@@ -1,0 +1,33 @@
+"""The unit of work: what one invocation changes, committed together or not at all."""
+
+from __future__ import annotations
+
+from faaskit.clock import Clock
+from faaskit.store.protocol import Document, Store, Write, WriteSet
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    """Buffers an invocation's writes; the runtime commits them after the handler returns
+    and drops them if it raises. No I/O happens until :meth:`commit`."""
+
+    __slots__ = ("clock", "pending", "store", "write_set")
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.write_set = WriteSet()
+        self.pending: dict[tuple[str, str], Document | None] = {}
+        """(collection, id) → the document as this unit leaves it (None: deleted)."""
+
+    def timestamp(self) -> str:
+        return self.clock.now().isoformat()
+
+    def write(self, write: Write, doc: Document | None, *, key: tuple[str, str] | None = None) -> None:
+        self.write_set.writes.append(write)
+        self.pending[key or (doc.collection, doc.id)] = doc  # type: ignore[union-attr]
+
+    async def commit(self) -> None:
+        if self.write_set:
+            await self.store.commit(self.write_set)

@@ -1,0 +1,126 @@
+"""The scale-out backend: PostgreSQL through psycopg 3 and a connection pool.
+
+Any number of HTTP and worker processes on any number of machines share one database.
+Each unit of work is one transaction; uniqueness is enforced by primary keys, so two
+processes racing to insert the same email cannot both win.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.types.json import set_json_loads
+from psycopg_pool import AsyncConnectionPool
+
+from faaskit.errors import ConfigurationError
+from faaskit.store import statements as sql
+from faaskit.store.protocol import Document, UniqueKey, WriteSet
+
+__all__ = ["PostgresStore"]
+
+_SCHEMA = Path(__file__).with_name("postgres.sql")
+_SCHEMA_LOCK = zlib.crc32(b"faaskit.schema")
+_GET = sql.postgres_placeholders(sql.GET)
+_GET_BY_KEY = sql.postgres_placeholders(sql.GET_BY_KEY)
+
+
+class PostgresStore:
+    """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        size = int(os.environ.get("FAASKIT_POSTGRES_POOL_SIZE", "10"))
+        pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            self.url, min_size=1, max_size=size, open=False, configure=_configure, timeout=30
+        )
+        try:
+            await pool.open(wait=True, timeout=10)
+        except Exception as error:
+            await pool.close()
+            raise ConfigurationError(f"cannot connect to PostgreSQL at {self.url}: {error}") from error
+        async with pool.connection() as conn, conn.transaction():
+            # Several processes may start at once; one creates the schema, the others wait.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            await conn.execute(_SCHEMA.read_text())  # type: ignore[arg-type]
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        if self._pool is None:
+            raise ConfigurationError("the PostgreSQL store is not open: call `await store.open()`")
+        return self._pool
+
+    async def get(self, collection: str, id: str) -> Document | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(_GET, (collection, id))
+            return _document(await cursor.fetchone())
+
+    async def get_by_key(self, collection: str, key: UniqueKey) -> Document | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(_GET_BY_KEY, (collection, collection, *key))
+            return _document(await cursor.fetchone())
+
+    async def find(
+        self, collection: str, equals: Mapping[str, Any], *, limit: int | None = None
+    ) -> list[Document]:
+        query = [sql.SELECT_DOCUMENT, " WHERE collection = %s"]
+        params: list[Any] = [collection]
+        present = {field: value for field, value in equals.items() if value is not None}
+        if present:  # containment uses the GIN index and compares JSON types exactly
+            query.append(" AND data @> %s::jsonb")
+            params.append(orjson.dumps(present).decode())
+        for field in (field for field, value in equals.items() if value is None):
+            query.append(" AND data->>%s IS NULL")
+            params.append(field)
+        query.append(" ORDER BY created_at, id")
+        if limit is not None:
+            query.append(" LIMIT %s")
+            params.append(limit)
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("".join(query), params)  # type: ignore[arg-type]
+            return [_document(row) for row in await cursor.fetchall()]  # type: ignore[misc]
+
+    async def commit(self, write_set: WriteSet) -> None:
+        if not write_set:
+            return
+        statements = sql.compile_write_set(write_set, json_param=bytes.decode)
+        async with self.pool.connection() as conn, conn.transaction():
+            for statement in statements:
+                cursor = await conn.execute(
+                    sql.postgres_placeholders(statement.sql),  # type: ignore[arg-type]
+                    statement.params,
+                )
+                if statement.if_no_row is not None and cursor.rowcount == 0:
+                    raise statement.if_no_row()
+
+    async def reset(self) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            for statement in sql.RESET:
+                await conn.execute(statement)  # type: ignore[arg-type]
+
+
+async def _configure(conn: AsyncConnection[Any]) -> None:
+    set_json_loads(orjson.loads, conn)
+    await conn.set_autocommit(True)
+
+
+def _document(row: tuple[Any, ...] | None) -> Document | None:
+    if row is None:
+        return None
+    return Document(row[0], row[1], row[2], row[3], row[4], row[5])
