@@ -1,0 +1,9 @@
+"""The shop: faaskit's reference system (see README.md in this folder).
+
+Importing the package registers every function on ``app``.
+"""
+
+from shop import registration, tokens, users  # noqa: F401  (registers routes)
+from shop.app import app
+
+__all__ = ["app"]

@@ -1,0 +1,38 @@
+"""The article's user-registration function: ``POST /register``, public."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+
+from faaskit import ConflictError, Context, ValidationError
+from shop.app import app, users
+from shop.models import Registered, Registration
+from shop.users import new_user_document
+
+USER_EXISTS = "User already exists"
+
+
+@app.post("/register", status=201, tags=["registration"])
+async def register(body: Registration, ctx: Context) -> Registered:
+    """Register a user by email and name."""
+    email, name = (body.email or "").strip(), (body.name or "").strip()
+    if not email or not name:
+        missing = [field for field, value in (("email", email), ("name", name)) if not value]
+        raise ValidationError(
+            "Email and name are required",
+            [{"loc": ["body", f], "msg": "Field required", "type": "missing"} for f in missing],
+        )
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValidationError(
+            "Invalid email address",
+            [{"loc": ["body", "email"], "msg": str(error), "type": "value_error"}],
+        ) from None
+    collection = ctx.documents(users)
+    if await collection.find_one(email=email):
+        raise ConflictError(USER_EXISTS)
+    document = new_user_document(ctx, email=email, name=name, company=body.company)
+    collection.insert(document["id"], document, conflict=USER_EXISTS)
+    ctx.log.info("user registered", extra={"fields": {"user_id": document["id"]}})
+    return Registered(message="User registered successfully", user_id=document["id"])

@@ -1,0 +1,124 @@
+"""The users microservice: create, read, update, delete and activate users.
+
+Every route needs a bearer token: reads ``users:read``, writes ``users:write``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from faaskit import ConflictError, Context, Document, NotFoundError, ValidationError
+from shop.app import app, passwords, users
+from shop.models import CreatedUser, Message, NewUser, UserUpdate, UserView
+
+READ, WRITE = "users:read", "users:write"
+USER_EXISTS = "User already exists"
+USER_NOT_FOUND = "User not found"
+
+
+def new_user_document(
+    ctx: Context,
+    *,
+    email: str,
+    name: str,
+    company: str | None = None,
+    role: str = "customer",
+    phone: str | None = None,
+    newsletter: bool = False,
+    password_hash: str | None = None,
+) -> dict[str, Any]:
+    now = ctx.now().isoformat()
+    return {
+        "id": str(uuid.uuid4()),
+        "email": email,
+        "name": name,
+        "status": "pending",
+        "role": role,
+        "password_hash": password_hash,
+        "profile": {"company": company, "phone": phone},
+        "preferences": {"newsletter": newsletter, "notifications": True, "language": "en"},
+        "created_at": now,
+        "updated_at": now,
+        "activated_at": None,
+    }
+
+
+def user_view(doc: Document) -> UserView:
+    return UserView.model_validate(doc.data)
+
+
+async def load_user(ctx: Context, user_id: str) -> Document:
+    doc = await ctx.documents(users).get(user_id)
+    if doc is None:
+        raise NotFoundError(USER_NOT_FOUND)
+    return doc
+
+
+@app.post("/users", status=201, auth=WRITE, tags=["users"])
+async def create_user(body: NewUser, ctx: Context) -> CreatedUser:
+    """Create a user with a password; the user starts ``pending``."""
+    collection = ctx.documents(users)
+    if await collection.find_one(email=body.email):
+        raise ConflictError(USER_EXISTS)
+    document = new_user_document(
+        ctx,
+        email=body.email,
+        name=body.name,
+        company=body.company,
+        role=body.role,
+        phone=body.phone,
+        newsletter=body.newsletter,
+        password_hash=await passwords.hash(body.password),
+    )
+    collection.insert(document["id"], document, conflict=USER_EXISTS)
+    return CreatedUser(id=document["id"], email=body.email, name=body.name, status="pending")
+
+
+@app.get("/users/{user_id}", auth=READ, tags=["users"])
+async def get_user(user_id: str, ctx: Context) -> UserView:
+    """A user's profile and preferences."""
+    return user_view(await load_user(ctx, user_id))
+
+
+@app.put("/users/{user_id}", auth=WRITE, tags=["users"])
+async def update_user(user_id: str, body: UserUpdate, ctx: Context) -> UserView:
+    """Change the name, profile or preferences; fields left out stay as they are."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ValidationError("Provide at least one of name, profile, preferences")
+    if "name" in changes and changes["name"] is None:
+        raise ValidationError(
+            "name cannot be empty",
+            [{"loc": ["body", "name"], "msg": "name cannot be null", "type": "missing"}],
+        )
+    doc = await load_user(ctx, user_id)
+    data = dict(doc.data)
+    if "name" in changes:
+        data["name"] = changes["name"]
+    for section in ("profile", "preferences"):
+        if changes.get(section):
+            data[section] = {**data.get(section, {}), **changes[section]}
+    data["updated_at"] = ctx.now().isoformat()
+    updated = ctx.documents(users).update(user_id, data, expected_version=doc.version)
+    return user_view(updated)
+
+
+@app.delete("/users/{user_id}", status=204, auth=WRITE, tags=["users"])
+async def delete_user(user_id: str, ctx: Context) -> None:
+    """Delete a user."""
+    doc = await load_user(ctx, user_id)
+    ctx.documents(users).delete(user_id, expected_version=doc.version)
+
+
+@app.post("/users/{user_id}/activate", auth=WRITE, tags=["users"])
+async def activate_user(user_id: str, ctx: Context) -> Message:
+    """Activate a pending user (activating an active user changes nothing)."""
+    doc = await load_user(ctx, user_id)
+    if doc.data["status"] != "active":
+        now = ctx.now().isoformat()
+        data = {**doc.data, "status": "active", "activated_at": now, "updated_at": now}
+        ctx.documents(users).update(user_id, data, expected_version=doc.version)
+    return Message(message="User activated successfully")
+
+
