@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+
 class Registration(BaseModel):
     """``POST /register``: the article's registration function checks presence itself."""
 

@@ -74,44 +74,122 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
     """Walk the user services; ``report`` is called after each step."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
         tour = Tour(client, admin_token, report)
-        ann = tour.step("Register Ann", "POST", "/register", 201,
-                        json={"email": "ann@example.com", "name": "Ann Lee", "company": "Acme"},
-                        note=lambda r: f"user_id {r.json()['user_id'][:8]}…")
+        ann = tour.step(
+            "Register Ann",
+            "POST",
+            "/register",
+            201,
+            json={"email": "ann@example.com", "name": "Ann Lee", "company": "Acme"},
+            note=lambda r: f"user_id {r.json()['user_id'][:8]}…",
+        )
         ann_id = tour.names["ann"] = ann.json()["user_id"]
-        tour.step("Register Ann again, other case", "POST", "/register", 409,
-                  json={"email": "ANN@example.com", "name": "Ann"})
-        tour.step("Register without a name", "POST", "/register", 400,
-                  json={"email": "ann@example.com"})
-        tour.step("Register with broken JSON", "POST", "/register", 400,
-                  content=b'{"email": ', headers={"content-type": "application/json"})
-        tour.step("Create a user without a token", "POST", "/users", 401,
-                  json={"email": "bob@example.com", "name": "Bob", "password": "s3cret-pass"})
-        tour.step("Create a user with bad fields", "POST", "/users", 400, headers=tour.admin,
-                  json={"email": "not-an-email", "name": "B", "password": "short"})
-        bob = tour.step("Create Bob (admin token)", "POST", "/users", 201, headers=tour.admin,
-                        json={"email": "bob@example.com", "name": "Bob Marsh",
-                              "password": "s3cret-pass", "company": "Globex"},
-                        note=lambda r: f"status {r.json()['status']}")
+        tour.step(
+            "Register Ann again, other case",
+            "POST",
+            "/register",
+            409,
+            json={"email": "ANN@example.com", "name": "Ann"},
+        )
+        tour.step(
+            "Register without a name", "POST", "/register", 400, json={"email": "ann@example.com"}
+        )
+        tour.step(
+            "Register with broken JSON",
+            "POST",
+            "/register",
+            400,
+            content=b'{"email": ',
+            headers={"content-type": "application/json"},
+        )
+        tour.step(
+            "Create a user without a token",
+            "POST",
+            "/users",
+            401,
+            json={"email": "bob@example.com", "name": "Bob", "password": "s3cret-pass"},
+        )
+        tour.step(
+            "Create a user with bad fields",
+            "POST",
+            "/users",
+            400,
+            headers=tour.admin,
+            json={"email": "not-an-email", "name": "B", "password": "short"},
+        )
+        bob = tour.step(
+            "Create Bob (admin token)",
+            "POST",
+            "/users",
+            201,
+            headers=tour.admin,
+            json={
+                "email": "bob@example.com",
+                "name": "Bob Marsh",
+                "password": "s3cret-pass",
+                "company": "Globex",
+            },
+            note=lambda r: f"status {r.json()['status']}",
+        )
         bob_id = tour.names["bob"] = bob.json()["id"]
-        tour.step("Create Bob again via /register", "POST", "/register", 409,
-                  json={"email": "Bob@Example.com", "name": "Bob"})
-        tour.step("Bob logs in, wrong password", "POST", "/auth/token", 401,
-                  json={"email": "bob@example.com", "password": "guess-again"})
-        login = tour.step("Bob logs in", "POST", "/auth/token", 200,
-                          json={"email": "bob@example.com", "password": "s3cret-pass"},
-                          note=lambda r: f"bearer token, expires in {r.json()['expires_in']} s")
+        tour.step(
+            "Create Bob again via /register",
+            "POST",
+            "/register",
+            409,
+            json={"email": "Bob@Example.com", "name": "Bob"},
+        )
+        tour.step(
+            "Bob logs in, wrong password",
+            "POST",
+            "/auth/token",
+            401,
+            json={"email": "bob@example.com", "password": "guess-again"},
+        )
+        login = tour.step(
+            "Bob logs in",
+            "POST",
+            "/auth/token",
+            200,
+            json={"email": "bob@example.com", "password": "s3cret-pass"},
+            note=lambda r: f"bearer token, expires in {r.json()['expires_in']} s",
+        )
         bob_auth = {"authorization": f"Bearer {login.json()['access_token']}"}
-        tour.step("Bob reads his profile", "GET", f"/users/{bob_id}", 200, headers=bob_auth,
-                  note=lambda r: f"{r.json()['name']}, {r.json()['status']}, no password hash")
-        tour.step("Bob edits his profile (read-only token)", "PUT", f"/users/{bob_id}", 403,
-                  headers=bob_auth, json={"name": "Robert"})
-        tour.step("Admin updates Bob's preferences", "PUT", f"/users/{bob_id}", 200,
-                  headers=tour.admin, json={"preferences": {"newsletter": True}},
-                  note=lambda r: f"newsletter={r.json()['preferences']['newsletter']}")
-        tour.step("Admin activates Bob", "POST", f"/users/{bob_id}/activate", 200,
-                  headers=tour.admin)
-        tour.step("Bob is active", "GET", f"/users/{bob_id}", 200, headers=bob_auth,
-                  note=lambda r: f"status {r.json()['status']} since {r.json()['activated_at'][11:19]}")
+        tour.step(
+            "Bob reads his profile",
+            "GET",
+            f"/users/{bob_id}",
+            200,
+            headers=bob_auth,
+            note=lambda r: f"{r.json()['name']}, {r.json()['status']}, no password hash",
+        )
+        tour.step(
+            "Bob edits his profile (read-only token)",
+            "PUT",
+            f"/users/{bob_id}",
+            403,
+            headers=bob_auth,
+            json={"name": "Robert"},
+        )
+        tour.step(
+            "Admin updates Bob's preferences",
+            "PUT",
+            f"/users/{bob_id}",
+            200,
+            headers=tour.admin,
+            json={"preferences": {"newsletter": True}},
+            note=lambda r: f"newsletter={r.json()['preferences']['newsletter']}",
+        )
+        tour.step(
+            "Admin activates Bob", "POST", f"/users/{bob_id}/activate", 200, headers=tour.admin
+        )
+        tour.step(
+            "Bob is active",
+            "GET",
+            f"/users/{bob_id}",
+            200,
+            headers=bob_auth,
+            note=lambda r: f"status {r.json()['status']} since {r.json()['activated_at'][11:19]}",
+        )
         tour.step("Admin deletes Ann", "DELETE", f"/users/{ann_id}", 204, headers=tour.admin)
         tour.step("Ann is gone", "GET", f"/users/{ann_id}", 404, headers=tour.admin)
         return tour.steps

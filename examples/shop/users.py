@@ -120,5 +120,3 @@ async def activate_user(user_id: str, ctx: Context) -> Message:
         data = {**doc.data, "status": "active", "activated_at": now, "updated_at": now}
         ctx.documents(users).update(user_id, data, expected_version=doc.version)
     return Message(message="User activated successfully")
-
-

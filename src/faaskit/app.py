@@ -134,8 +134,16 @@ class App:
                 raise ConfigurationError(f"function name {function!r} is used twice")
             doc = (handler.__doc__ or "").strip().splitlines()
             self.routes.append(
-                Route(method, path, handler, function, status, scopes,
-                      summary or (doc[0] if doc else None), tuple(tags))
+                Route(
+                    method,
+                    path,
+                    handler,
+                    function,
+                    status,
+                    scopes,
+                    summary or (doc[0] if doc else None),
+                    tuple(tags),
+                )
             )
             return handler
 

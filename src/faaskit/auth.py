@@ -19,7 +19,7 @@ from faaskit.errors import AuthError, ConfigurationError, PermissionDeniedError
 from faaskit.secrets import Secrets
 
 if TYPE_CHECKING:
-    import jwt
+    pass
 
 __all__ = ["JWTAuth", "Principal", "TokenIssuer", "TokenVerifier"]
 
@@ -195,7 +195,8 @@ def _hmac_key(config: JWTAuth, secrets: Secrets) -> bytes:
     if key is None:
         if os.environ.get("FAASKIT_ENV") == "production":
             raise ConfigurationError(
-                f"no JWT signing key: set JWTAuth(secret=...) or {Secrets.env_name(SIGNING_KEY_SECRET)}"
+                "no JWT signing key: set JWTAuth(secret=...) or "
+                + Secrets.env_name(SIGNING_KEY_SECRET)
             )
         from secrets import token_urlsafe
 

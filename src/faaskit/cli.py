@@ -20,10 +20,14 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-AppArg = Annotated[str, typer.Argument(help="module:attribute, a module, or a path (examples/shop)")]
+AppArg = Annotated[
+    str, typer.Argument(help="module:attribute, a module, or a path (examples/shop)")
+]
 DatabaseOpt = Annotated[
     str | None,
-    typer.Option("--database-url", help="sqlite:///path.db or postgresql://… (default: .faaskit/app.db)"),
+    typer.Option(
+        "--database-url", help="sqlite:///path.db or postgresql://… (default: .faaskit/app.db)"
+    ),
 ]
 
 
@@ -99,7 +103,9 @@ def openapi(app: AppArg) -> None:
 @cli.command()
 def token(
     sub: Annotated[str, typer.Option("--sub", help="The subject (user id)")],
-    scope: Annotated[str, typer.Option("--scope", help='Space-separated scopes: "users:read users:write"')] = "",
+    scope: Annotated[
+        str, typer.Option("--scope", help='Space-separated scopes: "users:read users:write"')
+    ] = "",
     ttl: Annotated[str, typer.Option(help="Lifetime: 3600, 30m, 1h, 7d")] = "1h",
     app: Annotated[str | None, typer.Option("--app", help="Use this app's JWT settings")] = None,
 ) -> None:

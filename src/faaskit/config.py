@@ -32,9 +32,7 @@ class Settings:
         home = Path(data_dir or os.environ.get("FAASKIT_HOME") or Path.cwd() / ".faaskit")
         home = home.absolute()
         url = (
-            database_url
-            or os.environ.get("FAASKIT_DATABASE_URL")
-            or f"sqlite:///{home / 'app.db'}"
+            database_url or os.environ.get("FAASKIT_DATABASE_URL") or f"sqlite:///{home / 'app.db'}"
         )
         level = (log_level or os.environ.get("FAASKIT_LOG_LEVEL") or "INFO").upper()
         return cls(database_url=url, data_dir=home, log_level=level)

@@ -12,11 +12,10 @@ from faaskit.documents import Collection, CollectionSpec
 from faaskit.errors import AuthError
 
 if TYPE_CHECKING:
-    import asyncio
     import logging
 
-    from faaskit.runtime.unit_of_work import UnitOfWork
     from faaskit.runtime.runtime import Runtime
+    from faaskit.runtime.unit_of_work import UnitOfWork
 
 __all__ = ["Context"]
 
@@ -32,14 +31,13 @@ class Context:
 
     __slots__ = (
         "_collections",
-        "_loop",
+        "_log",
         "_runtime",
         "_uow",
         "correlation_id",
         "function",
         "headers",
         "invocation_id",
-        "log",
         "principal",
     )
 
@@ -51,7 +49,6 @@ class Context:
         uow: UnitOfWork,
         runtime: Runtime,
         collections: Mapping[str, CollectionSpec],
-        log: logging.LoggerAdapter[logging.Logger],
         correlation_id: str | None = None,
         principal: Principal | None = None,
         headers: Mapping[str, str] | None = None,
@@ -61,11 +58,19 @@ class Context:
         self.correlation_id = correlation_id or invocation_id
         self.principal = principal
         self.headers: Mapping[str, str] = headers or {}
-        self.log = log
+        self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._uow = uow
         self._runtime = runtime
         self._collections = collections
-        self._loop: asyncio.AbstractEventLoop = _running_loop()
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose JSON lines carry the request id and the function."""
+        if self._log is None:
+            from faaskit.observability.logging import invocation_logger
+
+            self._log = invocation_logger(request_id=self.invocation_id, function=self.function)
+        return self._log
 
     @property
     def request_id(self) -> str:
@@ -110,11 +115,7 @@ class Context:
 
         from asyncio import run_coroutine_threadsafe
 
-        return run_coroutine_threadsafe(wrapper(), self._loop).result()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop:
-    # asyncio loads lazily: `import faaskit` stays light for cold starts.
-    from asyncio import get_running_loop
-
-    return get_running_loop()
+        loop = self._runtime.loop
+        if loop is None:
+            raise RuntimeError("ctx.run() needs a started runtime")
+        return run_coroutine_threadsafe(wrapper(), loop).result()

@@ -20,7 +20,9 @@ def find_shop() -> Path:
         candidate = root / "examples" / "shop"
         if (candidate / "__init__.py").is_file():
             return candidate
-    raise ConfigurationError("cannot find examples/shop: run `faaskit demo` from the faaskit repository")
+    raise ConfigurationError(
+        "cannot find examples/shop: run `faaskit demo` from the faaskit repository"
+    )
 
 
 def run_demo(*, serve: bool = False, port: int = 0) -> int:
@@ -38,7 +40,8 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     console = Console()
     shop = find_shop()
     app = load_app(str(shop))
-    from shop.tour import Step, run_tour  # importable once load_app put examples/ on the path
+    # importable once load_app has put examples/ on the path
+    from shop.tour import Step, run_tour  # type: ignore[import-not-found]
 
     scratch = Path(tempfile.mkdtemp(prefix="faaskit-demo-"))
     settings = Settings.load(database_url=f"sqlite:///{scratch / 'shop.db'}", data_dir=scratch)
@@ -46,22 +49,41 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     if port:
         check_port_free("127.0.0.1", port)
     server = uvicorn.Server(
-        uvicorn.Config(create_asgi_app(app, runtime), host="127.0.0.1", port=port,
-                       log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(
+            create_asgi_app(app, runtime),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
     )
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     base_url = _wait_for(server, thread)
-    console.print(f"[bold]faaskit demo[/] — the shop at [cyan]{base_url}[/] on SQLite {scratch / 'shop.db'}\n")
+    console.print(
+        f"[bold]faaskit demo[/] — the shop at [cyan]{base_url}[/] on SQLite {scratch / 'shop.db'}\n"
+    )
 
     table = Table(title="The shop's user services, over real HTTP", expand=False)
-    for column, style in (("#", "dim"), ("Step", ""), ("Request", "cyan"), ("Status", ""), ("What came back", "dim")):
+    for column, style in (
+        ("#", "dim"),
+        ("Step", ""),
+        ("Request", "cyan"),
+        ("Status", ""),
+        ("What came back", "dim"),
+    ):
         table.add_column(column, style=style)
 
     def report(step: Step) -> None:
         mark = "[green]✓[/]" if step.ok else f"[red]✗ expected {step.expected}[/]"
-        table.add_row(str(len(table.rows) + 1), step.title, f"{step.method} {step.shown}",
-                      f"{step.status} {mark}", step.note[:60])
+        table.add_row(
+            str(len(table.rows) + 1),
+            step.title,
+            f"{step.method} {step.shown}",
+            f"{step.status} {mark}",
+            step.note[:60],
+        )
 
     admin = runtime.tokens.mint("demo-admin", ["users:read", "users:write"])
     from rich.live import Live
@@ -72,8 +94,10 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     if failed:
         console.print(f"[red]{len(failed)} of {len(steps)} steps did not answer as expected[/]")
     else:
-        console.print(f"[green]All {len(steps)} steps answered as expected.[/] "
-                      f"Metrics: {base_url}/metrics · API: {base_url}/openapi.json")
+        console.print(
+            f"[green]All {len(steps)} steps answered as expected.[/] "
+            f"Metrics: {base_url}/metrics · API: {base_url}/openapi.json"
+        )
     if serve:
         console.print(f"Serving the shop at {base_url} — Ctrl-C to stop.")
         try:

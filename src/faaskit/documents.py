@@ -96,11 +96,13 @@ class Collection:
         found = await self._uow.store.find(self.name, conditions, limit=limit)
         return self._overlay(found, conditions, limit)
 
-    async def find_one(self, where: Mapping[str, Any] | None = None, /, **equals: Any) -> Document | None:
+    async def find_one(
+        self, where: Mapping[str, Any] | None = None, /, **equals: Any
+    ) -> Document | None:
         """The first match, using the unique index when the one condition is a unique field."""
         conditions = {**(where or {}), **equals}
         if len(conditions) == 1:
-            (name, value), = conditions.items()
+            ((name, value),) = conditions.items()
             if name in self._spec.unique and value is not None:
                 return await self._find_by_key(self._spec.key(name, value))
         matches = await self.find(conditions, limit=1)

@@ -1,19 +1,19 @@
 """faaskit's exceptions, one tree, each mapped once to an HTTP status by the gateway.
 
-    FaaskitError                      500
-    ├── ConfigurationError            500  (raised at start-up, never per request)
-    ├── BadRequestError               400
-    │   ├── MalformedJSONError        400
-    │   └── ValidationError           400  (lists every failing field)
-    ├── AuthError                     401  (missing, malformed, expired, badly signed token)
-    │   └── PermissionDeniedError     403  (valid token, missing scope)
-    ├── NotFoundError                 404
-    ├── MethodNotAllowedError         405
-    ├── ConflictError                 409  (duplicate)
-    │   └── ConcurrencyError          409  (stale expected version)
-    ├── PayloadTooLargeError          413
-    ├── UnsupportedMediaTypeError     415
-    └── CircuitOpenError              503
+FaaskitError                      500
+├── ConfigurationError            500  (raised at start-up, never per request)
+├── BadRequestError               400
+│   ├── MalformedJSONError        400
+│   └── ValidationError           400  (lists every failing field)
+├── AuthError                     401  (missing, malformed, expired, badly signed token)
+│   └── PermissionDeniedError     403  (valid token, missing scope)
+├── NotFoundError                 404
+├── MethodNotAllowedError         405
+├── ConflictError                 409  (duplicate)
+│   └── ConcurrencyError          409  (stale expected version)
+├── PayloadTooLargeError          413
+├── UnsupportedMediaTypeError     415
+└── CircuitOpenError              503
 """
 
 from __future__ import annotations

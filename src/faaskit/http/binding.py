@@ -161,7 +161,9 @@ def build_endpoint(route: Route, path_params: Mapping[str, Any]) -> Endpoint:
                 query_lists.add(query.alias or name)
     missing = set(path_params) - set(path_fields)
     if missing:
-        raise ConfigurationError(f"{where}: path parameter(s) {sorted(missing)} not in the signature")
+        raise ConfigurationError(
+            f"{where}: path parameter(s) {sorted(missing)} not in the signature"
+        )
     if body_fields:
         if endpoint.body_model is not None:
             raise ConfigurationError(f"{where}: use a body model or Body() fields, not both")
@@ -226,10 +228,14 @@ def _render_response(response: Response) -> Rendered:
     if isinstance(body, bytes):
         return Rendered(response.status, body, media or b"application/octet-stream", headers)
     if isinstance(body, str):
-        return Rendered(response.status, body.encode(), media or b"text/plain; charset=utf-8", headers)
+        return Rendered(
+            response.status, body.encode(), media or b"text/plain; charset=utf-8", headers
+        )
     if isinstance(body, BaseModel):
         return Rendered(response.status, body.model_dump_json().encode(), media or JSON, headers)
-    return Rendered(response.status, orjson.dumps(body, default=_json_default), media or JSON, headers)
+    return Rendered(
+        response.status, orjson.dumps(body, default=_json_default), media or JSON, headers
+    )
 
 
 def _json_default(value: Any) -> Any:

@@ -77,7 +77,9 @@ class CORSMiddleware:
     ) -> None:
         wanted = {
             h.strip().lower()
-            for h in headers.get(b"access-control-request-headers", b"").decode("latin-1").split(",")
+            for h in headers.get(b"access-control-request-headers", b"")
+            .decode("latin-1")
+            .split(",")
             if h.strip()
         }
         refused = None
@@ -89,18 +91,35 @@ class CORSMiddleware:
             refused = f"headers not allowed: {', '.join(sorted(wanted - self.allowed_headers))}"
         if refused is not None:
             body = orjson.dumps(
-                {"type": "about:blank", "title": "Forbidden", "status": 403, "detail": f"CORS preflight: {refused}"}
+                {
+                    "type": "about:blank",
+                    "title": "Forbidden",
+                    "status": 403,
+                    "detail": f"CORS preflight: {refused}",
+                }
             )
-            await send({"type": "http.response.start", "status": 403, "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         assert allowed is not None
-        await send({"type": "http.response.start", "status": 204, "headers": [
-            (b"access-control-allow-origin", allowed),
-            (b"vary", b"Origin"),
-            *self.preflight_headers,
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [
+                    (b"access-control-allow-origin", allowed),
+                    (b"vary", b"Origin"),
+                    *self.preflight_headers,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -126,7 +126,7 @@ class Gateway:
         }
         request_id = headers.get("x-request-id", "")
         if not _REQUEST_ID.match(request_id):
-            request_id = uuid.uuid4().hex
+            request_id = os.urandom(16).hex()
         path: str = scope["path"]
         method: str = scope["method"]
         function = "-"
@@ -141,7 +141,9 @@ class Gateway:
                 if endpoint is None and method == "HEAD":
                     endpoint = group.methods.get("GET")
                 if endpoint is None:
-                    raise MethodNotAllowedError(group.methods, f"{method} is not allowed on {path}")
+                    raise MethodNotAllowedError(
+                        list(group.methods), f"{method} is not allowed on {path}"
+                    )
                 function = endpoint.route.name
                 rendered = await self._invoke(
                     endpoint, scope, receive, headers, path_params, request_id

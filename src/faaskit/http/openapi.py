@@ -88,7 +88,9 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     for status, description in sorted(errors.items()):
         responses[status] = {
             "description": description,
-            "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+            "content": {
+                "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
+            },
         }
     operation["responses"] = responses
     return operation

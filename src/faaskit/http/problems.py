@@ -63,7 +63,9 @@ def problem(
     if isinstance(error, MethodNotAllowedError):
         headers.append((b"allow", ", ".join(error.allowed).encode()))
     if isinstance(error, PermissionDeniedError):
-        headers.append((b"www-authenticate", f'Bearer realm="{realm}", error="insufficient_scope"'.encode()))
+        headers.append(
+            (b"www-authenticate", f'Bearer realm="{realm}", error="insufficient_scope"'.encode())
+        )
     elif isinstance(error, AuthError):
         challenge = f'Bearer realm="{realm}"'
         if error.detail != "missing bearer token":

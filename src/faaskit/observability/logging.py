@@ -15,7 +15,7 @@ LOGGER = "faaskit"
 
 
 class JSONFormatter(logging.Formatter):
-    """``{"ts", "level", "logger", "msg", ...fields}``; fields come from ``extra={"fields": {}}``."""
+    """``{"ts", "level", "logger", "msg", ...fields}``; fields from ``extra={"fields": {}}``."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {

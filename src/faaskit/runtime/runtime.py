@@ -20,7 +20,6 @@ from faaskit.clock import Clock, SystemClock
 from faaskit.config import Settings
 from faaskit.context import Context
 from faaskit.errors import ConfigurationError, FaaskitError
-from faaskit.observability.logging import invocation_logger
 from faaskit.observability.metrics import InvocationMetrics
 from faaskit.runtime.unit_of_work import UnitOfWork
 from faaskit.secrets import Secrets
@@ -52,7 +51,9 @@ class Runtime:
         self._verifier: TokenVerifier | None = None
         self._issuer: TokenIssuer | None = None
         self._warm: set[str] = set()
+        self._is_async: dict[Callable[..., Any], bool] = {}
         self._started = False
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Open the store and load keys; configuration mistakes surface here, not per request."""
@@ -61,6 +62,7 @@ class Runtime:
         if any(route.scopes is not None for route in self.app.routes):
             self._verifier = TokenVerifier(self.app.auth, self.secrets)
         await self.store.open()
+        self.loop = asyncio.get_running_loop()
         self._started = True
 
     @property
@@ -107,7 +109,6 @@ class Runtime:
             uow=UnitOfWork(self.store, self.clock),
             runtime=self,
             collections=self.app.collections,
-            log=invocation_logger(request_id=invocation_id, function=function),
             correlation_id=correlation_id,
             principal=principal,
             headers=headers,
@@ -133,7 +134,10 @@ class Runtime:
         started = time.perf_counter()
         outcome = "error"
         try:
-            if inspect.iscoroutinefunction(handler):
+            is_async = self._is_async.get(handler)
+            if is_async is None:
+                is_async = self._is_async[handler] = inspect.iscoroutinefunction(handler)
+            if is_async:
                 result = await handler(**arguments)
             else:
                 result = await asyncio.to_thread(handler, **arguments)
@@ -148,4 +152,3 @@ class Runtime:
             raise
         finally:
             self.metrics.record(function, outcome, time.perf_counter() - started)
-

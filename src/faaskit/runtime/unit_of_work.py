@@ -24,7 +24,9 @@ class UnitOfWork:
     def timestamp(self) -> str:
         return self.clock.now().isoformat()
 
-    def write(self, write: Write, doc: Document | None, *, key: tuple[str, str] | None = None) -> None:
+    def write(
+        self, write: Write, doc: Document | None, *, key: tuple[str, str] | None = None
+    ) -> None:
         self.write_set.writes.append(write)
         self.pending[key or (doc.collection, doc.id)] = doc  # type: ignore[union-attr]
 

@@ -48,11 +48,13 @@ class PostgresStore:
             await pool.open(wait=True, timeout=10)
         except Exception as error:
             await pool.close()
-            raise ConfigurationError(f"cannot connect to PostgreSQL at {self.url}: {error}") from error
+            raise ConfigurationError(
+                f"cannot connect to PostgreSQL at {self.url}: {error}"
+            ) from error
         async with pool.connection() as conn, conn.transaction():
             # Several processes may start at once; one creates the schema, the others wait.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            await conn.execute(_SCHEMA.read_text())  # type: ignore[arg-type]
+            await conn.execute(_SCHEMA.read_text())
         self._pool = pool
 
     async def close(self) -> None:
@@ -93,7 +95,7 @@ class PostgresStore:
             query.append(" LIMIT %s")
             params.append(limit)
         async with self.pool.connection() as conn:
-            cursor = await conn.execute("".join(query), params)  # type: ignore[arg-type]
+            cursor = await conn.execute("".join(query), params)
             return [_document(row) for row in await cursor.fetchall()]  # type: ignore[misc]
 
     async def commit(self, write_set: WriteSet) -> None:
@@ -103,7 +105,7 @@ class PostgresStore:
         async with self.pool.connection() as conn, conn.transaction():
             for statement in statements:
                 cursor = await conn.execute(
-                    sql.postgres_placeholders(statement.sql),  # type: ignore[arg-type]
+                    sql.postgres_placeholders(statement.sql),
                     statement.params,
                 )
                 if statement.if_no_row is not None and cursor.rowcount == 0:
@@ -112,7 +114,7 @@ class PostgresStore:
     async def reset(self) -> None:
         async with self.pool.connection() as conn, conn.transaction():
             for statement in sql.RESET:
-                await conn.execute(statement)  # type: ignore[arg-type]
+                await conn.execute(statement)
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:

@@ -7,8 +7,9 @@ statement that touched no row into the error the statement names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -64,7 +65,9 @@ def postgres_placeholders(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def compile_write_set(write_set: WriteSet, *, json_param: Callable[[bytes], Any]) -> list[Statement]:
+def compile_write_set(
+    write_set: WriteSet, *, json_param: Callable[[bytes], Any]
+) -> list[Statement]:
     """Statements that apply ``write_set``; ``json_param`` adapts encoded JSON per backend."""
     statements: list[Statement] = []
     for write in write_set.writes:
@@ -83,14 +86,18 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         yield from _insert_keys(write.collection, write.id, write.keys, message)
     elif isinstance(write, UpdateDocument):
         params: tuple[Any, ...] = (
-            json_param(orjson.dumps(write.data)), write.at, write.collection, write.id,
+            json_param(orjson.dumps(write.data)),
+            write.at,
+            write.collection,
+            write.id,
         )
         sql = UPDATE
         if write.expected_version is not None:
             sql += AND_VERSION
             params += (write.expected_version,)
-        yield Statement(sql, params, _missing_or_stale(write.collection, write.id,
-                                                      write.expected_version))
+        yield Statement(
+            sql, params, _missing_or_stale(write.collection, write.id, write.expected_version)
+        )
         yield Statement(DELETE_KEYS, (write.collection, write.id))
         yield from _insert_keys(write.collection, write.id, write.keys, write.conflict_message)
     else:
@@ -99,22 +106,18 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         if write.expected_version is not None:
             sql += AND_VERSION
             params += (write.expected_version,)
-        yield Statement(sql, params, _missing_or_stale(write.collection, write.id,
-                                                       write.expected_version))
+        yield Statement(
+            sql, params, _missing_or_stale(write.collection, write.id, write.expected_version)
+        )
         yield Statement(DELETE_KEYS, (write.collection, write.id))
 
 
 def _insert_keys(
-    collection: str, id: str, keys: tuple[UniqueKey, ...] | Any, message: str | None
+    collection: str, id: str, keys: Sequence[UniqueKey], message: str | None
 ) -> Iterator[Statement]:
     for field, value in keys:
-        yield Statement(
-            INSERT_KEY,
-            (collection, field, value, id),
-            lambda field=field: ConflictError(
-                message or f"a {collection} document with this {field} already exists"
-            ),
-        )
+        detail = message or f"a {collection} document with this {field} already exists"
+        yield Statement(INSERT_KEY, (collection, field, value, id), partial(ConflictError, detail))
 
 
 def _missing_or_stale(

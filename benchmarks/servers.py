@@ -1,0 +1,92 @@
+"""The contenders: uvicorn factories (``uvicorn --factory servers:NAME``), one per app.
+
+Each factory imports its framework only when called, so a server process loads exactly
+what it serves (and the start-up measurement times only that). The handlers are the same
+everywhere: ``GET /hello`` answers ``{"message": "hello"}``; ``POST /items`` (faaskit only)
+inserts the JSON body as a document with a fresh uuid4 id and answers 201 with the id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+def faaskit_hello() -> Any:
+    from faaskit import App
+
+    app = App("bench")
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"message": "hello"}
+
+    return _serve_faaskit(app)
+
+
+def faaskit_items() -> Any:
+    import uuid
+
+    from pydantic import BaseModel
+
+    from faaskit import App, Context
+
+    class Item(BaseModel):
+        name: str
+        price: float
+
+    app = App("bench")
+    items = app.collection("items")
+
+    @app.post("/items", status=201)
+    async def create_item(item: Item, ctx: Context) -> dict[str, str]:
+        item_id = uuid.uuid4().hex
+        ctx.documents(items).insert(item_id, item.model_dump())
+        return {"id": item_id}
+
+    return _serve_faaskit(app)
+
+
+def _serve_faaskit(app: Any) -> Any:
+    """What ``faaskit dev`` does: settings and logging from the environment, then the gateway."""
+    from faaskit.config import Settings
+    from faaskit.http.gateway import create_asgi_app
+    from faaskit.observability.logging import configure_logging
+    from faaskit.runtime.runtime import Runtime
+
+    settings = Settings.load()
+    configure_logging(settings.log_level)
+    return create_asgi_app(app, Runtime(app, settings))
+
+
+def starlette_hello() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def hello(request: Any) -> JSONResponse:
+        return JSONResponse({"message": "hello"})
+
+    return Starlette(routes=[Route("/hello", hello, methods=["GET"])])
+
+
+def fastapi_hello() -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"message": "hello"}
+
+    return app
+
+
+def powertools_hello() -> Any:
+    from aws_lambda_powertools.event_handler import HttpResolverLocal
+
+    app = HttpResolverLocal()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"message": "hello"}
+
+    return app
