@@ -141,14 +141,16 @@ def parse_duration(text: str) -> int:
 
 def _print_urls(title: str, base: str, database_url: str) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"faaskit dev — {title}", show_header=False)
-    table.add_row("App", base)
-    table.add_row("OpenAPI", f"{base}/openapi.json")
-    table.add_row("Metrics", f"{base}/metrics")
-    table.add_row("Database", database_url)
-    Console(stderr=True).print(table)
+    console = Console(stderr=True, soft_wrap=True)  # URLs are never wrapped or cut
+    console.print(f"[bold]faaskit dev[/] — {title}")
+    for label, value in (
+        ("App", base),
+        ("OpenAPI", f"{base}/openapi.json"),
+        ("Metrics", f"{base}/metrics"),
+        ("Database", database_url),
+    ):
+        console.print(f"  {label:<9}[cyan]{value}[/]", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -28,6 +28,7 @@ _SCHEMA = Path(__file__).with_name("postgres.sql")
 _SCHEMA_LOCK = zlib.crc32(b"faaskit.schema")
 _GET = sql.postgres_placeholders(sql.GET)
 _GET_BY_KEY = sql.postgres_placeholders(sql.GET_BY_KEY)
+_EXISTS = sql.postgres_placeholders(sql.EXISTS)
 
 
 class PostgresStore:
@@ -109,6 +110,11 @@ class PostgresStore:
                     statement.params,
                 )
                 if statement.if_no_row is not None and cursor.rowcount == 0:
+                    missing = statement.if_missing
+                    if missing is not None:
+                        cursor = await conn.execute(_EXISTS, missing)
+                        if await cursor.fetchone() is None:
+                            raise sql.not_found(*missing)
                     raise statement.if_no_row()
 
     async def reset(self) -> None:

@@ -113,9 +113,14 @@ class SQLiteStore:
             # Field names are checked identifiers (faaskit.documents); values are bound.
             if value is None:
                 query.append(f" AND json_extract(data, '$.{field}') IS NULL")
+            elif isinstance(value, bool):
+                query.append(f" AND json_type(data, '$.{field}') = '{str(value).lower()}'")
             else:
                 query.append(f" AND json_extract(data, '$.{field}') = ?")
-                params.append(int(value) if isinstance(value, bool) else value)
+                params.append(value)
+                if not isinstance(value, str):
+                    # JSON true/false extract as 1/0; only a JSON number equals a number.
+                    query.append(f" AND json_type(data, '$.{field}') IN ('integer', 'real')")
         query.append(" ORDER BY created_at, id")
         if limit is not None:
             query.append(" LIMIT ?")
@@ -204,6 +209,9 @@ class _GroupCommitWriter(threading.Thread):
             for statement in statements:
                 cursor = conn.execute(statement.sql, statement.params)
                 if statement.if_no_row is not None and cursor.rowcount == 0:
+                    missing = statement.if_missing
+                    if missing is not None and conn.execute(sql.EXISTS, missing).fetchone() is None:
+                        raise sql.not_found(*missing)
                     raise statement.if_no_row()
         except (FaaskitError, sqlite3.IntegrityError, sqlite3.DataError) as error:
             conn.execute("ROLLBACK TO unit")

@@ -24,7 +24,7 @@ from faaskit.store.protocol import (
     WriteSet,
 )
 
-__all__ = ["Statement", "compile_write_set", "postgres_placeholders"]
+__all__ = ["Statement", "compile_write_set", "not_found", "postgres_placeholders"]
 
 SELECT_DOCUMENT = (
     "SELECT collection, id, data, version, created_at, updated_at FROM faaskit_documents"
@@ -48,6 +48,7 @@ UPDATE = (
     " WHERE collection = ? AND id = ?"
 )
 DELETE = "DELETE FROM faaskit_documents WHERE collection = ? AND id = ?"
+EXISTS = "SELECT 1 FROM faaskit_documents WHERE collection = ? AND id = ?"
 AND_VERSION = " AND version = ?"
 RESET = ("DELETE FROM faaskit_document_keys", "DELETE FROM faaskit_documents")
 
@@ -58,6 +59,14 @@ class Statement:
     params: tuple[Any, ...]
     if_no_row: Callable[[], FaaskitError] | None = None
     """The error to raise when the statement changed no row (None: zero rows are fine)."""
+    if_missing: tuple[str, str] | None = None
+    """(collection, id) of a versioned update or delete: when it changed no row, the backend
+    runs :data:`EXISTS` with these, and a document that is gone raises :func:`not_found`
+    instead of ``if_no_row`` (a stale version)."""
+
+
+def not_found(collection: str, id: str) -> NotFoundError:
+    return NotFoundError(f"{collection} {id!r} not found")
 
 
 def postgres_placeholders(sql: str) -> str:
@@ -95,9 +104,7 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         if write.expected_version is not None:
             sql += AND_VERSION
             params += (write.expected_version,)
-        yield Statement(
-            sql, params, _missing_or_stale(write.collection, write.id, write.expected_version)
-        )
+        yield _versioned(sql, params, write.collection, write.id, write.expected_version)
         yield Statement(DELETE_KEYS, (write.collection, write.id))
         yield from _insert_keys(write.collection, write.id, write.keys, write.conflict_message)
     else:
@@ -106,9 +113,7 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         if write.expected_version is not None:
             sql += AND_VERSION
             params += (write.expected_version,)
-        yield Statement(
-            sql, params, _missing_or_stale(write.collection, write.id, write.expected_version)
-        )
+        yield _versioned(sql, params, write.collection, write.id, write.expected_version)
         yield Statement(DELETE_KEYS, (write.collection, write.id))
 
 
@@ -120,11 +125,16 @@ def _insert_keys(
         yield Statement(INSERT_KEY, (collection, field, value, id), partial(ConflictError, detail))
 
 
-def _missing_or_stale(
-    collection: str, id: str, expected_version: int | None
-) -> Callable[[], FaaskitError]:
+def _versioned(
+    sql: str, params: tuple[Any, ...], collection: str, id: str, expected_version: int | None
+) -> Statement:
     if expected_version is None:
-        return lambda: NotFoundError(f"{collection} {id!r} not found")
-    return lambda: ConcurrencyError(
-        f"{collection} {id!r} changed since version {expected_version}; reload and retry"
+        return Statement(sql, params, lambda: not_found(collection, id))
+    return Statement(
+        sql,
+        params,
+        lambda: ConcurrencyError(
+            f"{collection} {id!r} changed since version {expected_version}; reload and retry"
+        ),
+        (collection, id),
     )
