@@ -39,7 +39,9 @@ def postgres_unavailable() -> str | None:
             with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
                 conn.execute("SELECT 1")
         except Exception as error:
-            _postgres_error = f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}".splitlines()[0]
+            _postgres_error = (
+                f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}".splitlines()[0]
+            )
     return _postgres_error
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from faaskit.auth import JWTAuth
 from faaskit.documents import CollectionSpec
 from faaskit.errors import ConfigurationError
+from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Subscription, Task
 
 __all__ = ["CORS", "App", "Response", "Route"]
 
@@ -93,6 +94,9 @@ class App:
         self.max_body_size = max_body_size
         self.routes: list[Route] = []
         self.collections: dict[str, CollectionSpec] = {}
+        self.subscriptions: list[Subscription] = []
+        self.tasks: dict[str, Task] = {}
+        self.crons: dict[str, Cron] = {}
 
     def collection(
         self, name: str, *, unique: Iterable[str] = (), casefold: Iterable[str] = ()
@@ -129,9 +133,7 @@ class App:
             for route in self.routes:
                 if route.method == method and route.path == path:
                     raise ConfigurationError(f"{method} {path} is declared twice")
-            function = name or handler.__name__
-            if any(route.name == function for route in self.routes):
-                raise ConfigurationError(f"function name {function!r} is used twice")
+            function = self._new_function_name(name or handler.__name__)
             doc = (handler.__doc__ or "").strip().splitlines()
             self.routes.append(
                 Route(
@@ -149,6 +151,90 @@ class App:
 
         return register
 
+    def subscribe(
+        self,
+        topic: str,
+        *,
+        name: str | None = None,
+        max_attempts: int = 5,
+        backoff: Backoff | None = None,
+        timeout: float | None = 30.0,
+        concurrency: int | None = None,
+        ordered: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a subscriber: it gets its own copy of every message on ``topic``.
+
+        A failed attempt is retried after ``backoff`` (exponential, full jitter) until
+        ``max_attempts``, then dead-lettered. ``ordered=True`` handles one message per key
+        at a time, in publish order.
+        """
+        policy = _policy(max_attempts, backoff, timeout, concurrency)
+
+        def register(handler: Handler) -> Handler:
+            function = self._new_function_name(name or handler.__name__)
+            self.subscriptions.append(Subscription(topic, function, handler, policy, ordered))
+            return handler
+
+        return register
+
+    def task(
+        self,
+        handler: Handler | None = None,
+        *,
+        name: str | None = None,
+        max_attempts: int = 5,
+        backoff: Backoff | None = None,
+        timeout: float | None = 30.0,
+        concurrency: int | None = None,
+    ) -> Any:
+        """Declare a durable task, run later by ``ctx.schedule(task, payload, delay=...)``."""
+        policy = _policy(max_attempts, backoff, timeout, concurrency)
+
+        def register(handler: Handler) -> Handler:
+            function = self._new_function_name(name or handler.__name__)
+            self.tasks[function] = Task(function, handler, policy)
+            return handler
+
+        return register(handler) if handler is not None else register
+
+    def cron(
+        self,
+        schedule: str,
+        *,
+        name: str | None = None,
+        max_attempts: int = 3,
+        backoff: Backoff | None = None,
+        timeout: float | None = 300.0,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a function that runs on a cron schedule (``"*/5 * * * *"``, UTC), once
+        per tick however many workers run. A tick missed while nothing ran fires once."""
+        if len(schedule.split()) not in (5, 6):
+            raise ConfigurationError(
+                f"cron schedule {schedule!r} needs 5 fields (or 6 with seconds)"
+            )
+        policy = _policy(max_attempts, backoff, timeout, 1)
+
+        def register(handler: Handler) -> Handler:
+            function = self._new_function_name(name or handler.__name__)
+            self.crons[function] = Cron(schedule, function, handler, policy)
+            return handler
+
+        return register
+
+    def subscribers(self, topic: str) -> list[Subscription]:
+        """The subscriptions that receive a copy of a message on ``topic``."""
+        return [s for s in self.subscriptions if s.topic == topic]
+
+    @property
+    def has_triggers(self) -> bool:
+        return bool(self.subscriptions or self.tasks or self.crons)
+
+    def _new_function_name(self, function: str) -> str:
+        taken = {r.name for r in self.routes} | {s.name for s in self.subscriptions}
+        if function in taken or function in self.tasks or function in self.crons:
+            raise ConfigurationError(f"function name {function!r} is used twice")
+        return function
+
     def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
         return self.route("GET", path, **options)
 
@@ -163,6 +249,16 @@ class App:
 
     def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, **options)
+
+
+def _policy(
+    max_attempts: int, backoff: Backoff | None, timeout: float | None, concurrency: int | None
+) -> DeliveryPolicy:
+    if max_attempts < 1:
+        raise ConfigurationError("max_attempts must be at least 1")
+    if concurrency is not None and concurrency < 1:
+        raise ConfigurationError("concurrency must be at least 1")
+    return DeliveryPolicy(max_attempts, backoff or Backoff(), timeout, concurrency)
 
 
 def _scopes(auth: str | Sequence[str] | bool | None) -> tuple[str, ...] | None:

@@ -94,7 +94,7 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise AuthError("malformed token") from None
         algorithm = header.get("alg")
-        if algorithm not in self.algorithms:
+        if not isinstance(algorithm, str) or algorithm not in self.algorithms:
             raise AuthError(f"token algorithm {algorithm!r} is not accepted")
         key = self._key_for(algorithm, header.get("kid"))
         try:
@@ -134,10 +134,16 @@ class TokenVerifier:
         if algorithm in HMAC_ALGORITHMS:
             return self.hmac_key
         if kid in self.public_keys:
-            return self.public_keys[kid]
-        if len(self.public_keys) == 1 and None in self.public_keys:
-            return self.public_keys[None]
-        raise AuthError("token key id is not known")
+            key = self.public_keys[kid]
+        elif len(self.public_keys) == 1 and None in self.public_keys:
+            key = self.public_keys[None]
+        else:
+            raise AuthError("token key id is not known")
+        # An RSA key named in an ES256 token (or the reverse) would make PyJWT raise a
+        # TypeError, not a token error: refuse the mismatch as what it is, a bad token.
+        if not _fits(algorithm, key):
+            raise AuthError(f"token key does not fit algorithm {algorithm}")
+        return key
 
 
 class TokenIssuer:
@@ -226,11 +232,21 @@ def _public_keys(config: JWTAuth) -> dict[Any, Any]:
     if config.jwks_file:
         try:
             key_set = jwt.PyJWKSet.from_json(_read(config.jwks_file, "jwks_file"))
-        except jwt.PyJWTError as error:
+        except (jwt.PyJWTError, ValueError) as error:  # ValueError: not JSON at all
             raise ConfigurationError(f"jwks_file {config.jwks_file}: {error}") from None
         for jwk in key_set.keys:
             keys[jwk.key_id] = jwk.key
     return keys
+
+
+def _fits(algorithm: str, key: Any) -> bool:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    if algorithm.startswith(("RS", "PS")):
+        return isinstance(key, rsa.RSAPublicKey)
+    if algorithm.startswith("ES"):
+        return isinstance(key, ec.EllipticCurvePublicKey)
+    return isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
 
 
 def _read(path: str, what: str) -> str:

@@ -3,9 +3,9 @@ its unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.auth import Principal
 from faaskit.documents import Collection, CollectionSpec
@@ -14,8 +14,10 @@ from faaskit.errors import AuthError
 if TYPE_CHECKING:
     import logging
 
+    from faaskit.messaging import Duration
     from faaskit.runtime.runtime import Runtime
     from faaskit.runtime.unit_of_work import UnitOfWork
+    from faaskit.triggers import Task
 
 __all__ = ["Context"]
 
@@ -96,6 +98,67 @@ class Context:
     def idempotency_key(self, purpose: str = "") -> str:
         """A key stable for this invocation, for effects outside faaskit (a payment API)."""
         return f"{self.invocation_id}:{purpose}" if purpose else self.invocation_id
+
+    def publish(
+        self,
+        topic: str,
+        data: Any,
+        *,
+        key: str | None = None,
+        message_id: str | None = None,
+        correlation_id: str | None = None,
+        ttl: Duration | None = None,
+        delay: Duration | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """Publish when this invocation commits (a transactional outbox); returns the id.
+
+        Each subscription of ``topic`` gets a copy. A caller-chosen ``message_id`` (say
+        ``f"{order_id}-created"``) deduplicates: a second publish of it is dropped.
+        """
+        from faaskit.messaging import publication
+
+        write = publication(
+            self._runtime.app,
+            self._uow.clock.now().timestamp(),
+            topic,
+            data,
+            key=key,
+            message_id=message_id,
+            correlation_id=correlation_id or self.correlation_id,
+            causation_id=self.invocation_id,
+            ttl=ttl,
+            delay=delay,
+            headers=headers,
+        )
+        self._uow.add(write)
+        return write.message.id
+
+    def schedule(
+        self,
+        task: Task | str | Callable[..., Any],
+        payload: Any = None,
+        *,
+        delay: Duration | None = None,
+        at: datetime | None = None,
+        task_id: str | None = None,
+    ) -> str:
+        """Run ``task`` later (durably, when this invocation commits); returns the task id."""
+        from faaskit.messaging import scheduling
+
+        write = scheduling(
+            self._runtime.app,
+            self._uow.clock.now().timestamp(),
+            task,
+            payload,
+            delay=delay,
+            at=at,
+            task_id=task_id,
+            correlation_id=self.correlation_id,
+            causation_id=self.invocation_id,
+        )
+        self._uow.add(write)
+        return write.message.id
 
     def issue_token(
         self, subject: str, scopes: Sequence[str] = (), *, ttl: int | None = None

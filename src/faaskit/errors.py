@@ -30,6 +30,7 @@ __all__ = [
     "ConflictError",
     "FaaskitError",
     "FieldError",
+    "LeaseLostError",
     "MalformedJSONError",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -114,6 +115,10 @@ class ConcurrencyError(ConflictError):
     """Someone else changed the thing first: reload and try again."""
 
     title = "Concurrent Modification"
+
+
+class LeaseLostError(ConcurrencyError):
+    """A worker held a message past its lease and another took it; this result is dropped."""
 
 
 class PayloadTooLargeError(FaaskitError):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.errors import PydanticInvalidForJsonSchema, PydanticSchemaGenerationError
 from pydantic.json_schema import models_json_schema
 
-from faaskit.app import App
+from faaskit.app import App, Response
 from faaskit.http.binding import Endpoint
 from faaskit.http.problems import PROBLEM_SCHEMA
 
@@ -40,7 +40,7 @@ def openapi_document(app: App, endpoints: list[Endpoint]) -> dict[str, Any]:
     for endpoint in endpoints:
         route = endpoint.route
         path = _CONVERTOR.sub(r"{\1}", route.path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(endpoint, refs)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(endpoint, refs, schemas)
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": app.title, "version": app.version},
@@ -57,7 +57,7 @@ def openapi_document(app: App, endpoints: list[Endpoint]) -> dict[str, Any]:
     return document
 
 
-def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+def _operation(endpoint: Endpoint, refs: dict[Any, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     route = endpoint.route
     operation: dict[str, Any] = {"operationId": route.name}
     if route.summary:
@@ -65,8 +65,8 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if route.tags:
         operation["tags"] = list(route.tags)
     parameters = [
-        *_parameters(endpoint.path_model, "path"),
-        *_parameters(endpoint.query_model, "query"),
+        *_parameters(endpoint.path_model, "path", schemas),
+        *_parameters(endpoint.query_model, "query", schemas),
     ]
     if parameters:
         operation["parameters"] = parameters
@@ -77,7 +77,9 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         }
     success: dict[str, Any] = {"description": "Success"}
     if route.status != 204:
-        success["content"] = {"application/json": {"schema": _response_schema(endpoint, refs)}}
+        success["content"] = {
+            "application/json": {"schema": _response_schema(endpoint, refs, schemas)}
+        }
     responses: dict[str, Any] = {str(route.status): success}
     errors = dict(_ERRORS)
     if endpoint.path_model is not None:
@@ -96,10 +98,12 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     return operation
 
 
-def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any]]:
+def _parameters(
+    model: type[BaseModel] | None, where: str, schemas: dict[str, Any]
+) -> list[dict[str, Any]]:
     if model is None:
         return []
-    schema = model.model_json_schema(ref_template=REF)
+    schema = _hoist(model.model_json_schema(ref_template=REF), schemas)
     required = set(schema.get("required", []))
     return [
         {
@@ -113,17 +117,29 @@ def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any
     ]
 
 
-def _response_schema(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+def _response_schema(
+    endpoint: Endpoint, refs: dict[Any, Any], schemas: dict[str, Any]
+) -> dict[str, Any]:
     model = endpoint.response_model
     if _is_model(model):
         return dict(refs[model, "serialization"])
-    if model is None or model is Any:
+    if model is None or model is Any or model is Response:
+        # A Response's body can be anything: say nothing of it.
         return {}
     try:
-        return TypeAdapter(model).json_schema(ref_template=REF, mode="serialization")
+        schema = TypeAdapter(model).json_schema(ref_template=REF, mode="serialization")
     except (PydanticSchemaGenerationError, PydanticInvalidForJsonSchema):
-        # A return annotation pydantic cannot describe (a Response): say nothing of it.
+        # A return annotation pydantic cannot describe: say nothing of it.
         return {}
+    return _hoist(schema, schemas)
+
+
+def _hoist(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """Move the models a schema refers to (``list[Item]``, an Enum parameter) into
+    ``components/schemas``, where its ``$ref``s point."""
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    return schema
 
 
 def _is_model(annotation: Any) -> bool:

@@ -11,9 +11,16 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BUCKETS", "InvocationMetrics"]
+__all__ = ["BUCKETS", "COUNTERS", "InvocationMetrics"]
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+COUNTERS = {
+    "faaskit_messages_deduplicated": ("Published messages dropped as duplicates", "function"),
+    "faaskit_messages_expired": ("Messages expired before delivery (TTL)", "function"),
+    "faaskit_dead_letters": ("Deliveries moved to the dead-letter store", "target"),
+}
 
 
 class _Durations:
@@ -31,6 +38,7 @@ class InvocationMetrics:
         self.invocations: dict[tuple[str, str], int] = {}
         self.durations: dict[str, _Durations] = {}
         self.cold_starts: dict[str, int] = {}
+        self.counters: dict[str, dict[str, int]] = {name: {} for name in COUNTERS}
         self._registry: Any = None
 
     def record(self, function: str, outcome: str, seconds: float) -> None:
@@ -41,6 +49,11 @@ class InvocationMetrics:
             durations = self.durations[function] = _Durations()
         durations.counts[bisect_left(BUCKETS, seconds)] += 1
         durations.total += seconds
+
+    def count(self, name: str, label: str, amount: int = 1) -> None:
+        """Add to one of :data:`COUNTERS`, labelled by function or target."""
+        counter = self.counters[name]
+        counter[label] = counter.get(label, 0) + amount
 
     def cold_start(self, function: str) -> None:
         self.cold_starts[function] = self.cold_starts.get(function, 0) + 1
@@ -77,6 +90,11 @@ class InvocationMetrics:
         for function, count in sorted(self.cold_starts.items()):
             cold.add_metric([function], count)
         yield cold
+        for name, (help_text, label) in COUNTERS.items():
+            family = CounterMetricFamily(name, help_text, labels=[label])
+            for value, count in sorted(self.counters[name].items()):
+                family.add_metric([value], count)
+            yield family
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

@@ -52,6 +52,7 @@ class Runtime:
         self._issuer: TokenIssuer | None = None
         self._warm: set[str] = set()
         self._is_async: dict[Callable[..., Any], bool] = {}
+        self._faults: dict[str, tuple[int, BaseException | None]] = {}
         self._started = False
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -64,6 +65,14 @@ class Runtime:
         await self.store.open()
         self.loop = asyncio.get_running_loop()
         self._started = True
+
+    def now(self) -> float:
+        """The runtime clock as epoch seconds."""
+        return self.clock.now().timestamp()
+
+    def fail_next(self, function: str, times: int = 1, error: BaseException | None = None) -> None:
+        """Make ``function``'s next ``times`` invocations raise (tests and chaos drills)."""
+        self._faults[function] = (self._faults.get(function, (0, None))[0] + times, error)
 
     @property
     def started(self) -> bool:
@@ -134,6 +143,8 @@ class Runtime:
         started = time.perf_counter()
         outcome = "error"
         try:
+            if self._faults:
+                self._inject_fault(function)
             is_async = self._is_async.get(handler)
             if is_async is None:
                 is_async = self._is_async[handler] = inspect.iscoroutinefunction(handler)
@@ -144,7 +155,11 @@ class Runtime:
                 if inspect.isawaitable(result):
                     result = await result
             rendered = render(result)
-            await ctx._uow.commit()
+            committed = await ctx._uow.commit()
+            if committed.deduplicated:
+                self.metrics.count(
+                    "faaskit_messages_deduplicated", function, committed.deduplicated
+                )
             outcome = "success"
             return rendered
         except FaaskitError as error:
@@ -152,3 +167,17 @@ class Runtime:
             raise
         finally:
             self.metrics.record(function, outcome, time.perf_counter() - started)
+
+    def _inject_fault(self, function: str) -> None:
+        remaining, error = self._faults.get(function, (0, None))
+        if remaining <= 0:
+            return
+        if remaining == 1:
+            del self._faults[function]
+        else:
+            self._faults[function] = (remaining - 1, error)
+        raise error or InjectedFault(f"injected failure of {function}")
+
+
+class InjectedFault(RuntimeError):
+    """Raised in place of a handler by :meth:`Runtime.fail_next`."""

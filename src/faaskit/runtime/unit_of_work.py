@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faaskit.clock import Clock
-from faaskit.store.protocol import Document, Store, Write, WriteSet
+from faaskit.store.protocol import CommitOutcome, Document, Store, Write, WriteSet
 
 __all__ = ["UnitOfWork"]
 
@@ -30,6 +30,11 @@ class UnitOfWork:
         self.write_set.writes.append(write)
         self.pending[key or (doc.collection, doc.id)] = doc  # type: ignore[union-attr]
 
-    async def commit(self) -> None:
+    def add(self, write: Write) -> None:
+        """A write that is not a document (a published message, an ack)."""
+        self.write_set.writes.append(write)
+
+    async def commit(self) -> CommitOutcome:
         if self.write_set:
-            await self.store.commit(self.write_set)
+            return await self.store.commit(self.write_set)
+        return CommitOutcome()

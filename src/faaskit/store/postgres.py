@@ -20,7 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from faaskit.errors import ConfigurationError
 from faaskit.store import statements as sql
-from faaskit.store.protocol import Document, UniqueKey, WriteSet
+from faaskit.store.postgres_messages import NOTIFY, PostgresMessages
+from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
 
 __all__ = ["PostgresStore"]
 
@@ -31,7 +32,7 @@ _GET_BY_KEY = sql.postgres_placeholders(sql.GET_BY_KEY)
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 
 
-class PostgresStore:
+class PostgresStore(PostgresMessages):
     """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10)."""
 
     def __init__(self, url: str) -> None:
@@ -59,6 +60,7 @@ class PostgresStore:
         self._pool = pool
 
     async def close(self) -> None:
+        await self.close_listener()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -99,23 +101,35 @@ class PostgresStore:
             cursor = await conn.execute("".join(query), params)
             return [_document(row) for row in await cursor.fetchall()]  # type: ignore[misc]
 
-    async def commit(self, write_set: WriteSet) -> None:
+    async def commit(self, write_set: WriteSet) -> CommitOutcome:
+        outcome = CommitOutcome()
         if not write_set:
-            return
+            return outcome
         statements = sql.compile_write_set(write_set, json_param=bytes.decode)
+        skip = 0
         async with self.pool.connection() as conn, conn.transaction():
             for statement in statements:
-                cursor = await conn.execute(
-                    sql.postgres_placeholders(statement.sql),
-                    statement.params,
-                )
-                if statement.if_no_row is not None and cursor.rowcount == 0:
+                if skip:
+                    skip -= 1
+                    continue
+                query = sql.postgres_placeholders(statement.sql)
+                cursor = await conn.execute(query, statement.params)
+                if cursor.rowcount == 0:
+                    if statement.skip_if_no_row:
+                        skip = statement.skip_if_no_row
+                        outcome.deduplicated += 1
+                        continue
                     missing = statement.if_missing
                     if missing is not None:
                         cursor = await conn.execute(_EXISTS, missing)
                         if await cursor.fetchone() is None:
                             raise sql.not_found(*missing)
-                    raise statement.if_no_row()
+                    if statement.if_no_row is not None:
+                        raise statement.if_no_row()
+                outcome.deliveries += statement.deliveries
+            if outcome.deliveries:
+                await conn.execute(NOTIFY)  # delivered to listeners when this commits
+        return outcome
 
     async def reset(self) -> None:
         async with self.pool.connection() as conn, conn.transaction():

@@ -13,9 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
 __all__ = [
+    "AckDelivery",
+    "CommitOutcome",
+    "DeadLetter",
     "DeleteDocument",
+    "Delivery",
     "Document",
     "InsertDocument",
+    "Message",
+    "NewDelivery",
+    "Pending",
+    "PublishMessage",
     "Store",
     "UniqueKey",
     "UpdateDocument",
@@ -72,7 +80,93 @@ class DeleteDocument:
     expected_version: int | None = None
 
 
-Write: TypeAlias = InsertDocument | UpdateDocument | DeleteDocument
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A published message (or a scheduled task's payload) as stored in the outbox."""
+
+    id: str
+    topic: str
+    data: Any
+    key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    published_at: float = 0.0
+    expires_at: float | None = None
+    """Epoch seconds; a message not delivered by then is expired, not delivered."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """One copy of a message for one target (``sub:NAME``, ``task:NAME``, ``cron:NAME``)."""
+
+    target: str
+    available_at: float
+    ordered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PublishMessage:
+    """Write the message and its deliveries. With ``deduplicate`` (a caller-chosen id), a
+    message whose id is already stored is dropped with its deliveries, and counted."""
+
+    message: Message
+    deliveries: Sequence[NewDelivery]
+    deduplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AckDelivery:
+    """Remove a handled delivery; if the lease was lost the whole unit fails (no double apply)."""
+
+    seq: int
+    lease_owner: str
+
+
+Write: TypeAlias = InsertDocument | UpdateDocument | DeleteDocument | PublishMessage | AckDelivery
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed delivery: the message, its target, and the attempt this claim is."""
+
+    seq: int
+    target: str
+    message: Message
+    attempt: int
+    lease_owner: str
+    errors: list[JSONObject]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    seq: int
+    target: str
+    message: Message
+    attempts: int
+    errors: list[JSONObject]
+    reason: str
+    died_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A delivery waiting (or leased): what ``faaskit.testing`` shows as scheduled."""
+
+    seq: int
+    target: str
+    message: Message
+    available_at: float
+    attempts: int
+    leased: bool
+
+
+@dataclass(slots=True)
+class CommitOutcome:
+    deliveries: int = 0
+    """Deliveries written (workers may want waking)."""
+    deduplicated: int = 0
+    """Messages dropped because their id was already stored."""
 
 
 @dataclass(slots=True)
@@ -105,9 +199,46 @@ class Store(Protocol):
     ) -> list[Document]:
         """Documents whose top-level fields equal ``equals``, oldest first."""
 
-    async def commit(self, write_set: WriteSet) -> None:
-        """Apply every write or none. Raises ConflictError, ConcurrencyError or
-        NotFoundError (for an update or delete of a missing document)."""
+    async def commit(self, write_set: WriteSet) -> CommitOutcome:
+        """Apply every write or none. Raises ConflictError, ConcurrencyError (also for an
+        ack whose lease was lost) or NotFoundError (update or delete of a missing document)."""
+
+    async def claim(
+        self, targets: Sequence[str], *, owner: str, now: float, lease: float, limit: int
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries of ``targets`` (ordered ones head-of-key only)."""
+
+    async def retry(self, delivery: Delivery, *, available_at: float, error: JSONObject) -> bool:
+        """Give the delivery back for another attempt at ``available_at``; False if the
+        lease was lost meanwhile."""
+
+    async def release(self, deliveries: Sequence[Delivery]) -> None:
+        """Give back leased deliveries unattempted (graceful shutdown)."""
+
+    async def dead_letter(
+        self, delivery: Delivery, *, reason: str, error: JSONObject | None, now: float
+    ) -> bool:
+        """Move the delivery to the dead-letter store with every attempt's error."""
+
+    async def next_due(self, targets: Sequence[str]) -> float | None:
+        """When the earliest delivery of ``targets`` becomes available (epoch seconds)."""
+
+    async def wait_for_deliveries(self, within: float) -> None:
+        """Return when deliveries may have been written (by any process), or on timeout."""
+
+    async def pending(self, targets: Sequence[str] | None = None) -> list[Pending]: ...
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    async def redrive(self, seqs: Sequence[int] | None, *, now: float) -> int:
+        """Deliver dead letters again (all of them with ``None``); how many."""
+
+    async def purge_dead_letters(self, seqs: Sequence[int] | None = None) -> int: ...
+
+    async def messages(
+        self, *, topic: str | None = None, after: float = 0.0, limit: int = 100
+    ) -> list[Message]:
+        """Published messages, oldest first (``faaskit events tail``)."""
 
     async def reset(self) -> None:
         """Delete all data (tests and ``faaskit`` scratch runs only)."""

@@ -14,16 +14,17 @@ import itertools
 import queue
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.store import statements as sql
-from faaskit.store.protocol import Document, UniqueKey, WriteSet
+from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
+from faaskit.store.sqlite_messages import SQLiteMessages
 
 __all__ = ["SQLiteStore"]
 
@@ -32,10 +33,12 @@ _BUSY_TIMEOUT_MS = 30_000
 _MAX_BATCH = 512
 _memory_ids = itertools.count()
 
-_Pending = tuple[list[sql.Statement], asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], Any]
+_Pending = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteMessages):
     """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``.
 
     Query options: ``?synchronous=full`` (default ``normal``: durable across process
@@ -61,6 +64,7 @@ class SQLiteStore:
             self._target, self._uri = path, False
         self._reader: sqlite3.Connection | None = None
         self._writer: _GroupCommitWriter | None = None
+        self._wake = asyncio.Event()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -128,16 +132,23 @@ class SQLiteStore:
         rows = self.reader.execute("".join(query), params).fetchall()
         return [_document(row) for row in rows]  # type: ignore[misc]
 
-    async def commit(self, write_set: WriteSet) -> None:
+    async def commit(self, write_set: WriteSet) -> CommitOutcome:
         if not write_set:
-            return
+            return CommitOutcome()
+        statements = sql.compile_write_set(write_set, json_param=bytes.decode)
+        outcome: CommitOutcome = await self._write(lambda conn: _run(conn, statements))
+        if outcome.deliveries:
+            self._notify()
+        return outcome
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in the writer thread, in its own savepoint of the next group commit."""
         if self._writer is None:
             raise ConfigurationError("the SQLite store is not open: call `await store.open()`")
-        statements = sql.compile_write_set(write_set, json_param=bytes.decode)
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._writer.submit((statements, loop, future))
-        await future
+        future: asyncio.Future[T] = loop.create_future()
+        self._writer.submit((work, loop, future))
+        return await future
 
     async def reset(self) -> None:
         conn = self._connect()
@@ -189,42 +200,58 @@ class _GroupCommitWriter(threading.Thread):
 
     def _commit(self, batch: list[_Pending]) -> None:
         conn = self._conn
-        outcomes: list[BaseException | None] = []
+        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for statements, _, _ in batch:
-                outcomes.append(self._apply_unit(statements))
+            for work, _, _ in batch:
+                outcomes.append(self._apply_unit(work))
             conn.execute("COMMIT")
-        except BaseException as error:  # the whole batch failed: every unit hears why
+        except BaseException as failure:  # the whole batch failed: every unit hears why
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            outcomes = [error] * len(batch)
-        for (_, loop, future), outcome in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, outcome)
+            outcomes = [(None, failure)] * len(batch)
+        for (_, loop, future), (result, error) in zip(batch, outcomes, strict=True):
+            loop.call_soon_threadsafe(_settle, future, result, error)
 
-    def _apply_unit(self, statements: list[sql.Statement]) -> BaseException | None:
+    def _apply_unit(self, work: Work) -> tuple[Any, BaseException | None]:
         conn = self._conn
         conn.execute("SAVEPOINT unit")
         try:
-            for statement in statements:
-                cursor = conn.execute(statement.sql, statement.params)
-                if statement.if_no_row is not None and cursor.rowcount == 0:
-                    missing = statement.if_missing
-                    if missing is not None and conn.execute(sql.EXISTS, missing).fetchone() is None:
-                        raise sql.not_found(*missing)
-                    raise statement.if_no_row()
+            result = work(conn)
         except (FaaskitError, sqlite3.IntegrityError, sqlite3.DataError) as error:
             conn.execute("ROLLBACK TO unit")
             conn.execute("RELEASE unit")
-            return error
+            return None, error
         conn.execute("RELEASE unit")
-        return None
+        return result, None
 
 
-def _settle(future: asyncio.Future[None], outcome: BaseException | None) -> None:
+def _run(conn: sqlite3.Connection, statements: list[sql.Statement]) -> CommitOutcome:
+    """One unit's statements (inside its savepoint); raises what a statement names."""
+    outcome = CommitOutcome()
+    skip = 0
+    for statement in statements:
+        if skip:
+            skip -= 1
+            continue
+        if conn.execute(statement.sql, statement.params).rowcount == 0:
+            if statement.skip_if_no_row:
+                skip = statement.skip_if_no_row
+                outcome.deduplicated += 1
+                continue
+            missing = statement.if_missing
+            if missing is not None and conn.execute(sql.EXISTS, missing).fetchone() is None:
+                raise sql.not_found(*missing)
+            if statement.if_no_row is not None:
+                raise statement.if_no_row()
+        outcome.deliveries += statement.deliveries
+    return outcome
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.done():  # the waiting invocation was cancelled
         return
-    if outcome is None:
-        future.set_result(None)
+    if error is None:
+        future.set_result(result)
     else:
-        future.set_exception(outcome)
+        future.set_exception(error)

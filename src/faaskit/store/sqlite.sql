@@ -19,3 +19,47 @@ CREATE TABLE IF NOT EXISTS faaskit_document_keys (
 
 CREATE INDEX IF NOT EXISTS faaskit_document_keys_by_document
     ON faaskit_document_keys (collection, id);
+
+-- The outbox: every published message (and every task's payload), kept for dedup and tail.
+CREATE TABLE IF NOT EXISTS faaskit_messages (
+    id TEXT NOT NULL PRIMARY KEY,
+    topic TEXT NOT NULL,
+    key TEXT,
+    data TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    correlation_id TEXT,
+    causation_id TEXT,
+    published_at REAL NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS faaskit_messages_by_time ON faaskit_messages (published_at);
+
+-- One row per message and target (subscription, task or cron) until it is acked.
+CREATE TABLE IF NOT EXISTS faaskit_deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    key TEXT,
+    ordered INTEGER NOT NULL DEFAULT 0,
+    available_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until REAL,
+    errors TEXT NOT NULL DEFAULT '[]'
+);
+
+CREATE INDEX IF NOT EXISTS faaskit_deliveries_due ON faaskit_deliveries (target, available_at);
+CREATE INDEX IF NOT EXISTS faaskit_deliveries_by_key ON faaskit_deliveries (target, key, seq);
+
+CREATE TABLE IF NOT EXISTS faaskit_dead_letters (
+    seq INTEGER NOT NULL PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    key TEXT,
+    ordered INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    errors TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    died_at REAL NOT NULL
+);

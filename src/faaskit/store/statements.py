@@ -14,10 +14,18 @@ from typing import Any
 
 import orjson
 
-from faaskit.errors import ConcurrencyError, ConflictError, FaaskitError, NotFoundError
+from faaskit.errors import (
+    ConcurrencyError,
+    ConflictError,
+    FaaskitError,
+    LeaseLostError,
+    NotFoundError,
+)
 from faaskit.store.protocol import (
+    AckDelivery,
     DeleteDocument,
     InsertDocument,
+    PublishMessage,
     UniqueKey,
     UpdateDocument,
     Write,
@@ -50,7 +58,74 @@ UPDATE = (
 DELETE = "DELETE FROM faaskit_documents WHERE collection = ? AND id = ?"
 EXISTS = "SELECT 1 FROM faaskit_documents WHERE collection = ? AND id = ?"
 AND_VERSION = " AND version = ?"
-RESET = ("DELETE FROM faaskit_document_keys", "DELETE FROM faaskit_documents")
+RESET = (
+    "DELETE FROM faaskit_document_keys",
+    "DELETE FROM faaskit_documents",
+    "DELETE FROM faaskit_deliveries",
+    "DELETE FROM faaskit_dead_letters",
+    "DELETE FROM faaskit_messages",
+)
+
+MESSAGE_COLUMNS = (
+    "m.id, m.topic, m.key, m.data, m.headers, m.correlation_id, m.causation_id,"
+    " m.published_at, m.expires_at"
+)
+PUBLISH = (
+    "INSERT INTO faaskit_messages (id, topic, key, data, headers, correlation_id,"
+    " causation_id, published_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+DELIVER_ROW = "(?, ?, ?, ?, ?)"
+DELIVER = "INSERT INTO faaskit_deliveries (message_id, target, key, ordered, available_at) VALUES "
+ACK = "DELETE FROM faaskit_deliveries WHERE seq = ? AND lease_owner = ?"
+RETRY = (
+    "UPDATE faaskit_deliveries SET available_at = ?, lease_owner = NULL, lease_until = NULL,"
+    " errors = ? WHERE seq = ? AND lease_owner = ?"
+)
+RELEASE = (
+    "UPDATE faaskit_deliveries SET lease_owner = NULL, lease_until = NULL,"
+    " attempts = attempts - 1 WHERE seq = ? AND lease_owner = ?"
+)
+LEASED = (
+    "SELECT message_id, target, key, ordered, attempts FROM faaskit_deliveries"
+    " WHERE seq = ? AND lease_owner = ?"
+)
+BURY = (
+    "INSERT INTO faaskit_dead_letters (seq, message_id, target, key, ordered, attempts, errors,"
+    " reason, died_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UNLEASED_DUE = "COALESCE(lease_until, available_at)"
+NEXT_DUE = f"SELECT MIN({UNLEASED_DUE}) FROM faaskit_deliveries WHERE target IN "
+PENDING = (
+    "SELECT d.seq, d.target, d.available_at, d.attempts, d.lease_owner, "
+    + MESSAGE_COLUMNS
+    + " FROM faaskit_deliveries d JOIN faaskit_messages m ON m.id = d.message_id"
+)
+DEAD_LETTERS = (
+    "SELECT d.seq, d.target, d.attempts, d.errors, d.reason, d.died_at, "
+    + MESSAGE_COLUMNS
+    + " FROM faaskit_dead_letters d JOIN faaskit_messages m ON m.id = d.message_id"
+)
+REDRIVE = (
+    "INSERT INTO faaskit_deliveries (message_id, target, key, ordered, available_at)"
+    " SELECT message_id, target, key, ordered, ? FROM faaskit_dead_letters"
+)
+PURGE = "DELETE FROM faaskit_dead_letters"
+MESSAGES = "SELECT " + MESSAGE_COLUMNS + " FROM faaskit_messages m WHERE m.published_at > ?"
+
+
+def seq_filter(seqs: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
+    """A WHERE clause on ``seq``: every row for None, no row for an empty list."""
+    if seqs is None:
+        return "", ()
+    if not seqs:
+        return " WHERE 1 = 0", ()
+    return " WHERE seq IN " + in_list(len(seqs)), tuple(seqs)
+
+
+def in_list(count: int) -> str:
+    """``(?, ?, ?)`` for an IN clause of ``count`` values (at least one)."""
+    return "(" + ", ".join("?" * max(count, 1)) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +134,11 @@ class Statement:
     params: tuple[Any, ...]
     if_no_row: Callable[[], FaaskitError] | None = None
     """The error to raise when the statement changed no row (None: zero rows are fine)."""
+    skip_if_no_row: int = 0
+    """When the statement changed no row, skip this many following statements and count a
+    deduplicated message (a publish whose id was already stored)."""
+    deliveries: int = 0
+    """Deliveries this statement writes (to wake workers)."""
     if_missing: tuple[str, str] | None = None
     """(collection, id) of a versioned update or delete: when it changed no row, the backend
     runs :data:`EXISTS` with these, and a document that is gone raises :func:`not_found`
@@ -107,6 +187,10 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         yield _versioned(sql, params, write.collection, write.id, write.expected_version)
         yield Statement(DELETE_KEYS, (write.collection, write.id))
         yield from _insert_keys(write.collection, write.id, write.keys, write.conflict_message)
+    elif isinstance(write, PublishMessage):
+        yield from _publish(write, json_param)
+    elif isinstance(write, AckDelivery):
+        yield Statement(ACK, (write.seq, write.lease_owner), _lease_lost(write.seq))
     else:
         assert isinstance(write, DeleteDocument)
         sql, params = DELETE, (write.collection, write.id)
@@ -115,6 +199,39 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
             params += (write.expected_version,)
         yield _versioned(sql, params, write.collection, write.id, write.expected_version)
         yield Statement(DELETE_KEYS, (write.collection, write.id))
+
+
+def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
+    message = write.message
+    yield Statement(
+        PUBLISH,
+        (
+            message.id,
+            message.topic,
+            message.key,
+            json_param(orjson.dumps(message.data)),
+            json_param(orjson.dumps(message.headers)),
+            message.correlation_id,
+            message.causation_id,
+            message.published_at,
+            message.expires_at,
+        ),
+        None if write.deduplicate else partial(ConflictError, f"message {message.id!r} exists"),
+        skip_if_no_row=1 if write.deliveries else 0,
+    )
+    if write.deliveries:
+        params: list[Any] = []
+        for delivery in write.deliveries:
+            params += (message.id, delivery.target, message.key, delivery.ordered)
+            params.append(delivery.available_at)
+        rows = ", ".join([DELIVER_ROW] * len(write.deliveries))
+        yield Statement(DELIVER + rows, tuple(params), deliveries=len(write.deliveries))
+
+
+def _lease_lost(seq: int) -> Callable[[], FaaskitError]:
+    return partial(
+        LeaseLostError, f"delivery {seq} was leased by another worker; its result is dropped"
+    )
 
 
 def _insert_keys(
@@ -136,5 +253,5 @@ def _versioned(
         lambda: ConcurrencyError(
             f"{collection} {id!r} changed since version {expected_version}; reload and retry"
         ),
-        (collection, id),
+        if_missing=(collection, id),
     )

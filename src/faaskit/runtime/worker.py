@@ -1,0 +1,229 @@
+"""The worker: claims due deliveries in batches and invokes their handlers.
+
+One loop per process: claim as many deliveries as there are free slots (one claim is one
+transaction), run them concurrently, each in its own unit of work that also acks it, so a
+batch commits together through SQLite's group commit. A failed attempt is rescheduled by
+``available_at`` (backoff with jitter) — the worker never sleeps to retry — and the last
+one goes to the dead-letter store with every attempt's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import traceback
+from typing import Any
+
+from faaskit.errors import LeaseLostError, ValidationError
+from faaskit.runtime.handlers import MessageHandler, Trigger, message_handler
+from faaskit.runtime.runtime import Runtime
+from faaskit.store.protocol import AckDelivery, Delivery, PublishMessage
+
+__all__ = ["Worker"]
+
+logger = logging.getLogger("faaskit.worker")
+
+
+class Worker:
+    """Delivers an app's messages, tasks and cron ticks from the runtime's store."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        concurrency: int = 64,
+        lease: float = 60.0,
+        poll_interval: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        from faaskit.runtime.crons import CronScheduler
+
+        self.runtime = runtime
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+        self.rng = rng or random.Random()
+        app = runtime.app
+        triggers: list[Trigger] = [*app.subscriptions, *app.tasks.values(), *app.crons.values()]
+        self.handlers: dict[str, MessageHandler] = {t.target: message_handler(t) for t in triggers}
+        self.crons = CronScheduler(runtime)
+        self._inflight: dict[str, int] = {}
+        self._tasks: dict[asyncio.Task[None], Delivery] = {}
+
+    @property
+    def targets(self) -> list[str]:
+        """Targets with a free slot (per-handler concurrency limits respected)."""
+        free = []
+        for target, handler in self.handlers.items():
+            limit = handler.policy.concurrency
+            if limit is None or self._inflight.get(target, 0) < limit:
+                free.append(target)
+        return free
+
+    async def run(self, stop: asyncio.Event, *, grace: float = 30.0) -> None:
+        """Deliver until ``stop`` is set; then stop claiming, let in-flight handlers finish
+        within ``grace`` seconds and give the rest back."""
+        await self.runtime.start()
+        await self.crons.ensure_scheduled()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                claimed = await self._claim_and_start()
+                if claimed:
+                    continue
+                await self._idle(stopping)
+        finally:
+            stopping.cancel()
+            await self._shutdown(grace)
+
+    async def run_once(self) -> int:
+        """Claim one batch of due deliveries and handle all of it; how many were handled."""
+        await self.crons.ensure_scheduled()
+        deliveries = await self._claim()
+        await asyncio.gather(*(self._handle(d) for d in deliveries))
+        return len(deliveries)
+
+    async def _claim(self) -> list[Delivery]:
+        free = self.concurrency - len(self._tasks)
+        targets = self.targets
+        if free <= 0 or not targets:
+            return []
+        return await self.runtime.store.claim(
+            targets, owner=self.owner, now=self.runtime.now(), lease=self.lease, limit=free
+        )
+
+    async def _claim_and_start(self) -> int:
+        deliveries = await self._claim()
+        for delivery in deliveries:
+            task = asyncio.ensure_future(self._handle(delivery))
+            self._tasks[task] = delivery
+            task.add_done_callback(self._tasks.pop)
+        if deliveries or not self._tasks:
+            return len(deliveries)
+        # All slots busy: wait for one to free up before claiming again.
+        await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+        return -1
+
+    async def _idle(self, stopping: asyncio.Future[Any]) -> None:
+        timeout = self.poll_interval
+        due = await self.runtime.store.next_due(list(self.handlers))
+        if due is not None:
+            timeout = max(0.0, min(timeout, due - self.runtime.now()))
+        if timeout <= 0:
+            return
+        waiting = asyncio.ensure_future(self.runtime.store.wait_for_deliveries(timeout))
+        await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+
+    async def _shutdown(self, grace: float) -> None:
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(list(self._tasks), timeout=grace)
+        unfinished = [self._tasks[task] for task in late if task in self._tasks]
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        await self.runtime.store.release(unfinished)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        handler = self.handlers.get(delivery.target)
+        if handler is None:  # code changed under a stored message: keep it, visibly
+            await self._bury(delivery, "no handler", None)
+            return
+        target = delivery.target
+        self._inflight[target] = self._inflight.get(target, 0) + 1
+        try:
+            await self._attempt(handler, delivery)
+        finally:
+            self._inflight[target] -= 1
+
+    async def _attempt(self, handler: MessageHandler, delivery: Delivery) -> None:
+        runtime = self.runtime
+        message = delivery.message
+        now = runtime.now()
+        if message.expires_at is not None and message.expires_at <= now:
+            runtime.metrics.count("faaskit_messages_expired", handler.name)
+            await self._bury(delivery, "expired", None)
+            return
+        ctx = runtime.context(
+            handler.name,
+            f"{message.id}:{handler.name}",
+            correlation_id=message.correlation_id,
+        )
+        try:
+            arguments = handler.arguments(delivery, ctx)
+        except ValidationError as error:
+            await self._bury(delivery, "invalid payload", _error_record(delivery, error, now))
+            return
+        ctx._uow.add(AckDelivery(delivery.seq, delivery.lease_owner))
+        next_tick = self.crons.next_tick_write(handler.trigger, message, now)
+        if next_tick is not None:
+            ctx._uow.add(next_tick)
+        try:
+            await asyncio.wait_for(
+                runtime.invoke(ctx, handler.handler, arguments, _no_render),
+                handler.policy.timeout,
+            )
+        except LeaseLostError:
+            logger.warning(
+                "lease lost; another worker has the message",
+                extra={"fields": {"message_id": message.id, "function": handler.name}},
+            )
+        except Exception as error:
+            await self._failed(handler, delivery, error, now, next_tick)
+
+    async def _failed(
+        self,
+        handler: MessageHandler,
+        delivery: Delivery,
+        error: BaseException,
+        now: float,
+        next_tick: PublishMessage | None,
+    ) -> None:
+        record = _error_record(delivery, error, now)
+        logger.warning(
+            "attempt %s of %s failed: %s",
+            delivery.attempt,
+            handler.policy.max_attempts,
+            record["error"],
+            extra={"fields": {"message_id": delivery.message.id, "function": handler.name}},
+        )
+        if delivery.attempt >= handler.policy.max_attempts:
+            await self._bury(delivery, "max attempts", record)
+            if next_tick is not None:  # a failed tick must not stop the schedule
+                await self.crons.schedule(next_tick)
+            return
+        delay = handler.policy.backoff.delay(delivery.attempt, self.rng)
+        await self.runtime.store.retry(delivery, available_at=now + delay, error=record)
+
+    async def _bury(self, delivery: Delivery, reason: str, record: dict[str, Any] | None) -> None:
+        buried = await self.runtime.store.dead_letter(
+            delivery, reason=reason, error=record, now=self.runtime.now()
+        )
+        if buried:
+            self.runtime.metrics.count("faaskit_dead_letters", delivery.target)
+            logger.error(
+                "dead-lettered: %s",
+                reason,
+                extra={"fields": {"message_id": delivery.message.id, "target": delivery.target}},
+            )
+
+
+def _no_render(result: Any) -> None:
+    return None
+
+
+def _error_record(delivery: Delivery, error: BaseException, now: float) -> dict[str, Any]:
+    if isinstance(error, TimeoutError):
+        text = "TimeoutError: the handler did not finish within its timeout"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return {
+        "attempt": delivery.attempt,
+        "at": now,
+        "error": text,
+        "traceback": "".join(traceback.format_exception(error)),
+    }
