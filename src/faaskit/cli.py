@@ -66,6 +66,21 @@ def dev(
 
 
 @cli.command()
+def worker(
+    app: AppArg,
+    concurrency: Annotated[int, typer.Option(min=1, help="Messages handled at once")] = 64,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Deliver APP's messages, tasks and cron ticks (no HTTP). Stops gracefully on SIGTERM."""
+    import asyncio
+
+    from faaskit.config import Settings
+    from faaskit.serving import run_worker
+
+    asyncio.run(run_worker(app, Settings.load(database_url=database_url), concurrency=concurrency))
+
+
+@cli.command()
 def routes(app: AppArg) -> None:
     """List APP's HTTP functions."""
     from rich.console import Console

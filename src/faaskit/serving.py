@@ -29,7 +29,51 @@ def asgi_from_environment() -> Any:
     settings = Settings.load()
     configure_logging(settings.log_level)
     app = load_app(os.environ[APP_VARIABLE])
-    return create_asgi_app(app, Runtime(app, settings))
+    runtime = Runtime(app, settings)
+    if app.has_triggers and os.environ.get("FAASKIT_WORKER", "1") != "0":
+        from faaskit.runtime.worker import Worker
+
+        runtime.add_service(Worker(runtime).run)
+    return create_asgi_app(app, runtime)
+
+
+async def run_worker(app_reference: str, settings: Any, *, concurrency: int) -> None:
+    """``faaskit worker``: deliver until SIGTERM or SIGINT, then shut down gracefully."""
+    import asyncio
+    import signal
+
+    from faaskit.loader import load_app
+    from faaskit.observability.logging import configure_logging
+    from faaskit.runtime.runtime import Runtime
+    from faaskit.runtime.worker import Worker
+
+    configure_logging(settings.log_level)
+    app = load_app(app_reference)
+    if not app.has_triggers:
+        raise ConfigurationError(f"{app_reference} declares no subscriptions, tasks or crons")
+    runtime = Runtime(app, settings)
+    worker = Worker(runtime, concurrency=concurrency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    import logging
+
+    logging.getLogger("faaskit.worker").info(
+        "worker started",
+        extra={
+            "fields": {
+                "owner": worker.owner,
+                "targets": sorted(worker.handlers),
+                "database": settings.database_url,
+                "concurrency": concurrency,
+            }
+        },
+    )
+    try:
+        await worker.run(stop)
+    finally:
+        await runtime.stop()
 
 
 def check_port_free(host: str, port: int) -> None:

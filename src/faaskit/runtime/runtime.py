@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from faaskit.app import App
@@ -53,6 +53,9 @@ class Runtime:
         self._warm: set[str] = set()
         self._is_async: dict[Callable[..., Any], bool] = {}
         self._faults: dict[str, tuple[int, BaseException | None]] = {}
+        self._services: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+        self._running: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._started = False
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -65,6 +68,13 @@ class Runtime:
         await self.store.open()
         self.loop = asyncio.get_running_loop()
         self._started = True
+        self._stopping = asyncio.Event()
+        self._running = [asyncio.create_task(service(self._stopping)) for service in self._services]
+
+    def add_service(self, service: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+        """Run ``service(stop)`` alongside while the runtime is started (``faaskit dev``
+        runs its worker this way); ``stop`` is set when the runtime stops."""
+        self._services.append(service)
 
     def now(self) -> float:
         """The runtime clock as epoch seconds."""
@@ -80,6 +90,9 @@ class Runtime:
 
     async def stop(self) -> None:
         if self._started:
+            self._stopping.set()
+            await asyncio.gather(*self._running, return_exceptions=True)
+            self._running = []
             await self.store.close()
             self._started = False
 
