@@ -87,15 +87,17 @@ class TokenVerifier:
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise AuthError("malformed Authorization header: use 'Bearer <token>'")
+            raise AuthError(
+                "malformed Authorization header: use 'Bearer <token>'", invalid_token=True
+            )
         jwt = self._jwt
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise AuthError("malformed token") from None
+            raise AuthError("malformed token", invalid_token=True) from None
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:
-            raise AuthError(f"token algorithm {algorithm!r} is not accepted")
+            raise AuthError(f"token algorithm {algorithm!r} is not accepted", invalid_token=True)
         key = self._key_for(algorithm, header.get("kid"))
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -112,22 +114,22 @@ class TokenVerifier:
                 },
             )
         except jwt.ExpiredSignatureError:
-            raise AuthError("token expired") from None
+            raise AuthError("token expired", invalid_token=True) from None
         except jwt.ImmatureSignatureError:
-            raise AuthError("token not yet valid") from None
+            raise AuthError("token not yet valid", invalid_token=True) from None
         except jwt.MissingRequiredClaimError as error:
-            raise AuthError(f"token has no {error.claim!r} claim") from None
+            raise AuthError(f"token has no {error.claim!r} claim", invalid_token=True) from None
         except jwt.InvalidAudienceError:
-            raise AuthError("token audience is not accepted") from None
+            raise AuthError("token audience is not accepted", invalid_token=True) from None
         except jwt.InvalidIssuerError:
-            raise AuthError("token issuer is not accepted") from None
+            raise AuthError("token issuer is not accepted", invalid_token=True) from None
         except jwt.InvalidSignatureError:
-            raise AuthError("token signature is invalid") from None
+            raise AuthError("token signature is invalid", invalid_token=True) from None
         except jwt.PyJWTError:
-            raise AuthError("invalid token") from None
+            raise AuthError("invalid token", invalid_token=True) from None
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
-            raise AuthError("token has no subject")
+            raise AuthError("token has no subject", invalid_token=True)
         return Principal(subject, _scopes(claims), claims)
 
     def _key_for(self, algorithm: str, kid: Any) -> Any:
@@ -138,11 +140,11 @@ class TokenVerifier:
         elif len(self.public_keys) == 1 and None in self.public_keys:
             key = self.public_keys[None]
         else:
-            raise AuthError("token key id is not known")
+            raise AuthError("token key id is not known", invalid_token=True)
         # An RSA key named in an ES256 token (or the reverse) would make PyJWT raise a
         # TypeError, not a token error: refuse the mismatch as what it is, a bad token.
         if not _fits(algorithm, key):
-            raise AuthError(f"token key does not fit algorithm {algorithm}")
+            raise AuthError(f"token key does not fit algorithm {algorithm}", invalid_token=True)
         return key
 
 

@@ -83,8 +83,15 @@ class ValidationError(BadRequestError):
 
 
 class AuthError(FaaskitError):
+    """Not authenticated. ``invalid_token`` when a bearer token was presented and refused
+    (the gateway's challenge then says ``error="invalid_token"``, RFC 6750)."""
+
     status = 401
     title = "Unauthorized"
+
+    def __init__(self, detail: str | None = None, *, invalid_token: bool = False) -> None:
+        super().__init__(detail)
+        self.invalid_token = invalid_token
 
 
 class PermissionDeniedError(AuthError):

@@ -68,7 +68,7 @@ def problem(
         )
     elif isinstance(error, AuthError):
         challenge = f'Bearer realm="{realm}"'
-        if error.detail != "missing bearer token":
+        if error.invalid_token:
             challenge += ', error="invalid_token"'
         headers.append((b"www-authenticate", challenge.encode()))
     return error.status, headers, orjson.dumps(body)
