@@ -4,11 +4,13 @@ Each factory imports its framework only when called, so a server process loads e
 what it serves (and the start-up measurement times only that). The handlers are the same
 everywhere: ``GET /hello`` answers ``{"message": "hello"}``; ``POST /items`` (faaskit only)
 inserts the JSON body as a document with a fresh uuid4 id and answers 201 with the id.
+
+No ``from __future__ import annotations`` here: faaskit reads the handlers' type hints, and
+the body model of ``faaskit_items`` is local to its factory.
 """
 
-from __future__ import annotations
-
 from typing import Any
+
 
 def faaskit_hello() -> Any:
     from faaskit import App
@@ -88,5 +90,28 @@ def powertools_hello() -> Any:
     @app.get("/hello")
     async def hello() -> dict[str, str]:
         return {"message": "hello"}
+
+    return app
+
+
+def raw_asgi_hello() -> Any:
+    """No framework: a bare ASGI callable, uvicorn's own ceiling for this answer."""
+    body = b'{"message":"hello"}'
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"19")],
+    }
+    not_found = {"type": "http.response.start", "status": 404, "headers": []}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        found = scope["path"] == "/hello"
+        await send(start if found else not_found)
+        await send({"type": "http.response.body", "body": body if found else b""})
 
     return app

@@ -87,9 +87,7 @@ class TokenVerifier:
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise AuthError(
-                "malformed Authorization header: use 'Bearer <token>'", invalid_token=True
-            )
+            raise AuthError("malformed Authorization header: use 'Bearer <token>'")
         jwt = self._jwt
         try:
             header = jwt.get_unverified_header(token)
