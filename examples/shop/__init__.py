@@ -3,7 +3,7 @@
 Importing the package registers every function on ``app``.
 """
 
-from shop import registration, tokens, users  # noqa: F401  (registers routes)
+from shop import lifecycle, mailroom, registration, tokens, users  # noqa: F401  (registers)
 from shop.app import app
 
 __all__ = ["app"]

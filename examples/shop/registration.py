@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from faaskit import ConflictError, Context, ValidationError
 from shop.app import app, users
 from shop.models import Registered, Registration
-from shop.users import new_user_document
+from shop.users import new_user_document, publish_registered
 
 USER_EXISTS = "User already exists"
 
@@ -34,5 +34,6 @@ async def register(body: Registration, ctx: Context) -> Registered:
         raise ConflictError(USER_EXISTS)
     document = new_user_document(ctx, email=email, name=name, company=body.company)
     collection.insert(document["id"], document, conflict=USER_EXISTS)
+    publish_registered(ctx, document, source="register")
     ctx.log.info("user registered", extra={"fields": {"user_id": document["id"]}})
     return Registered(message="User registered successfully", user_id=document["id"])

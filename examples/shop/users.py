@@ -44,6 +44,21 @@ def new_user_document(
     }
 
 
+def publish_registered(ctx: Context, document: dict[str, Any], *, source: str) -> None:
+    """``user.registered``, committed with the user (keyed by user for ordered consumers)."""
+    ctx.publish(
+        "user.registered",
+        {
+            "user_id": document["id"],
+            "email": document["email"],
+            "name": document["name"],
+            "source": source,
+        },
+        key=document["id"],
+        message_id=f"{document['id']}-registered",
+    )
+
+
 def user_view(doc: Document) -> UserView:
     return UserView.model_validate(doc.data)
 
@@ -72,6 +87,7 @@ async def create_user(body: NewUser, ctx: Context) -> CreatedUser:
         password_hash=await passwords.hash(body.password),
     )
     collection.insert(document["id"], document, conflict=USER_EXISTS)
+    publish_registered(ctx, document, source="users")
     return CreatedUser(id=document["id"], email=body.email, name=body.name, status="pending")
 
 
@@ -119,4 +135,10 @@ async def activate_user(user_id: str, ctx: Context) -> Message:
         now = ctx.now().isoformat()
         data = {**doc.data, "status": "active", "activated_at": now, "updated_at": now}
         ctx.documents(users).update(user_id, data, expected_version=doc.version)
+        ctx.publish(
+            "user.activated",
+            {"user_id": user_id, "email": data["email"], "name": data["name"]},
+            key=user_id,
+            message_id=f"{user_id}-activated",
+        )
     return Message(message="User activated successfully")

@@ -29,8 +29,10 @@ from faaskit.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from faaskit.events import Event
 from faaskit.params import Body, Query
 from faaskit.store.protocol import Document
+from faaskit.triggers import Backoff
 
 __version__ = "0.1.0"
 
@@ -38,6 +40,7 @@ __all__ = [
     "CORS",
     "App",
     "AuthError",
+    "Backoff",
     "BadRequestError",
     "Body",
     "CircuitOpenError",
@@ -48,6 +51,7 @@ __all__ = [
     "ConflictError",
     "Context",
     "Document",
+    "Event",
     "FaaskitError",
     "JWTAuth",
     "MalformedJSONError",
