@@ -6,6 +6,7 @@ Every step states the status it expects, so the tour doubles as a smoke test.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,23 @@ class Tour:
         self.steps.append(step)
         self.report(step)
         return response
+
+    def wait_for_mail(self, title: str, to: str, template: str, within: float = 20.0) -> None:
+        """Poll the mailbox until ``template`` reached ``to`` (tasks run in the background)."""
+        deadline = time.monotonic() + within
+        while True:
+            response = self.client.get("/mailbox", params={"to": to}, headers=self.admin)
+            letters = [m for m in response.json() if m["template"] == template]
+            if letters or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        step = Step(title, "GET", f"/mailbox?to={to}", 200, f"/mailbox ({template})")
+        step.status = response.status_code if letters else 404
+        step.note = (
+            f"“{letters[0]['subject']}” at {letters[0]['sent_at'][11:19]}" if letters else ""
+        )
+        self.steps.append(step)
+        self.report(step)
 
 
 def _default_note(response: httpx.Response) -> str:
@@ -182,6 +200,8 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
         tour.step(
             "Admin activates Bob", "POST", f"/users/{bob_id}/activate", 200, headers=tour.admin
         )
+        tour.wait_for_mail("Bob gets the activation email", "bob@example.com", "activated")
+        tour.wait_for_mail("Bob's welcome email, from a task", "bob@example.com", "welcome")
         tour.step(
             "Bob is active",
             "GET",
@@ -192,4 +212,9 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
         )
         tour.step("Admin deletes Ann", "DELETE", f"/users/{ann_id}", 204, headers=tour.admin)
         tour.step("Ann is gone", "GET", f"/users/{ann_id}", 404, headers=tour.admin)
+        tour.wait_for_mail(
+            "Bob's onboarding follow-up, days later in production",
+            "bob@example.com",
+            "onboarding-tips",
+        )
         return tour.steps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import threading
 import time
@@ -39,6 +40,9 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
 
     console = Console()
     shop = find_shop()
+    # The tour waits for the shop's emails: shorten "in 5 minutes" and "in 3 days".
+    os.environ.setdefault("SHOP_WELCOME_DELAY", "2")
+    os.environ.setdefault("SHOP_ONBOARDING_DELAY", "4")
     app = load_app(str(shop))
     # importable once load_app has put examples/ on the path
     from shop.tour import Step, run_tour  # type: ignore[import-not-found]
@@ -46,6 +50,9 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="faaskit-demo-"))
     settings = Settings.load(database_url=f"sqlite:///{scratch / 'shop.db'}", data_dir=scratch)
     runtime = Runtime(app, settings)
+    from faaskit.runtime.worker import Worker
+
+    runtime.add_service(Worker(runtime, poll_interval=0.2).run)
     if port:
         check_port_free("127.0.0.1", port)
     server = uvicorn.Server(
@@ -65,7 +72,10 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
         f"[bold]faaskit demo[/] — the shop at [cyan]{base_url}[/] on SQLite {scratch / 'shop.db'}\n"
     )
 
-    table = Table(title="The shop's user services, over real HTTP", expand=False)
+    table = Table(
+        title="The shop's user services, over real HTTP (emails shortened to seconds)",
+        expand=False,
+    )
     for column, style in (
         ("#", "dim"),
         ("Step", ""),

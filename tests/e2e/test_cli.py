@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -152,4 +153,4 @@ def test_dev_serves_the_app_on_the_chosen_database_and_prints_urls(tmp_path: Pat
 def test_demo_tours_the_shop_and_exits_zero(tmp_path: Path) -> None:
     result = run("demo", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All 17 steps answered as expected" in result.stdout
+    assert re.search(r"All \d+ steps answered as expected", result.stdout)
