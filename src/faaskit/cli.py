@@ -168,6 +168,16 @@ def _print_urls(title: str, base: str, database_url: str) -> None:
         console.print(f"  {label:<9}[cyan]{value}[/]", highlight=False)
 
 
+def _register_subcommands() -> None:
+    from faaskit.cli_messages import dlq, events
+
+    cli.add_typer(dlq, name="dlq")
+    cli.add_typer(events, name="events")
+
+
+_register_subcommands()
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: user mistakes become one line on stderr and a non-zero exit."""
     # typer may vendor click; its BadParameter → UsageError → ClickException either way.
