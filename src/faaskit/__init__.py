@@ -31,10 +31,19 @@ from faaskit.errors import (
 )
 from faaskit.events import Event
 from faaskit.params import Body, Query
-from faaskit.store.protocol import Document
 from faaskit.triggers import Backoff
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # The store's types load on first use, so `import faaskit` stays light for cold starts.
+    if name == "Document":
+        from faaskit.store.protocol import Document
+
+        return Document
+    raise AttributeError(f"module 'faaskit' has no attribute {name!r}")
+
 
 __all__ = [
     "CORS",

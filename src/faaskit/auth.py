@@ -12,14 +12,12 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faaskit.errors import AuthError, ConfigurationError, PermissionDeniedError
-from faaskit.secrets import Secrets
 
 if TYPE_CHECKING:
-    pass
+    from faaskit.secrets import Secrets
 
 __all__ = ["JWTAuth", "Principal", "TokenIssuer", "TokenVerifier"]
 
@@ -202,7 +200,7 @@ def _hmac_key(config: JWTAuth, secrets: Secrets) -> bytes:
         if os.environ.get("FAASKIT_ENV") == "production":
             raise ConfigurationError(
                 "no JWT signing key: set JWTAuth(secret=...) or "
-                + Secrets.env_name(SIGNING_KEY_SECRET)
+                + secrets.env_name(SIGNING_KEY_SECRET)
             )
         from secrets import token_urlsafe
 
@@ -251,6 +249,8 @@ def _fits(algorithm: str, key: Any) -> bool:
 
 def _read(path: str, what: str) -> str:
     try:
+        from pathlib import Path
+
         return Path(path).read_text()
     except OSError as error:
         raise ConfigurationError(f"{what} {path!r} cannot be read: {error.strerror}") from None

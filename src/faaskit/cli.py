@@ -70,6 +70,12 @@ def worker(
     app: AppArg,
     concurrency: Annotated[int, typer.Option(min=1, help="Messages handled at once")] = 64,
     database_url: DatabaseOpt = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds a claimed message is leased; a crashed worker's comes back then"
+        ),
+    ] = 60.0,
 ) -> None:
     """Deliver APP's messages, tasks and cron ticks (no HTTP). Stops gracefully on SIGTERM."""
     import asyncio
@@ -77,7 +83,8 @@ def worker(
     from faaskit.config import Settings
     from faaskit.serving import run_worker
 
-    asyncio.run(run_worker(app, Settings.load(database_url=database_url), concurrency=concurrency))
+    settings = Settings.load(database_url=database_url)
+    asyncio.run(run_worker(app, settings, concurrency=concurrency, lease=lease))
 
 
 @cli.command()

@@ -24,16 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from faaskit.store.protocol import (
-    DeleteDocument,
-    Document,
-    InsertDocument,
-    UniqueKey,
-    UpdateDocument,
-)
-
 if TYPE_CHECKING:
     from faaskit.runtime.unit_of_work import UnitOfWork
+    from faaskit.store.protocol import Document, UniqueKey
 
 __all__ = ["Collection", "CollectionSpec"]
 
@@ -111,6 +104,8 @@ class Collection:
     def insert(self, id: str, data: Mapping[str, Any], *, conflict: str | None = None) -> Document:
         """Insert at commit; a taken id or unique value fails the invocation with ConflictError
         (``conflict`` is its message)."""
+        from faaskit.store.protocol import Document, InsertDocument
+
         now = self._uow.timestamp()
         doc = Document(self.name, id, dict(data), 1, now, now)
         self._uow.write(
@@ -130,6 +125,8 @@ class Collection:
         """Replace the document's data at commit. With ``expected_version``, a document
         changed meanwhile fails the invocation with ConcurrencyError; a missing one with
         NotFoundError."""
+        from faaskit.store.protocol import Document, UpdateDocument
+
         now = self._uow.timestamp()
         before = self._uow.pending.get((self.name, id))
         version = (expected_version or (before.version if before else 0)) + 1
@@ -145,6 +142,8 @@ class Collection:
 
     def delete(self, id: str, *, expected_version: int | None = None) -> None:
         """Delete at commit; a missing document fails the invocation with NotFoundError."""
+        from faaskit.store.protocol import DeleteDocument
+
         self._uow.write(DeleteDocument(self.name, id, expected_version), None, key=(self.name, id))
 
     async def _find_by_key(self, key: UniqueKey) -> Document | None:

@@ -37,7 +37,9 @@ def asgi_from_environment() -> Any:
     return create_asgi_app(app, runtime)
 
 
-async def run_worker(app_reference: str, settings: Any, *, concurrency: int) -> None:
+async def run_worker(
+    app_reference: str, settings: Any, *, concurrency: int, lease: float = 60.0
+) -> None:
     """``faaskit worker``: deliver until SIGTERM or SIGINT, then shut down gracefully."""
     import asyncio
     import signal
@@ -52,7 +54,7 @@ async def run_worker(app_reference: str, settings: Any, *, concurrency: int) -> 
     if not app.has_triggers:
         raise ConfigurationError(f"{app_reference} declares no subscriptions, tasks or crons")
     runtime = Runtime(app, settings)
-    worker = Worker(runtime, concurrency=concurrency)
+    worker = Worker(runtime, concurrency=concurrency, lease=lease)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -67,6 +69,7 @@ async def run_worker(app_reference: str, settings: Any, *, concurrency: int) -> 
                 "targets": sorted(worker.handlers),
                 "database": settings.database_url,
                 "concurrency": concurrency,
+                "lease": lease,
             }
         },
     )

@@ -5,10 +5,12 @@ These are declarations only; the worker (``faaskit.runtime.worker``) delivers to
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["Backoff", "Cron", "Subscription", "Task"]
 
@@ -22,7 +24,11 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         ceiling = min(self.cap, self.base * 2 ** max(attempt - 1, 0))
-        return (rng or random).uniform(0, ceiling)
+        if rng is None:
+            import random
+
+            return random.uniform(0, ceiling)
+        return rng.uniform(0, ceiling)
 
 
 @dataclass(frozen=True)
