@@ -20,8 +20,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from faaskit.errors import ConfigurationError
 from faaskit.store import statements as sql
+from faaskit.store.postgres_events import LOG_LOCK, PostgresEvents
 from faaskit.store.postgres_messages import NOTIFY, PostgresMessages
-from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
+from faaskit.store.protocol import AppendEvents, CommitOutcome, Document, UniqueKey, WriteSet
 
 __all__ = ["PostgresStore"]
 
@@ -32,7 +33,7 @@ _GET_BY_KEY = sql.postgres_placeholders(sql.GET_BY_KEY)
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 
 
-class PostgresStore(PostgresMessages):
+class PostgresStore(PostgresMessages, PostgresEvents):
     """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10)."""
 
     def __init__(self, url: str) -> None:
@@ -107,7 +108,10 @@ class PostgresStore(PostgresMessages):
             return outcome
         statements = sql.compile_write_set(write_set, json_param=bytes.decode)
         skip = 0
+        appends = any(isinstance(write, AppendEvents) for write in write_set.writes)
         async with self.pool.connection() as conn, conn.transaction():
+            if appends:  # positions must commit in order: one appender at a time
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
             for statement in statements:
                 if skip:
                     skip -= 1

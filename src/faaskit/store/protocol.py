@@ -14,6 +14,8 @@ from typing import Any, Protocol, TypeAlias
 
 __all__ = [
     "AckDelivery",
+    "AdvanceCheckpoint",
+    "AppendEvents",
     "CommitOutcome",
     "DeadLetter",
     "DeleteDocument",
@@ -22,8 +24,11 @@ __all__ = [
     "InsertDocument",
     "Message",
     "NewDelivery",
+    "NewEvent",
     "Pending",
     "PublishMessage",
+    "RecordedEvent",
+    "SaveSnapshot",
     "Store",
     "UniqueKey",
     "UpdateDocument",
@@ -123,7 +128,64 @@ class AckDelivery:
     lease_owner: str
 
 
-Write: TypeAlias = InsertDocument | UpdateDocument | DeleteDocument | PublishMessage | AckDelivery
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    type: str
+    data: JSONObject
+    metadata: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEvents:
+    """Append to a stream. With ``expected_version`` (0: a new stream) a stream at any other
+    version fails the unit with ConcurrencyError; None appends at the end."""
+
+    stream: str
+    events: Sequence[NewEvent]
+    expected_version: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceCheckpoint:
+    """Move a projection's checkpoint from ``expected`` to ``position`` (ConcurrencyError if
+    another runner moved it), in the same unit as the read-model writes."""
+
+    name: str
+    expected: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SaveSnapshot:
+    stream: str
+    version: int
+    state: JSONObject
+
+
+Write: TypeAlias = (
+    InsertDocument
+    | UpdateDocument
+    | DeleteDocument
+    | PublishMessage
+    | AckDelivery
+    | AppendEvents
+    | AdvanceCheckpoint
+    | SaveSnapshot
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: its stream version and its position in the global log."""
+
+    position: int
+    stream: str
+    version: int
+    type: str
+    data: JSONObject
+    metadata: JSONObject
+    recorded_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +301,25 @@ class Store(Protocol):
         self, *, topic: str | None = None, after: float = 0.0, limit: int = 100
     ) -> list[Message]:
         """Published messages, oldest first (``faaskit events tail``)."""
+
+    async def read_stream(
+        self, stream: str, *, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+    async def read_all(
+        self, *, after: int = 0, limit: int = 1000, types: Sequence[str] | None = None
+    ) -> list[RecordedEvent]:
+        """The global log after ``after``, in position order (only ``types`` if given)."""
+
+    async def head_position(self) -> int:
+        """The highest committed position (0 for an empty log)."""
+
+    async def checkpoint(self, name: str) -> int: ...
+
+    async def reset_projection(self, name: str, collections: Sequence[str]) -> None:
+        """Delete the projection's read-model collections and rewind its checkpoint to 0."""
+
+    async def snapshot(self, stream: str) -> tuple[int, JSONObject] | None: ...
 
     async def reset(self) -> None:
         """Delete all data (tests and ``faaskit`` scratch runs only)."""

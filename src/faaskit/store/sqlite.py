@@ -24,6 +24,7 @@ import orjson
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.store import statements as sql
 from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
+from faaskit.store.sqlite_events import SQLiteEvents
 from faaskit.store.sqlite_messages import SQLiteMessages
 
 __all__ = ["SQLiteStore"]
@@ -38,7 +39,7 @@ Work = Callable[[sqlite3.Connection], Any]
 _Pending = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 
 
-class SQLiteStore(SQLiteMessages):
+class SQLiteStore(SQLiteMessages, SQLiteEvents):
     """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``.
 
     Query options: ``?synchronous=full`` (default ``normal``: durable across process
@@ -234,7 +235,8 @@ def _run(conn: sqlite3.Connection, statements: list[sql.Statement]) -> CommitOut
         if skip:
             skip -= 1
             continue
-        if conn.execute(statement.sql, statement.params).rowcount == 0:
+        query = sql.sqlite_placeholders(statement.sql)
+        if conn.execute(query, statement.params).rowcount == 0:
             if statement.skip_if_no_row:
                 skip = statement.skip_if_no_row
                 outcome.deduplicated += 1

@@ -63,3 +63,28 @@ CREATE TABLE IF NOT EXISTS faaskit_dead_letters (
     reason TEXT NOT NULL,
     died_at REAL NOT NULL
 );
+
+-- The event store: streams of events with a global position (one writer: commit order).
+CREATE TABLE IF NOT EXISTS faaskit_events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    recorded_at REAL NOT NULL,
+    UNIQUE (stream, version)
+);
+
+CREATE INDEX IF NOT EXISTS faaskit_events_by_type ON faaskit_events (type, position);
+
+CREATE TABLE IF NOT EXISTS faaskit_checkpoints (
+    name TEXT NOT NULL PRIMARY KEY,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS faaskit_snapshots (
+    stream TEXT NOT NULL PRIMARY KEY,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL
+) WITHOUT ROWID;

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import orjson
@@ -23,9 +23,12 @@ from faaskit.errors import (
 )
 from faaskit.store.protocol import (
     AckDelivery,
+    AdvanceCheckpoint,
+    AppendEvents,
     DeleteDocument,
     InsertDocument,
     PublishMessage,
+    SaveSnapshot,
     UniqueKey,
     UpdateDocument,
     Write,
@@ -59,6 +62,9 @@ DELETE = "DELETE FROM faaskit_documents WHERE collection = ? AND id = ?"
 EXISTS = "SELECT 1 FROM faaskit_documents WHERE collection = ? AND id = ?"
 AND_VERSION = " AND version = ?"
 RESET = (
+    "DELETE FROM faaskit_events",
+    "DELETE FROM faaskit_checkpoints",
+    "DELETE FROM faaskit_snapshots",
     "DELETE FROM faaskit_document_keys",
     "DELETE FROM faaskit_documents",
     "DELETE FROM faaskit_deliveries",
@@ -114,6 +120,41 @@ PURGE = "DELETE FROM faaskit_dead_letters"
 MESSAGES = "SELECT " + MESSAGE_COLUMNS + " FROM faaskit_messages m WHERE m.published_at > ?"
 
 
+# The event store. ``?json`` is a JSON parameter: plain ``?`` on SQLite, ``%s::jsonb`` on
+# PostgreSQL (which has no implicit cast from text in ``INSERT … SELECT``).
+APPEND = (
+    "INSERT INTO faaskit_events (stream, version, type, data, metadata, recorded_at)"
+    " SELECT ?, head.version + 1, ?, ?json, ?json, ? FROM (SELECT COALESCE(MAX(version), 0)"
+    " AS version FROM faaskit_events WHERE stream = ?) AS head"
+)
+APPEND_EXPECTING = APPEND + " WHERE head.version = ?"
+EVENT_COLUMNS = "position, stream, version, type, data, metadata, recorded_at"
+READ_STREAM = (
+    f"SELECT {EVENT_COLUMNS} FROM faaskit_events WHERE stream = ? AND version >= ? ORDER BY version"
+)
+READ_ALL = f"SELECT {EVENT_COLUMNS} FROM faaskit_events WHERE position > ?"
+HEAD = "SELECT COALESCE(MAX(position), 0) FROM faaskit_events"
+CHECKPOINT = "SELECT position FROM faaskit_checkpoints WHERE name = ?"
+ADVANCE = (
+    "INSERT INTO faaskit_checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name)"
+    " DO UPDATE SET position = excluded.position WHERE faaskit_checkpoints.position = ?"
+)
+REWIND = (
+    "INSERT INTO faaskit_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name)"
+    " DO UPDATE SET position = 0"
+)
+DROP_COLLECTIONS = (
+    "DELETE FROM faaskit_documents WHERE collection IN ",
+    "DELETE FROM faaskit_document_keys WHERE collection IN ",
+)
+SNAPSHOT = "SELECT version, state FROM faaskit_snapshots WHERE stream = ?"
+SAVE_SNAPSHOT = (
+    "INSERT INTO faaskit_snapshots (stream, version, state) VALUES (?, ?, ?json)"
+    " ON CONFLICT (stream) DO UPDATE SET version = excluded.version, state = excluded.state"
+    " WHERE faaskit_snapshots.version < excluded.version"
+)
+
+
 def seq_filter(seqs: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
     """A WHERE clause on ``seq``: every row for None, no row for an empty list."""
     if seqs is None:
@@ -149,9 +190,15 @@ def not_found(collection: str, id: str) -> NotFoundError:
     return NotFoundError(f"{collection} {id!r} not found")
 
 
+@cache
 def postgres_placeholders(sql: str) -> str:
     """``?`` to psycopg's ``%s`` (our SQL has no literal question marks)."""
-    return sql.replace("?", "%s")
+    return sql.replace("?json", "%s::jsonb").replace("?", "%s")
+
+
+@cache
+def sqlite_placeholders(sql: str) -> str:
+    return sql.replace("?json", "?")
 
 
 def compile_write_set(
@@ -191,6 +238,20 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         yield from _publish(write, json_param)
     elif isinstance(write, AckDelivery):
         yield Statement(ACK, (write.seq, write.lease_owner), _lease_lost(write.seq))
+    elif isinstance(write, AppendEvents):
+        yield from _append(write, json_param)
+    elif isinstance(write, AdvanceCheckpoint):
+        yield Statement(
+            ADVANCE,
+            (write.name, write.position, write.expected),
+            partial(
+                ConcurrencyError,
+                f"projection {write.name!r} moved past {write.expected}; another runner has it",
+            ),
+        )
+    elif isinstance(write, SaveSnapshot):
+        state = json_param(orjson.dumps(write.state))
+        yield Statement(SAVE_SNAPSHOT, (write.stream, write.version, state))
     else:
         assert isinstance(write, DeleteDocument)
         sql, params = DELETE, (write.collection, write.id)
@@ -226,6 +287,30 @@ def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Itera
             params.append(delivery.available_at)
         rows = ", ".join([DELIVER_ROW] * len(write.deliveries))
         yield Statement(DELIVER + rows, tuple(params), deliveries=len(write.deliveries))
+
+
+def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
+    for index, event in enumerate(write.events):
+        params: tuple[Any, ...] = (
+            write.stream,
+            event.type,
+            json_param(orjson.dumps(event.data)),
+            json_param(orjson.dumps(event.metadata)),
+            write.at,
+            write.stream,
+        )
+        if index == 0 and write.expected_version is not None:
+            expected = write.expected_version
+            yield Statement(
+                APPEND_EXPECTING,
+                (*params, expected),
+                partial(
+                    ConcurrencyError,
+                    f"stream {write.stream!r} is not at version {expected}; reload and retry",
+                ),
+            )
+        else:
+            yield Statement(APPEND, params)
 
 
 def _lease_lost(seq: int) -> Callable[[], FaaskitError]:
