@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from faaskit.auth import JWTAuth
+from faaskit.cqrs.registry import EventTypes
 from faaskit.documents import CollectionSpec
 from faaskit.errors import ConfigurationError
-from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Subscription, Task
+from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
 
 __all__ = ["CORS", "App", "Response", "Route"]
 
@@ -97,6 +98,8 @@ class App:
         self.subscriptions: list[Subscription] = []
         self.tasks: dict[str, Task] = {}
         self.crons: dict[str, Cron] = {}
+        self.projections: dict[str, Projection] = {}
+        self.event_types = EventTypes()
 
     def collection(
         self, name: str, *, unique: Iterable[str] = (), casefold: Iterable[str] = ()
@@ -221,17 +224,56 @@ class App:
 
         return register
 
+    def event_type(self, model: Any = None, *, name: str | None = None, version: int = 1) -> Any:
+        """Register a pydantic model as a domain event type (by class name unless ``name``);
+        bump ``version`` when its shape changes and add an :meth:`upcaster`."""
+
+        def register(cls: Any) -> Any:
+            self.event_types.register(cls, name, version)
+            return cls
+
+        return register(model) if model is not None else register
+
+    def upcaster(self, event_type: str, *, from_version: int) -> Callable[[Handler], Handler]:
+        """Declare how stored ``event_type`` data of ``from_version`` becomes the next shape."""
+
+        def register(function: Handler) -> Handler:
+            self.event_types.named(event_type).upcasters[from_version] = function
+            return function
+
+        return register
+
+    def projection(
+        self,
+        name: str,
+        *,
+        events: Iterable[Any],
+        collections: Iterable[Any] = (),
+        batch_size: int = 200,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a projection of ``events`` (models or names) into read-model documents."""
+        types = tuple(e if isinstance(e, str) else self.event_types.of(e).name for e in events)
+        owned = tuple(c if isinstance(c, str) else c.name for c in collections)
+
+        def register(handler: Handler) -> Handler:
+            function = self._new_function_name(name)
+            self.projections[function] = Projection(function, handler, types, owned, batch_size)
+            return handler
+
+        return register
+
     def subscribers(self, topic: str) -> list[Subscription]:
         """The subscriptions that receive a copy of a message on ``topic``."""
         return [s for s in self.subscriptions if s.topic == topic]
 
     @property
     def has_triggers(self) -> bool:
-        return bool(self.subscriptions or self.tasks or self.crons)
+        return bool(self.subscriptions or self.tasks or self.crons or self.projections)
 
     def _new_function_name(self, function: str) -> str:
         taken = {r.name for r in self.routes} | {s.name for s in self.subscriptions}
-        if function in taken or function in self.tasks or function in self.crons:
+        taken |= set(self.tasks) | set(self.crons) | set(self.projections)
+        if function in taken:
             raise ConfigurationError(f"function name {function!r} is used twice")
         return function
 

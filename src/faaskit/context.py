@@ -14,6 +14,8 @@ from faaskit.errors import AuthError
 if TYPE_CHECKING:
     import logging
 
+    from faaskit.cqrs.aggregate import Aggregate
+    from faaskit.cqrs.streams import Aggregates, EventStore
     from faaskit.messaging import Duration
     from faaskit.runtime.runtime import Runtime
     from faaskit.runtime.unit_of_work import UnitOfWork
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Context"]
 
 T = TypeVar("T")
+A = TypeVar("A", bound="Aggregate")
 
 
 class Context:
@@ -90,6 +93,19 @@ class Context:
         if isinstance(collection, str):
             collection = self._collections.get(collection) or CollectionSpec(collection)
         return Collection(collection, self._uow)
+
+    @property
+    def events(self) -> EventStore:
+        """Event streams: ``append(stream, events, expected_version=...)`` and ``read``."""
+        from faaskit.cqrs.streams import EventStore
+
+        return EventStore(self, self._runtime.app.event_types)
+
+    def aggregates(self, kind: type[A]) -> Aggregates[A]:
+        """Load and save aggregates of ``kind`` in this invocation."""
+        from faaskit.cqrs.streams import Aggregates
+
+        return Aggregates(kind, self.events)
 
     def now(self) -> datetime:
         """The runtime's clock (virtual under ``faaskit.testing``)."""

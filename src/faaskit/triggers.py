@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import random
 
-__all__ = ["Backoff", "Cron", "Subscription", "Task"]
+__all__ = ["Backoff", "Cron", "Projection", "Subscription", "Task"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,16 @@ class Cron:
     @property
     def target(self) -> str:
         return f"cron:{self.name}"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """``@app.projection(name, events=[...])``: consumes the global log in order; its
+    checkpoint commits with its read-model writes. ``collections`` are the documents it
+    owns (cleared by a rebuild)."""
+
+    name: str
+    handler: Callable[..., Any]
+    event_types: tuple[str, ...]
+    collections: tuple[str, ...] = ()
+    batch_size: int = 200

@@ -23,6 +23,11 @@ COUNTERS = {
 }
 
 
+GAUGES = {
+    "faaskit_projection_lag": ("Events in the log not yet applied by a projection", "projection"),
+}
+
+
 class _Durations:
     __slots__ = ("counts", "total")
 
@@ -39,6 +44,7 @@ class InvocationMetrics:
         self.durations: dict[str, _Durations] = {}
         self.cold_starts: dict[str, int] = {}
         self.counters: dict[str, dict[str, int]] = {name: {} for name in COUNTERS}
+        self.gauges: dict[str, dict[str, float]] = {name: {} for name in GAUGES}
         self._registry: Any = None
 
     def record(self, function: str, outcome: str, seconds: float) -> None:
@@ -55,12 +61,20 @@ class InvocationMetrics:
         counter = self.counters[name]
         counter[label] = counter.get(label, 0) + amount
 
+    def gauge(self, name: str, label: str, value: float) -> None:
+        """Set one of :data:`GAUGES`."""
+        self.gauges[name][label] = value
+
     def cold_start(self, function: str) -> None:
         self.cold_starts[function] = self.cold_starts.get(function, 0) + 1
 
     def collect(self) -> Iterator[Any]:
         """Prometheus metric families (the registry calls this on every scrape)."""
-        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
         invocations = CounterMetricFamily(
             "faaskit_invocations",
@@ -90,6 +104,11 @@ class InvocationMetrics:
         for function, count in sorted(self.cold_starts.items()):
             cold.add_metric([function], count)
         yield cold
+        for name, (help_text, label) in GAUGES.items():
+            gauge = GaugeMetricFamily(name, help_text, labels=[label])
+            for value, amount in sorted(self.gauges[name].items()):
+                gauge.add_metric([value], amount)
+            yield gauge
         for name, (help_text, label) in COUNTERS.items():
             family = CounterMetricFamily(name, help_text, labels=[label])
             for value, count in sorted(self.counters[name].items()):

@@ -16,6 +16,7 @@ import random
 import traceback
 from typing import Any
 
+from faaskit.cqrs.projections import ProjectionRunner
 from faaskit.errors import LeaseLostError, ValidationError
 from faaskit.runtime.handlers import MessageHandler, Trigger, message_handler
 from faaskit.runtime.runtime import Runtime
@@ -50,6 +51,7 @@ class Worker:
         triggers: list[Trigger] = [*app.subscriptions, *app.tasks.values(), *app.crons.values()]
         self.handlers: dict[str, MessageHandler] = {t.target: message_handler(t) for t in triggers}
         self.crons = CronScheduler(runtime)
+        self.projections = [ProjectionRunner(runtime, p) for p in app.projections.values()]
         self._inflight: dict[str, int] = {}
         self._tasks: dict[asyncio.Task[None], Delivery] = {}
 
@@ -69,6 +71,7 @@ class Worker:
         await self.runtime.start()
         await self.crons.ensure_scheduled()
         stopping = asyncio.ensure_future(stop.wait())
+        followers = [asyncio.ensure_future(runner.run(stop)) for runner in self.projections]
         try:
             while not stop.is_set():
                 claimed = await self._claim_and_start()
@@ -77,14 +80,18 @@ class Worker:
                 await self._idle(stopping)
         finally:
             stopping.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
             await self._shutdown(grace)
 
     async def run_once(self) -> int:
         """Claim one batch of due deliveries and handle all of it; how many were handled."""
         await self.crons.ensure_scheduled()
+        projected = 0
+        for runner in self.projections:
+            projected += await runner.catch_up()
         deliveries = await self._claim()
         await asyncio.gather(*(self._handle(d) for d in deliveries))
-        return len(deliveries)
+        return len(deliveries) + projected
 
     async def _claim(self) -> list[Delivery]:
         free = self.concurrency - len(self._tasks)

@@ -100,8 +100,15 @@ BURY = (
     "INSERT INTO faaskit_dead_letters (seq, message_id, target, key, ordered, attempts, errors,"
     " reason, died_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-UNLEASED_DUE = "COALESCE(lease_until, available_at)"
-NEXT_DUE = f"SELECT MIN({UNLEASED_DUE}) FROM faaskit_deliveries WHERE target IN "
+UNLEASED_DUE = "COALESCE(d.lease_until, d.available_at)"
+NEXT_DUE = (
+    f"SELECT MIN({UNLEASED_DUE}) FROM faaskit_deliveries d"
+    # An ordered delivery behind an earlier one of its key is not due before that one is
+    # handled (it is not claimable): counting it would make an idle worker spin.
+    " WHERE (NOT d.ordered OR NOT EXISTS (SELECT 1 FROM faaskit_deliveries e"
+    " WHERE e.target = d.target AND (e.key = d.key OR (e.key IS NULL AND d.key IS NULL))"
+    " AND e.seq < d.seq)) AND d.target IN "
+)
 PENDING = (
     "SELECT d.seq, d.target, d.available_at, d.attempts, d.lease_owner, "
     + MESSAGE_COLUMNS

@@ -1,0 +1,1 @@
+"""CQRS and event sourcing: event types, aggregates, projections and the search read model."""

@@ -1,0 +1,98 @@
+"""Event streams and aggregates inside a unit of work (``ctx.events``, ``ctx.aggregates``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from faaskit.cqrs.aggregate import Aggregate
+from faaskit.errors import NotFoundError
+from faaskit.store.protocol import AppendEvents, NewEvent, RecordedEvent, SaveSnapshot
+
+if TYPE_CHECKING:
+    from faaskit.context import Context
+    from faaskit.cqrs.registry import EventTypes
+
+__all__ = ["Aggregates", "EventStore"]
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class EventStore:
+    """Append to and read event streams; appends commit with the invocation."""
+
+    def __init__(self, ctx: Context, types: EventTypes) -> None:
+        self._ctx = ctx
+        self._types = types
+
+    def metadata(self) -> dict[str, Any]:
+        ctx = self._ctx
+        principal = ctx.principal
+        return {
+            "correlation_id": ctx.correlation_id,
+            "causation_id": ctx.invocation_id,
+            "user": principal.subject if principal else None,
+        }
+
+    def append(self, stream: str, events: Sequence[Any], *, expected_version: int | None) -> None:
+        """Append pydantic events; a stream not at ``expected_version`` (0: new) makes the
+        invocation fail with ConcurrencyError (409 over HTTP)."""
+        base = self.metadata()
+        new = []
+        for event in events:
+            event_type = self._types.of(type(event))
+            metadata = {**base, "schema_version": event_type.version}
+            new.append(NewEvent(event_type.name, event.model_dump(mode="json"), metadata))
+        if new:
+            at = self._ctx.now().timestamp()
+            self._ctx._uow.add(AppendEvents(stream, new, expected_version, at))
+
+    async def read(self, stream: str, *, from_version: int = 1) -> list[tuple[RecordedEvent, Any]]:
+        """Each stored event with its decoded (upcast) model, in stream order."""
+        stored = await self._ctx._uow.store.read_stream(stream, from_version=from_version)
+        return [(e, self._types.decode(e.type, e.data, e.metadata)) for e in stored]
+
+
+class Aggregates(Generic[A]):
+    """Load and save one aggregate class in this unit of work."""
+
+    def __init__(self, kind: type[A], events: EventStore) -> None:
+        self.kind = kind
+        self.events = events
+
+    async def load(self, id: str) -> A | None:
+        aggregate = self.kind(id)
+        stream = self.kind.stream(id)
+        from_version = 1
+        if self.kind.snapshot_every:
+            snapshot = await self.events._ctx._uow.store.snapshot(stream)
+            if snapshot is not None:
+                aggregate.restore(snapshot[1])
+                aggregate.version = snapshot[0]
+                from_version = snapshot[0] + 1
+        for recorded, event in await self.events.read(stream, from_version=from_version):
+            aggregate.when(event)
+            aggregate.version = recorded.version
+        return aggregate if aggregate.version > 0 else None
+
+    async def get(self, id: str, *, missing: str | None = None) -> A:
+        """The aggregate, or NotFoundError (``missing`` is its message)."""
+        aggregate = await self.load(id)
+        if aggregate is None:
+            raise NotFoundError(missing or f"{self.kind.__name__} {id!r} not found")
+        return aggregate
+
+    def save(self, aggregate: A) -> None:
+        """Append its new events, expecting the version it was loaded at."""
+        pending = aggregate._pending
+        if not pending:
+            return
+        expected = aggregate.version - len(pending)
+        stream = self.kind.stream(aggregate.id)
+        self.events.append(stream, pending, expected_version=expected)
+        aggregate._pending = []
+        every = self.kind.snapshot_every
+        if every and aggregate.version // every > expected // every:
+            self.events._ctx._uow.add(
+                SaveSnapshot(stream, aggregate.version, aggregate.snapshot_state())
+            )
