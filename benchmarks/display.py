@@ -1,0 +1,103 @@
+"""The terminal: a live table of the numbers so far above a progress bar, then the tables."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from results import Results, fmt_ms, fmt_ratio, fmt_rps, fmt_verdict, hello_aims, import_aim
+
+
+class Display:
+    """A live table of the numbers so far above a progress bar of the steps."""
+
+    def __init__(self, console: Console, results: Results) -> None:
+        self.results = results
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+        )
+        self.task = self.progress.add_task("starting", total=None)
+        self.live = Live(console=console, refresh_per_second=4)
+        self.started = 0
+
+    def __enter__(self) -> Display:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def start(self, total: int) -> None:
+        self.progress.update(self.task, total=total, completed=0)
+        self._refresh()
+
+    def step(self, description: str) -> None:
+        """A step begins: the ones before it are done."""
+        self.progress.update(self.task, description=description, completed=self.started)
+        self.started += 1
+        self._refresh()
+
+    def finish(self) -> None:
+        self.progress.update(self.task, description="done", completed=self.started)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.live.update(Group(live_table(self.results), self.progress))
+
+
+def live_table(results: Results) -> Table:
+    """Every HTTP number measured so far (hello rounds and writes)."""
+    table = Table(title="faaskit benchmarks (so far)", expand=False)
+    for column in ("run", "req/s", "p50 ms", "p99 ms", "vs Starlette", "errors"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for row in results.hello + results.writes:
+        for index, r in enumerate(row.rounds, start=1):
+            label = f"{row.name} #{index}" if len(row.rounds) > 1 else row.name
+            table.add_row(
+                label,
+                fmt_rps(r.rps),
+                fmt_ms(r.p50_ms),
+                fmt_ms(r.p99_ms),
+                fmt_ratio(results.starlette_ratio(r)),
+                str(r.errors),
+            )
+        if row.error:
+            table.add_row(row.name, "failed", "", "", "", row.error[:40])
+    return table
+
+
+def final_tables(results: Results) -> list[Table]:
+    http = Table(title="HTTP (median round)")
+    for column in ("run", "req/s", "p50 ms", "p99 ms", "vs Starlette", "errors"):
+        http.add_column(column, justify="left" if column == "run" else "right")
+    for row in results.hello + results.writes:
+        r = row.median
+        http.add_row(
+            row.name,
+            fmt_rps(r.rps if r else None),
+            fmt_ms(r.p50_ms if r else None),
+            fmt_ms(r.p99_ms if r else None),
+            fmt_ratio(results.starlette_ratio(r)),
+            str(r.errors) if r else "failed",
+        )
+    imports = Table(title="Import time (median)")
+    for column in ("module", "-X importtime ms", "wall - empty ms"):
+        imports.add_column(column, justify="left" if column == "module" else "right")
+    for i in results.imports:
+        imports.add_row(i.module, f"{i.importtime_ms:.1f}", f"{i.wall_ms:.1f}")
+    startup = Table(title="Start-up to first 200 (median)")
+    startup.add_column("server")
+    startup.add_column("ms", justify="right")
+    for row in results.startup:
+        startup.add_row(row.name, fmt_ms(row.median_ms))
+    aims = Table(title="Aims")
+    for column in ("aim", "measured", "verdict"):
+        aims.add_column(column)
+    for aim, measured, met in [*hello_aims(results), import_aim(results)]:
+        aims.add_row(aim, measured, fmt_verdict(met).strip("*"))
+    return [table for table in (http, imports, startup) if table.row_count] + [aims]

@@ -1,0 +1,179 @@
+"""What one run measured: the contenders' names, the results, their formatting and the
+issue's aims (met or not)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from imports import ImportTime
+from load import LoadResult
+
+STARLETTE = "Starlette"
+FAASKIT = "faaskit"
+FASTAPI = "FastAPI"
+POWERTOOLS = "Powertools"
+RAW_ASGI = "raw ASGI (ceiling)"
+
+REFERENCE = {STARLETTE: "~4,700 req/s", POWERTOOLS: "0.85x", FASTAPI: "0.69x"}
+"""Earlier measurements on this machine kind (32 connections), quoted by the issue."""
+REFERENCE_IMPORT = {"aws_lambda_powertools": "~90 ms"}
+IMPORT_NOTES = {
+    "faaskit": "the public API (`from faaskit import App, Context`)",
+    "aws_lambda_powertools": "the package",
+    "chalice": "the package",
+    "faaskit.http.gateway": "informational: what a faaskit HTTP server loads",
+}
+
+
+@dataclass
+class HttpRow:
+    """One contender (or one backend) measured in one or more rounds."""
+
+    name: str
+    rounds: list[LoadResult] = field(default_factory=list)
+    rows_written: int | None = None
+    answered: int | None = None
+    """Successful answers over the whole run: probe, warm-up and measured requests."""
+    error: str | None = None
+
+    @property
+    def median(self) -> LoadResult | None:
+        if not self.rounds:
+            return None
+        ordered = sorted(self.rounds, key=lambda r: r.rps)
+        return ordered[(len(ordered) - 1) // 2]
+
+
+@dataclass
+class StartupRow:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def median_ms(self) -> float | None:
+        return statistics.median(self.seconds) * 1e3 if self.seconds else None
+
+
+@dataclass
+class Machine:
+    date: str
+    cpu: str
+    cores: int
+    python: str
+    versions: dict[str, str]
+    load_before: str
+    load_after: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    connections: int
+    warmup: float
+    duration: float
+    rounds: int
+    import_runs: int
+    startup_runs: int
+    tool: str
+    pinning: str
+    uvicorn: str
+
+
+@dataclass
+class Results:
+    machine: Machine
+    settings: Settings
+    hello: list[HttpRow] = field(default_factory=list)
+    writes: list[HttpRow] = field(default_factory=list)
+    imports: list[ImportTime] = field(default_factory=list)
+    import_errors: dict[str, str] = field(default_factory=dict)
+    startup: list[StartupRow] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+    def row(self, name: str) -> HttpRow | None:
+        return next((row for row in self.hello if row.name == name), None)
+
+    def rps(self, name: str) -> float | None:
+        row = self.row(name)
+        result = row.median if row else None
+        return result.rps if result else None
+
+    def starlette_ratio(self, result: LoadResult | None) -> float | None:
+        base = self.rps(STARLETTE)
+        return result.rps / base if result and base else None
+
+    def import_of(self, module: str) -> ImportTime | None:
+        return next((i for i in self.imports if i.module == module), None)
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+
+def fmt_rps(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def fmt_rounds(row: HttpRow) -> str:
+    return " / ".join(f"{r.rps:,.0f}" for r in row.rounds) or "—"
+
+
+def fmt_verdict(met: bool | str | None) -> str:
+    if isinstance(met, str):
+        return f"**{met}**"
+    return "n/a" if met is None else ("**met**" if met else "**not met**")
+
+
+# --- the aims -----------------------------------------------------------------------------
+
+
+def hello_aims(results: Results) -> list[tuple[str, str, bool | None]]:
+    """(aim, measured, met) for the hello section."""
+    faaskit, starlette = results.rps(FAASKIT), results.rps(STARLETTE)
+    aims: list[tuple[str, str, bool | None]] = []
+    ratio = faaskit / starlette if faaskit and starlette else None
+    aims.append(
+        ("faaskit ≥ 0.9x bare Starlette", fmt_ratio(ratio), None if ratio is None else ratio >= 0.9)
+    )
+    for other in (FASTAPI, POWERTOOLS):
+        theirs = results.rps(other)
+        measured = f"{fmt_rps(faaskit)} vs {fmt_rps(theirs)} req/s"
+        aims.append(
+            (
+                f"faaskit faster than {other}",
+                measured,
+                None if not (faaskit and theirs) else faaskit > theirs,
+            )
+        )
+    return aims
+
+
+def import_aim(results: Results) -> tuple[str, str, bool | str | None]:
+    """The aim, what was measured, and whether both methods agree that it is met."""
+    ours, theirs = results.import_of("faaskit"), results.import_of("aws_lambda_powertools")
+    aim = "import faaskit no slower than import aws_lambda_powertools"
+    if ours is None or theirs is None:
+        return aim, "—", None
+    measured = (
+        f"-X importtime {ours.importtime_ms:.1f} vs {theirs.importtime_ms:.1f} ms; "
+        f"wall {ours.wall_ms:.1f} vs {theirs.wall_ms:.1f} ms"
+    )
+    by_importtime = ours.importtime_ms <= theirs.importtime_ms
+    by_wall = ours.wall_ms <= theirs.wall_ms
+    if by_importtime == by_wall:
+        return aim, measured, by_importtime
+    return (
+        aim,
+        measured,
+        f"mixed: {'met' if by_importtime else 'not met'} by -X importtime, "
+        + ("met by wall time" if by_wall else "not met by wall time"),
+    )
