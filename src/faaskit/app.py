@@ -15,10 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.auth import JWTAuth
 from faaskit.cqrs.registry import EventTypes
+
+if TYPE_CHECKING:
+    from faaskit.cqrs.search import Search
 from faaskit.documents import CollectionSpec
 from faaskit.errors import ConfigurationError
 from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
@@ -102,10 +105,16 @@ class App:
         self.event_types = EventTypes()
 
     def collection(
-        self, name: str, *, unique: Iterable[str] = (), casefold: Iterable[str] = ()
+        self,
+        name: str,
+        *,
+        unique: Iterable[str] = (),
+        casefold: Iterable[str] = (),
+        search: Search | None = None,
     ) -> CollectionSpec:
-        """Declare a document collection; ``unique`` fields are enforced by the store."""
-        spec = CollectionSpec(name, tuple(unique), frozenset(casefold))
+        """Declare a document collection; ``unique`` fields are enforced by the store;
+        ``search`` makes some fields full-text searchable (a read model)."""
+        spec = CollectionSpec(name, tuple(unique), frozenset(casefold), search)
         existing = self.collections.get(name)
         if existing is not None and existing != spec:
             raise ConfigurationError(f"collection {name!r} is declared twice, differently")

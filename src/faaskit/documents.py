@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from faaskit.cqrs.search import Search, SearchPage
     from faaskit.runtime.unit_of_work import UnitOfWork
     from faaskit.store.protocol import Document, UniqueKey
 
@@ -44,6 +45,8 @@ class CollectionSpec:
     name: str
     unique: tuple[str, ...] = ()
     casefold: frozenset[str] = field(default_factory=frozenset)
+    search: Search | None = None
+    """Full-text search over some fields (a read model); see faaskit.cqrs.search."""
 
     def __post_init__(self) -> None:
         for name in (*self.unique, *self.casefold):
@@ -109,7 +112,9 @@ class Collection:
         now = self._uow.timestamp()
         doc = Document(self.name, id, dict(data), 1, now, now)
         self._uow.write(
-            InsertDocument(self.name, id, doc.data, self._spec.keys(doc.data), now, conflict),
+            InsertDocument(
+                self.name, id, doc.data, self._spec.keys(doc.data), now, conflict, self._texts(doc)
+            ),
             doc,
         )
         return doc
@@ -134,7 +139,14 @@ class Collection:
         doc = Document(self.name, id, dict(data), version, created, now)
         self._uow.write(
             UpdateDocument(
-                self.name, id, doc.data, self._spec.keys(doc.data), now, expected_version, conflict
+                self.name,
+                id,
+                doc.data,
+                self._spec.keys(doc.data),
+                now,
+                expected_version,
+                conflict,
+                self._texts(doc),
             ),
             doc,
         )
@@ -144,7 +156,44 @@ class Collection:
         """Delete at commit; a missing document fails the invocation with NotFoundError."""
         from faaskit.store.protocol import DeleteDocument
 
-        self._uow.write(DeleteDocument(self.name, id, expected_version), None, key=(self.name, id))
+        searchable = self._spec.search is not None
+        delete = DeleteDocument(self.name, id, expected_version, searchable)
+        self._uow.write(delete, None, key=(self.name, id))
+
+    async def search(
+        self,
+        text: str | None = None,
+        *,
+        where: Mapping[str, Any] | None = None,
+        ranges: Mapping[str, tuple[Any, Any]] | None = None,
+        sort: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> SearchPage:
+        """Full-text search of committed documents: ``text`` over the declared text fields,
+        equality ``where`` filters, inclusive ``ranges`` (``(low, high)``, either None),
+        ``sort`` as ``"field:asc|desc"`` or ``"relevance"``. Highlights mark matches with
+        ``<mark>``. ValidationError for a field or value the declaration does not allow."""
+        from faaskit.cqrs.search import build_query
+
+        spec = self._spec.search
+        if spec is None:
+            raise TypeError(f"collection {self.name!r} is not declared with search=Search(...)")
+        query = build_query(
+            self.name,
+            spec,
+            text,
+            where=where,
+            ranges=ranges,
+            sort=sort,
+            page=page,
+            page_size=page_size,
+        )
+        return await self._uow.store.search(query)
+
+    def _texts(self, doc: Document) -> tuple[str, ...] | None:
+        spec = self._spec.search
+        return None if spec is None else spec.texts(doc.data)
 
     async def _find_by_key(self, key: UniqueKey) -> Document | None:
         for doc in self._pending_documents():

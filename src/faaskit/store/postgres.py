@@ -22,6 +22,7 @@ from faaskit.errors import ConfigurationError
 from faaskit.store import statements as sql
 from faaskit.store.postgres_events import LOG_LOCK, PostgresEvents
 from faaskit.store.postgres_messages import NOTIFY, PostgresMessages
+from faaskit.store.postgres_search import PostgresSearch
 from faaskit.store.protocol import AppendEvents, CommitOutcome, Document, UniqueKey, WriteSet
 
 __all__ = ["PostgresStore"]
@@ -33,7 +34,7 @@ _GET_BY_KEY = sql.postgres_placeholders(sql.GET_BY_KEY)
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 
 
-class PostgresStore(PostgresMessages, PostgresEvents):
+class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch):
     """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10)."""
 
     def __init__(self, url: str) -> None:
@@ -106,7 +107,9 @@ class PostgresStore(PostgresMessages, PostgresEvents):
         outcome = CommitOutcome()
         if not write_set:
             return outcome
-        statements = sql.compile_write_set(write_set, json_param=bytes.decode)
+        statements = sql.compile_write_set(
+            write_set, json_param=bytes.decode, index=self.index_statements
+        )
         skip = 0
         appends = any(isinstance(write, AppendEvents) for write in write_set.writes)
         async with self.pool.connection() as conn, conn.transaction():

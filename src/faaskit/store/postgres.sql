@@ -92,3 +92,18 @@ CREATE TABLE IF NOT EXISTS faaskit_snapshots (
     version INTEGER NOT NULL,
     state JSONB NOT NULL
 );
+
+-- Full-text search of read models: one row per searchable document, a tsvector over its
+-- text fields, and a GIN index.
+CREATE TABLE IF NOT EXISTS faaskit_search (
+    collection TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    f0 TEXT, f1 TEXT, f2 TEXT, f3 TEXT, f4 TEXT, f5 TEXT, f6 TEXT, f7 TEXT,
+    vector TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple',
+        coalesce(f0, '') || ' ' || coalesce(f1, '') || ' ' || coalesce(f2, '') || ' ' ||
+        coalesce(f3, '') || ' ' || coalesce(f4, '') || ' ' || coalesce(f5, '') || ' ' ||
+        coalesce(f6, '') || ' ' || coalesce(f7, ''))) STORED,
+    PRIMARY KEY (collection, doc_id)
+);
+
+CREATE INDEX IF NOT EXISTS faaskit_search_vector ON faaskit_search USING GIN (vector);

@@ -65,6 +65,13 @@ class PostgresEvents:
     async def reset_projection(self, name: str, collections: Sequence[str]) -> None:
         async with self.pool.connection() as conn, conn.transaction():
             if collections:
+                await conn.execute(
+                    _pg(
+                        "DELETE FROM faaskit_search WHERE collection IN "
+                        + sql.in_list(len(collections))
+                    ),
+                    list(collections),
+                )
                 for statement in sql.DROP_COLLECTIONS:
                     query = _pg(statement + sql.in_list(len(collections)))
                     await conn.execute(query, list(collections))

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+if TYPE_CHECKING:
+    from faaskit.cqrs.search import SearchPage, SearchQuery
 
 __all__ = [
     "AckDelivery",
@@ -63,6 +66,8 @@ class InsertDocument:
     keys: Sequence[UniqueKey]
     at: str
     conflict_message: str | None = None
+    search: tuple[str, ...] | None = None
+    """The text of the collection's searchable fields (None: not searchable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,7 @@ class UpdateDocument:
     at: str
     expected_version: int | None = None
     conflict_message: str | None = None
+    search: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,7 @@ class DeleteDocument:
     collection: str
     id: str
     expected_version: int | None = None
+    searchable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +327,9 @@ class Store(Protocol):
         """Delete the projection's read-model collections and rewind its checkpoint to 0."""
 
     async def snapshot(self, stream: str) -> tuple[int, JSONObject] | None: ...
+
+    async def search(self, query: SearchQuery) -> SearchPage:
+        """Full-text search of a collection's read model (see faaskit.cqrs.search)."""
 
     async def reset(self) -> None:
         """Delete all data (tests and ``faaskit`` scratch runs only)."""

@@ -26,6 +26,7 @@ from faaskit.store import statements as sql
 from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.sqlite_events import SQLiteEvents
 from faaskit.store.sqlite_messages import SQLiteMessages
+from faaskit.store.sqlite_search import SQLiteSearch
 
 __all__ = ["SQLiteStore"]
 
@@ -39,7 +40,7 @@ Work = Callable[[sqlite3.Connection], Any]
 _Pending = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 
 
-class SQLiteStore(SQLiteMessages, SQLiteEvents):
+class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch):
     """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``.
 
     Query options: ``?synchronous=full`` (default ``normal``: durable across process
@@ -136,7 +137,9 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents):
     async def commit(self, write_set: WriteSet) -> CommitOutcome:
         if not write_set:
             return CommitOutcome()
-        statements = sql.compile_write_set(write_set, json_param=bytes.decode)
+        statements = sql.compile_write_set(
+            write_set, json_param=bytes.decode, index=self.index_statements
+        )
         outcome: CommitOutcome = await self._write(lambda conn: _run(conn, statements))
         if outcome.deliveries:
             self._notify()
@@ -154,7 +157,7 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents):
     async def reset(self) -> None:
         conn = self._connect()
         try:
-            for statement in sql.RESET:
+            for statement in (*sql.RESET, "DELETE FROM faaskit_search_keys"):
                 conn.execute(statement)
         finally:
             conn.close()

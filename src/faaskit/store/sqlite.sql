@@ -88,3 +88,17 @@ CREATE TABLE IF NOT EXISTS faaskit_snapshots (
     version INTEGER NOT NULL,
     state TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Full-text search of read models: one FTS5 row per searchable document; its rowid comes
+-- from faaskit_search_keys so a document's row is found without scanning the index.
+CREATE TABLE IF NOT EXISTS faaskit_search_keys (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    UNIQUE (collection, doc_id)
+);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS faaskit_search USING fts5(
+    f0, f1, f2, f3, f4, f5, f6, f7,
+    tokenize = 'unicode61 remove_diacritics 2'
+);

@@ -59,8 +59,18 @@ class SQLiteEvents:
     async def reset_projection(self, name: str, collections: Sequence[str]) -> None:
         def work(conn: sqlite3.Connection) -> None:
             if collections:
+                names = sql.in_list(len(collections))
+                conn.execute(
+                    "DELETE FROM faaskit_search WHERE rowid IN (SELECT rowid FROM"
+                    " faaskit_search_keys WHERE collection IN " + names + ")",
+                    list(collections),
+                )
+                conn.execute(
+                    "DELETE FROM faaskit_search_keys WHERE collection IN " + names,
+                    list(collections),
+                )
                 for statement in sql.DROP_COLLECTIONS:
-                    conn.execute(statement + sql.in_list(len(collections)), list(collections))
+                    conn.execute(statement + names, list(collections))
             conn.execute(sql.REWIND, (name,))
 
         await self._write(work)

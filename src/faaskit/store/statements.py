@@ -62,6 +62,7 @@ DELETE = "DELETE FROM faaskit_documents WHERE collection = ? AND id = ?"
 EXISTS = "SELECT 1 FROM faaskit_documents WHERE collection = ? AND id = ?"
 AND_VERSION = " AND version = ?"
 RESET = (
+    "DELETE FROM faaskit_search",
     "DELETE FROM faaskit_events",
     "DELETE FROM faaskit_checkpoints",
     "DELETE FROM faaskit_snapshots",
@@ -208,13 +209,22 @@ def sqlite_placeholders(sql: str) -> str:
     return sql.replace("?json", "?")
 
 
+SearchIndexer = Callable[[str, str, "tuple[str, ...] | None"], list[Statement]]
+"""(collection, id, texts or None to remove) → the backend's statements for its index."""
+
+
 def compile_write_set(
-    write_set: WriteSet, *, json_param: Callable[[bytes], Any]
+    write_set: WriteSet, *, json_param: Callable[[bytes], Any], index: SearchIndexer
 ) -> list[Statement]:
-    """Statements that apply ``write_set``; ``json_param`` adapts encoded JSON per backend."""
+    """Statements that apply ``write_set``; ``json_param`` adapts encoded JSON per backend,
+    ``index`` maintains its full-text index."""
     statements: list[Statement] = []
     for write in write_set.writes:
         statements.extend(_compile(write, json_param))
+        if isinstance(write, InsertDocument | UpdateDocument) and write.search is not None:
+            statements.extend(index(write.collection, write.id, write.search))
+        elif isinstance(write, DeleteDocument) and write.searchable:
+            statements.extend(index(write.collection, write.id, None))
     return statements
 
 

@@ -1,0 +1,166 @@
+"""The search read model: declared fields get a full-text index (SQLite FTS5, PostgreSQL
+tsvector + GIN), maintained in the same unit of work as the documents.
+
+    orders_view = app.collection("orders_view", search=Search(
+        text=["customer_name", "product_names", "shipping_city"],
+        filters=["customer_id", "status"],
+        ranges=["created_at"],
+        sort=["created_at", "total", "status"],
+    ))
+
+    page = await ctx.documents(orders_view).search(
+        "berlin lamp", where={"status": "pending"}, ranges={"created_at": ("2026-01-01", None)},
+        sort="created_at:desc", page=1, page_size=20,
+    )
+
+User text never reaches the query as syntax: it is cut into words and bound as parameters;
+filter, range and sort fields come from the declaration's allow-lists.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from faaskit.errors import ConfigurationError, ValidationError
+
+__all__ = ["MAX_TEXT_FIELDS", "Search", "SearchHit", "SearchPage", "SearchQuery", "words"]
+
+MAX_TEXT_FIELDS = 8
+MAX_PAGE_SIZE = 100
+_WORD = re.compile(r"\w+", re.UNICODE)
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a collection lets callers search, filter, bound and sort by."""
+
+    text: Sequence[str]
+    filters: Sequence[str] = ()
+    ranges: Sequence[str] = ()
+    sort: Sequence[str] = ("created_at",)
+
+    def __post_init__(self) -> None:
+        if not self.text or len(self.text) > MAX_TEXT_FIELDS:
+            raise ConfigurationError(f"Search needs 1 to {MAX_TEXT_FIELDS} text fields")
+        for name in (*self.text, *self.filters, *self.ranges, *self.sort):
+            if not _FIELD.match(name):
+                raise ConfigurationError(f"{name!r} is not a field name")
+
+    def texts(self, data: Mapping[str, Any]) -> tuple[str, ...]:
+        """The indexed text of a document, one entry per text field (lists joined)."""
+        values = []
+        for name in self.text:
+            value = data.get(name)
+            if isinstance(value, list | tuple):
+                value = " ".join(str(v) for v in value if v is not None)
+            values.append("" if value is None else str(value))
+        return tuple(values)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A validated query, safe to compile: every name in it comes from the allow-lists."""
+
+    collection: str
+    spec: Search
+    words: tuple[str, ...] = ()
+    where: Mapping[str, Any] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    sort_field: str | None = None
+    """None: by relevance (best first)."""
+    descending: bool = True
+    page: int = 1
+    page_size: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    document: Any  # faaskit.Document
+    score: float | None
+    highlights: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    items: list[SearchHit]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total / self.page_size) if self.total else 0
+
+
+def words(text: str | None) -> tuple[str, ...]:
+    """The words of user text: letters and digits only, so no query syntax survives."""
+    return tuple(w.lower() for w in _WORD.findall(text or ""))[:16]
+
+
+def build_query(
+    collection: str,
+    spec: Search,
+    text: str | None,
+    *,
+    where: Mapping[str, Any] | None,
+    ranges: Mapping[str, tuple[Any, Any]] | None,
+    sort: str | None,
+    page: int,
+    page_size: int,
+) -> SearchQuery:
+    """Check every part against the declaration; ValidationError lists what is wrong."""
+    errors: list[dict[str, Any]] = []
+
+    def refuse(loc: str, msg: str) -> None:
+        errors.append({"loc": ["query", loc], "msg": msg, "type": "value_error"})
+
+    for name, value in (where or {}).items():
+        if name not in spec.filters:
+            refuse(name, f"cannot filter by {name!r}; allowed: {', '.join(spec.filters)}")
+        elif not isinstance(value, str | int | float | bool):
+            refuse(name, "filter values are strings, numbers or booleans")
+    for name in ranges or {}:
+        if name not in spec.ranges:
+            refuse(name, f"no range on {name!r}; allowed: {', '.join(spec.ranges)}")
+    sort_field, descending = None, True
+    found = words(text)
+    if sort:
+        name, _, direction = sort.partition(":")
+        direction = direction or "asc"
+        if name == "relevance":
+            sort_field = None
+        elif name not in spec.sort:
+            refuse("sort", f"cannot sort by {name!r}; allowed: relevance, {', '.join(spec.sort)}")
+        else:
+            sort_field = name
+        if direction not in ("asc", "desc"):
+            refuse("sort", "the order is asc or desc, as in created_at:desc")
+        descending = direction == "desc"
+    elif not found:
+        sort_field = spec.sort[0] if spec.sort else None
+    if page < 1:
+        refuse("page", "page starts at 1")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        refuse("page_size", f"page_size is 1 to {MAX_PAGE_SIZE}")
+    if errors:
+        raise ValidationError("Invalid search", errors)
+    return SearchQuery(
+        collection,
+        spec,
+        found,
+        dict(where or {}),
+        dict(ranges or {}),
+        sort_field,
+        descending,
+        page,
+        page_size,
+    )

@@ -1,0 +1,44 @@
+"""What the two search backends share: padding the text fields and the filter, range and
+sort clauses over the documents' JSON. Field names here come from the declaration's
+allow-lists (checked by ``faaskit.cqrs.search.build_query``); values are always bound."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from faaskit.cqrs.search import MAX_TEXT_FIELDS, SearchQuery
+
+__all__ = ["TEXT_COLUMNS", "conditions", "order_by", "padded"]
+
+TEXT_COLUMNS = tuple(f"f{i}" for i in range(MAX_TEXT_FIELDS))
+
+
+def padded(texts: tuple[str, ...]) -> tuple[str | None, ...]:
+    return (*texts, *([None] * (MAX_TEXT_FIELDS - len(texts))))
+
+
+def conditions(
+    query: SearchQuery, field: Callable[[str], str], bind: Callable[[Any], tuple[str, Any]]
+) -> tuple[list[str], list[Any]]:
+    """``d.collection = ?`` plus equality filters and ranges over ``field(name)``;
+    ``bind(value)`` gives the placeholder and parameter for a value (JSON on PostgreSQL)."""
+    clauses, params = ["d.collection = ?"], [query.collection]
+    bounds = [(name, "=", value) for name, value in query.where.items()]
+    for name, (low, high) in query.ranges.items():
+        bounds += [(name, ">=", low), (name, "<=", high)]
+    for name, operator, value in bounds:
+        if value is None:
+            continue
+        placeholder, param = bind(value)
+        clauses.append(f"{field(name)} {operator} {placeholder}")
+        params.append(param)
+    return clauses, params
+
+
+def order_by(query: SearchQuery, field: Callable[[str], str], relevance: str | None) -> str:
+    direction = "DESC" if query.descending else "ASC"
+    if query.sort_field is None and relevance is not None:
+        return f" ORDER BY {relevance}, d.id"
+    column = field(query.sort_field) if query.sort_field else "d.created_at"
+    return f" ORDER BY {column} {direction}, d.id {direction}"
