@@ -177,9 +177,11 @@ def _print_urls(title: str, base: str, database_url: str) -> None:
 
 def _register_subcommands() -> None:
     from faaskit.cli_messages import dlq, events
+    from faaskit.cli_projections import projections
 
     cli.add_typer(dlq, name="dlq")
     cli.add_typer(events, name="events")
+    cli.add_typer(projections, name="projections")
 
 
 _register_subcommands()
