@@ -78,7 +78,10 @@ class Collection:
         pending = self._uow.pending.get((self.name, id), _MISSING)
         if pending is not _MISSING:
             return pending  # type: ignore[return-value]
-        return await self._uow.store.get(self.name, id)
+        found = await self._uow.store.get(self.name, id)
+        if found is not None:  # remembered so an update reports the right version
+            self._uow.seen[(self.name, id)] = found
+        return found
 
     async def find(
         self, where: Mapping[str, Any] | None = None, /, *, limit: int | None = None, **equals: Any
@@ -133,7 +136,7 @@ class Collection:
         from faaskit.store.protocol import Document, UpdateDocument
 
         now = self._uow.timestamp()
-        before = self._uow.pending.get((self.name, id))
+        before = self._uow.pending.get((self.name, id)) or self._uow.seen.get((self.name, id))
         version = (expected_version or (before.version if before else 0)) + 1
         created = before.created_at if before else now
         doc = Document(self.name, id, dict(data), version, created, now)

@@ -12,7 +12,7 @@ class UnitOfWork:
     """Buffers an invocation's writes; the runtime commits them after the handler returns
     and drops them if it raises. No I/O happens until :meth:`commit`."""
 
-    __slots__ = ("clock", "pending", "store", "write_set")
+    __slots__ = ("clock", "pending", "seen", "store", "write_set")
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -20,6 +20,8 @@ class UnitOfWork:
         self.write_set = WriteSet()
         self.pending: dict[tuple[str, str], Document | None] = {}
         """(collection, id) → the document as this unit leaves it (None: deleted)."""
+        self.seen: dict[tuple[str, str], Document] = {}
+        """Documents this unit has read, as committed."""
 
     def timestamp(self) -> str:
         return self.clock.now().isoformat()
