@@ -3,12 +3,12 @@ from the app's declarations and the unit of work's clock."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from faaskit.errors import ConfigurationError
+from faaskit.ids import new_id
 from faaskit.store.protocol import Message, NewDelivery, PublishMessage
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def _task(app: App, task: Task | str | Callable[..., Any]) -> Task:
 
 
 def new_message_id() -> str:
-    return os.urandom(16).hex()
+    return new_id()
 
 
 def seconds(duration: Duration | None) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 from typing import Any
@@ -28,6 +27,7 @@ from faaskit.errors import (
 )
 from faaskit.http.binding import Endpoint, Rendered, build_endpoint
 from faaskit.http.problems import problem
+from faaskit.ids import new_id
 from faaskit.runtime.runtime import Runtime
 
 __all__ = ["Gateway", "create_asgi_app"]
@@ -126,7 +126,7 @@ class Gateway:
         }
         request_id = headers.get("x-request-id", "")
         if not _REQUEST_ID.match(request_id):
-            request_id = os.urandom(16).hex()
+            request_id = new_id()
         path: str = scope["path"]
         method: str = scope["method"]
         function = "-"

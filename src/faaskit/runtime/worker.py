@@ -170,10 +170,8 @@ class Worker:
         if next_tick is not None:
             ctx._uow.add(next_tick)
         try:
-            await asyncio.wait_for(
-                runtime.invoke(ctx, handler.handler, arguments, _no_render),
-                handler.policy.timeout,
-            )
+            async with asyncio.timeout(handler.policy.timeout):
+                await runtime.invoke(ctx, handler.handler, arguments, _no_render)
         except LeaseLostError:
             logger.warning(
                 "lease lost; another worker has the message",

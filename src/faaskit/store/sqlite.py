@@ -37,7 +37,8 @@ _memory_ids = itertools.count()
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
-_Pending = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+_Pending = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]", bool]
+"""(work, the loop waiting, its future, whether the work is one atomic statement)."""
 
 
 class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch):
@@ -140,18 +141,21 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch):
         statements = sql.compile_write_set(
             write_set, json_param=bytes.decode, index=self.index_statements
         )
-        outcome: CommitOutcome = await self._write(lambda conn: _run(conn, statements))
+        outcome: CommitOutcome = await self._write(
+            lambda conn: _run(conn, statements), atomic=len(statements) == 1
+        )
         if outcome.deliveries:
             self._notify()
         return outcome
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in the writer thread, in its own savepoint of the next group commit."""
+    async def _write(self, work: Callable[[sqlite3.Connection], T], *, atomic: bool = False) -> T:
+        """Run ``work`` in the writer thread as part of the next group commit, in its own
+        savepoint (``atomic``: it is one statement, which SQLite undoes by itself)."""
         if self._writer is None:
             raise ConfigurationError("the SQLite store is not open: call `await store.open()`")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._writer.submit((work, loop, future))
+        self._writer.submit((work, loop, future, atomic))
         return await future
 
     async def reset(self) -> None:
@@ -207,18 +211,27 @@ class _GroupCommitWriter(threading.Thread):
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for work, _, _ in batch:
-                outcomes.append(self._apply_unit(work))
+            for work, _, _, atomic in batch:
+                outcomes.append(self._apply_unit(work, atomic))
             conn.execute("COMMIT")
         except BaseException as failure:  # the whole batch failed: every unit hears why
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(None, failure)] * len(batch)
-        for (_, loop, future), (result, error) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, result, error)
+        # One wake-up per event loop for the whole batch, not one per unit.
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for (_, loop, future, _), (result, error) in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, result, error))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
-    def _apply_unit(self, work: Work) -> tuple[Any, BaseException | None]:
+    def _apply_unit(self, work: Work, atomic: bool) -> tuple[Any, BaseException | None]:
         conn = self._conn
+        if atomic:
+            try:
+                return work(conn), None
+            except (FaaskitError, sqlite3.IntegrityError, sqlite3.DataError) as error:
+                return None, error
         conn.execute("SAVEPOINT unit")
         try:
             result = work(conn)
@@ -253,10 +266,11 @@ def _run(conn: sqlite3.Connection, statements: list[sql.Statement]) -> CommitOut
     return outcome
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # the waiting invocation was cancelled
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in settled:
+        if future.done():  # the waiting invocation was cancelled
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
