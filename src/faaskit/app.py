@@ -102,6 +102,8 @@ class App:
         self.tasks: dict[str, Task] = {}
         self.crons: dict[str, Cron] = {}
         self.projections: dict[str, Projection] = {}
+        self._by_topic: dict[str, list[Subscription]] | None = None
+        self._indexed: list[Subscription] = []
         self.event_types = EventTypes()
 
     def collection(
@@ -273,7 +275,13 @@ class App:
 
     def subscribers(self, topic: str) -> list[Subscription]:
         """The subscriptions that receive a copy of a message on ``topic``."""
-        return [s for s in self.subscriptions if s.topic == topic]
+        by_topic = self._by_topic
+        if by_topic is None or len(self._indexed) != len(self.subscriptions):
+            by_topic = {}
+            for subscription in self.subscriptions:
+                by_topic.setdefault(subscription.topic, []).append(subscription)
+            self._by_topic, self._indexed = by_topic, list(self.subscriptions)
+        return by_topic.get(topic, [])
 
     @property
     def has_triggers(self) -> bool:

@@ -516,3 +516,30 @@ async def test_cron_ticks_missed_while_nothing_ran_fire_once_on_start(backend_ur
         await h.advance(timedelta(minutes=5))
         assert ran[1:] == [(next_tick.isoformat(), next_tick)]
         assert await h.dead_letters() == []
+
+
+async def test_a_handler_past_its_timeout_is_a_failed_attempt(backend_url: str) -> None:
+    app = App("timeouts")
+    attempts: list[int] = []
+
+    @app.post("/go", status=202)
+    async def go(ctx: Context) -> dict[str, str]:
+        ctx.publish("slow", {})
+        return {}
+
+    @app.subscribe("slow", timeout=0.3, max_attempts=2, backoff=Backoff(base=0.01, cap=0.01))
+    async def slow(event: Event[dict[str, Any]], ctx: Context) -> None:
+        attempts.append(event.attempt)
+        ctx.documents("marks").insert(f"attempt-{event.attempt}", {})
+        await asyncio.sleep(30)
+
+    async with AppHarness(app, database_url=backend_url) as h:
+        await h.http.post("/go")
+        await h.drain()
+        await h.advance(timedelta(seconds=1))
+        [letter] = await h.dead_letters()
+        assert attempts == [1, 2]
+        assert [e["error"] for e in letter.errors] == [
+            "TimeoutError: the handler did not finish within its timeout"
+        ] * 2
+        assert await h.runtime.store.find("marks", {}) == []  # nothing of a timed-out attempt

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import random
+import time
 import traceback
 from typing import Any
 
@@ -25,6 +26,7 @@ from faaskit.store.protocol import AckDelivery, Delivery, PublishMessage
 __all__ = ["Worker"]
 
 logger = logging.getLogger("faaskit.worker")
+WATCH_INTERVAL = 0.25
 
 
 class Worker:
@@ -53,6 +55,8 @@ class Worker:
         self.crons = CronScheduler(runtime)
         self.projections = [ProjectionRunner(runtime, p) for p in app.projections.values()]
         self._inflight: dict[str, int] = {}
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._overdue: set[asyncio.Task[Any]] = set()
         self._tasks: dict[asyncio.Task[None], Delivery] = {}
 
     @property
@@ -72,6 +76,7 @@ class Worker:
         await self.crons.ensure_scheduled()
         stopping = asyncio.ensure_future(stop.wait())
         followers = [asyncio.ensure_future(runner.run(stop)) for runner in self.projections]
+        watchdog = asyncio.ensure_future(self._watch_deadlines())
         try:
             while not stop.is_set():
                 claimed = await self._claim_and_start()
@@ -82,6 +87,7 @@ class Worker:
             stopping.cancel()
             await asyncio.gather(*followers, return_exceptions=True)
             await self._shutdown(grace)
+            watchdog.cancel()
 
     async def run_once(self) -> int:
         """Claim one batch of due deliveries and handle all of it; how many were handled."""
@@ -90,7 +96,12 @@ class Worker:
         for runner in self.projections:
             projected += await runner.catch_up()
         deliveries = await self._claim()
-        await asyncio.gather(*(self._handle(d) for d in deliveries))
+        if deliveries:
+            watchdog = asyncio.ensure_future(self._watch_deadlines())
+            try:
+                await asyncio.gather(*(self._handle(d) for d in deliveries))
+            finally:
+                watchdog.cancel()
         return len(deliveries) + projected
 
     async def _claim(self) -> list[Delivery]:
@@ -169,9 +180,17 @@ class Worker:
         next_tick = self.crons.next_tick_write(handler.trigger, message, now)
         if next_tick is not None:
             ctx._uow.add(next_tick)
+        task = asyncio.current_task()
+        if handler.policy.timeout is not None and task is not None:
+            self._deadlines[task] = time.monotonic() + handler.policy.timeout
         try:
-            async with asyncio.timeout(handler.policy.timeout):
-                await runtime.invoke(ctx, handler.handler, arguments, _no_render)
+            await runtime.invoke(ctx, handler.handler, arguments, _no_render)
+        except asyncio.CancelledError:
+            if task is None or task not in self._overdue:
+                raise  # shutting down: the lease runs out and the message comes back
+            task.uncancel()
+            self._overdue.discard(task)
+            await self._failed(handler, delivery, TimeoutError(), now, next_tick)
         except LeaseLostError:
             logger.warning(
                 "lease lost; another worker has the message",
@@ -179,6 +198,20 @@ class Worker:
             )
         except Exception as error:
             await self._failed(handler, delivery, error, now, next_tick)
+        finally:
+            if task is not None:
+                self._deadlines.pop(task, None)
+
+    async def _watch_deadlines(self) -> None:
+        """Cancel handlers past their timeout. One watchdog per worker is much cheaper than
+        a timer per message; a timeout is enforced within WATCH_INTERVAL."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            now = time.monotonic()
+            for task, deadline in list(self._deadlines.items()):
+                if deadline <= now and task not in self._overdue:
+                    self._overdue.add(task)
+                    task.cancel()
 
     async def _failed(
         self,
