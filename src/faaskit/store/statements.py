@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import orjson
@@ -261,10 +261,7 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         yield Statement(
             ADVANCE,
             (write.name, write.position, write.expected),
-            partial(
-                ConcurrencyError,
-                f"projection {write.name!r} moved past {write.expected}; another runner has it",
-            ),
+            _projection_moved(write.name, write.expected),
         )
     elif isinstance(write, SaveSnapshot):
         state = json_param(orjson.dumps(write.state))
@@ -294,7 +291,7 @@ def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Itera
             message.published_at,
             message.expires_at,
         ),
-        None if write.deduplicate else partial(ConflictError, f"message {message.id!r} exists"),
+        None if write.deduplicate else _message_exists(message.id),
         skip_if_no_row=1 if write.deliveries else 0,
     )
     if write.deliveries:
@@ -321,18 +318,39 @@ def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator
             yield Statement(
                 APPEND_EXPECTING,
                 (*params, expected),
-                partial(
-                    ConcurrencyError,
-                    f"stream {write.stream!r} is not at version {expected}; reload and retry",
-                ),
+                _stream_moved(write.stream, expected),
             )
         else:
             yield Statement(APPEND, params)
 
 
+# Errors are built only when a statement changes no row: the messages are formatted then,
+# not for every statement of every commit.
 def _lease_lost(seq: int) -> Callable[[], FaaskitError]:
-    return partial(
-        LeaseLostError, f"delivery {seq} was leased by another worker; its result is dropped"
+    return lambda: LeaseLostError(
+        f"delivery {seq} was leased by another worker; its result is dropped"
+    )
+
+
+def _message_exists(id: str) -> Callable[[], FaaskitError]:
+    return lambda: ConflictError(f"message {id!r} exists")
+
+
+def _stream_moved(stream: str, expected: int) -> Callable[[], FaaskitError]:
+    return lambda: ConcurrencyError(
+        f"stream {stream!r} is not at version {expected}; reload and retry"
+    )
+
+
+def _projection_moved(name: str, expected: int) -> Callable[[], FaaskitError]:
+    return lambda: ConcurrencyError(
+        f"projection {name!r} moved past {expected}; another runner has it"
+    )
+
+
+def _key_taken(collection: str, field: str, message: str | None) -> Callable[[], FaaskitError]:
+    return lambda: ConflictError(
+        message or f"a {collection} document with this {field} already exists"
     )
 
 
@@ -340,8 +358,9 @@ def _insert_keys(
     collection: str, id: str, keys: Sequence[UniqueKey], message: str | None
 ) -> Iterator[Statement]:
     for field, value in keys:
-        detail = message or f"a {collection} document with this {field} already exists"
-        yield Statement(INSERT_KEY, (collection, field, value, id), partial(ConflictError, detail))
+        yield Statement(
+            INSERT_KEY, (collection, field, value, id), _key_taken(collection, field, message)
+        )
 
 
 def _versioned(
