@@ -25,6 +25,7 @@ from faaskit.store.rows import (
 __all__ = ["SQLiteMessages"]
 
 T = TypeVar("T")
+CROSS_PROCESS_POLL = 0.02
 
 CLAIM = (
     "UPDATE faaskit_deliveries SET lease_owner = ?, lease_until = ?, attempts = attempts + 1"
@@ -130,12 +131,20 @@ class SQLiteMessages:
         return None if row is None else row[0]
 
     async def wait_for_deliveries(self, within: float) -> None:
-        try:
-            await asyncio.wait_for(self._wake.wait(), within)
-        except TimeoutError:
-            return
-        finally:
+        # In-process commits set the event; another process's commit shows as a new
+        # `PRAGMA data_version`, a read of shared memory cheap enough to poll every 20 ms.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        version = self.reader.execute("PRAGMA data_version").fetchone()[0]
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(remaining, CROSS_PROCESS_POLL))
+            except TimeoutError:
+                if self.reader.execute("PRAGMA data_version").fetchone()[0] != version:
+                    return
+                continue
             self._wake.clear()
+            return
 
     async def pending(self, targets: Sequence[str] | None = None) -> list[Pending]:
         query, params = sql.PENDING, list(targets or [])
