@@ -3,7 +3,17 @@
 Importing the package registers every function on ``app``.
 """
 
-from shop import lifecycle, mailroom, registration, tokens, users  # noqa: F401  (registers)
+from shop import (  # noqa: F401  (registers)
+    lifecycle,
+    mailroom,
+    order_analytics,
+    order_queries,
+    order_routes,
+    order_views,
+    registration,
+    tokens,
+    users,
+)
 from shop.app import app
 
 __all__ = ["app"]

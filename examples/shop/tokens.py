@@ -8,9 +8,9 @@ from shop.models import AccessToken, Credentials
 
 INVALID = "Invalid email or password"
 SCOPES_BY_ROLE = {
-    "admin": ("users:read", "users:write", "orders:admin"),
+    "admin": ("users:read", "users:write", "orders:read", "orders:write", "orders:admin"),
     "support": ("users:read",),
-    "customer": ("users:read",),
+    "customer": ("users:read", "orders:read", "orders:write"),
 }
 
 

@@ -77,6 +77,27 @@ class Tour:
         self.steps.append(step)
         self.report(step)
 
+    def wait_for_orders(
+        self, title: str, headers: dict[str, str], q: str, total: int = 1, within: float = 20.0
+    ) -> None:
+        """Search until the read model lists ``total`` orders for ``q`` (the projection runs
+        in the background, so an order placed a moment ago shows up shortly after)."""
+        deadline = time.monotonic() + within
+        while True:
+            response = self.client.get("/orders", params={"q": q}, headers=headers)
+            found = response.status_code == 200 and response.json()["total"] == total
+            if found or response.status_code != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        step = Step(title, "GET", f"/orders?q={q}", 200, f"/orders?q={q}")
+        step.status = response.status_code if found or response.status_code != 200 else 404
+        if found:
+            page = response.json()
+            marks = page["items"][0]["highlights"]
+            step.note = f"total {page['total']}: " + ", ".join(marks.values())
+        self.steps.append(step)
+        self.report(step)
+
 
 def _default_note(response: httpx.Response) -> str:
     if response.status_code == 204 or not response.content:
@@ -217,4 +238,61 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
             "bob@example.com",
             "onboarding-tips",
         )
+        order_steps(tour, bob_auth)
         return tour.steps
+
+
+LAMP_ORDER = {
+    "items": [
+        {"product_id": "lamp-1", "product_name": "Desk Lamp", "quantity": 2, "unit_price": 19.99}
+    ],
+    "total": 39.98,
+    "shipping_address": {
+        "street": "1 Main St",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    },
+    "payment_method": "card",
+}
+
+
+def order_steps(tour: Tour, bob_auth: dict[str, str]) -> None:
+    """Orders: the command answers 202 at once; the searchable read model follows."""
+    tour.step(
+        "Bob orders with a wrong total",
+        "POST",
+        "/orders",
+        400,
+        headers=bob_auth,
+        json={**LAMP_ORDER, "total": 9.99},
+    )
+    placed = tour.step(
+        "Bob places an order",
+        "POST",
+        "/orders",
+        202,
+        headers=bob_auth,
+        json=LAMP_ORDER,
+        note=lambda r: f"{r.json()['message']}, {r.json()['estimated_processing_time']}",
+    )
+    if placed.status_code != 202:
+        return
+    order_id = tour.names["order"] = placed.json()["order_id"]
+    tour.wait_for_orders("Bob searches his orders", bob_auth, "lamp")
+    tour.step(
+        "Bob cancels the order",
+        "POST",
+        f"/orders/{order_id}/cancel",
+        200,
+        headers=bob_auth,
+        json={"reason": "ordered twice"},
+    )
+    tour.step(
+        "Bob cancels it again",
+        "POST",
+        f"/orders/{order_id}/cancel",
+        409,
+        headers=bob_auth,
+        json={"reason": "ordered twice"},
+    )

@@ -73,7 +73,7 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     )
 
     table = Table(
-        title="The shop's user services, over real HTTP (emails shortened to seconds)",
+        title="The shop over real HTTP: users, events, orders (delays shortened to seconds)",
         expand=False,
     )
     for column, style in (

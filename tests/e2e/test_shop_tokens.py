@@ -21,7 +21,7 @@ def test_token_for_email_and_password_works_on_get_user(shop: ShopClient) -> Non
     assert body["expires_in"] == 3600
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["sub"] == user_id
-    assert claims["scope"].split() == [READ]
+    assert claims["scope"].split() == [READ, "orders:read", "orders:write"]  # a customer
     assert claims["exp"] - claims["iat"] == 3600
 
     me = shop.http.get(

@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from faaskit.cqrs.search import SearchHit, SearchPage, SearchQuery
 from faaskit.store import statements as sql
 from faaskit.store.protocol import Document
-from faaskit.store.search_sql import TEXT_COLUMNS, conditions, order_by, padded
+from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
 
 __all__ = ["PostgresSearch"]
 
@@ -26,7 +26,7 @@ _JOIN = (
     " ON d.collection = s.collection AND d.id = s.doc_id"
 )
 _COLUMNS = "d.collection, d.id, d.data, d.version, d.created_at, d.updated_at"
-_HEADLINE = "'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8'"
+_HEADLINE = "'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=24, MinWords=8'"
 
 
 def _field(name: str) -> str:
@@ -96,7 +96,4 @@ def _hit(row: Any, query: SearchQuery) -> SearchHit:
     document = Document(row[0], row[1], row[2], row[3], row[4], row[5])
     if row[6] is None:
         return SearchHit(document, None, {})
-    highlights = {
-        name: text for name, text in zip(query.spec.text, row[7:], strict=False) if "<mark>" in text
-    }
-    return SearchHit(document, float(row[6]), highlights)
+    return SearchHit(document, float(row[6]), highlights(query.spec.text, row[7:]))

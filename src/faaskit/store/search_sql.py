@@ -4,12 +4,25 @@ allow-lists (checked by ``faaskit.cqrs.search.build_query``); values are always 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from faaskit.cqrs.search import MAX_TEXT_FIELDS, SearchQuery
 
-__all__ = ["TEXT_COLUMNS", "conditions", "order_by", "padded"]
+__all__ = [
+    "MARK_START",
+    "MARK_STOP",
+    "TEXT_COLUMNS",
+    "conditions",
+    "highlights",
+    "order_by",
+    "padded",
+]
+
+# The databases mark matches with these control characters; the text around them is then
+# HTML-escaped and they become <mark> tags, so stored text can never inject markup.
+MARK_START, MARK_STOP = "\x02", "\x03"
 
 TEXT_COLUMNS = tuple(f"f{i}" for i in range(MAX_TEXT_FIELDS))
 
@@ -42,3 +55,13 @@ def order_by(query: SearchQuery, field: Callable[[str], str], relevance: str | N
         return f" ORDER BY {relevance}, d.id"
     column = field(query.sort_field) if query.sort_field else "d.created_at"
     return f" ORDER BY {column} {direction}, d.id {direction}"
+
+
+def highlights(fields: Sequence[str], snippets: Sequence[str | None]) -> dict[str, str]:
+    """Escaped snippets with ``<mark>`` around matches, for the fields that matched."""
+    marked = {}
+    for name, snippet in zip(fields, snippets, strict=False):
+        if snippet and MARK_START in snippet:
+            escaped = html.escape(snippet, quote=False)
+            marked[name] = escaped.replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+    return marked

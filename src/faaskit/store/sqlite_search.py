@@ -10,7 +10,7 @@ import orjson
 from faaskit.cqrs.search import SearchHit, SearchPage, SearchQuery
 from faaskit.store import statements as sql
 from faaskit.store.protocol import Document
-from faaskit.store.search_sql import TEXT_COLUMNS, conditions, order_by, padded
+from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
 
 __all__ = ["SQLiteSearch"]
 
@@ -71,7 +71,7 @@ class SQLiteSearch:
             params.insert(0, _match(query.words))
             source = _JOIN
             marks = ", ".join(
-                f"snippet(faaskit_search, {i}, '<mark>', '</mark>', '…', 16)"
+                f"snippet(faaskit_search, {i}, char(2), char(3), '…', 16)"
                 for i in range(len(query.spec.text))
             )
             columns = f"{_COLUMNS}, bm25(faaskit_search), {marks}"
@@ -91,7 +91,6 @@ def _hit(row: Any, query: SearchQuery) -> SearchHit:
     document = Document(row[0], row[1], orjson.loads(row[2]), row[3], row[4], row[5])
     if row[6] is None:
         return SearchHit(document, None, {})
-    highlights = {
-        name: text for name, text in zip(query.spec.text, row[7:], strict=False) if "<mark>" in text
-    }
-    return SearchHit(document, -float(row[6]), highlights)  # bm25: lower is better
+    return SearchHit(
+        document, -float(row[6]), highlights(query.spec.text, row[7:])
+    )  # bm25: lower is better
