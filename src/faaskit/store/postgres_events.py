@@ -38,22 +38,14 @@ class PostgresEvents:
     async def read_stream(
         self, stream: str, *, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:
-        query, params = sql.READ_STREAM, [stream, from_version]
-        if limit is not None:
-            query += " LIMIT ?"
-            params.append(limit)
+        query, params = sql.read_stream_query(stream, from_version, limit)
         return [recorded(row) for row in await self._rows(query, params)]
 
     async def read_all(
         self, *, after: int = 0, limit: int = 1000, types: Sequence[str] | None = None
     ) -> list[RecordedEvent]:
-        query = sql.READ_ALL
-        params: list[Any] = [after]
-        if types:
-            query += " AND type IN " + sql.in_list(len(types))
-            params += types
-        rows = await self._rows(query + " ORDER BY position LIMIT ?", (*params, limit))
-        return [recorded(row) for row in rows]
+        query, params = sql.read_all_query(after, limit, types)
+        return [recorded(row) for row in await self._rows(query, params)]
 
     async def head_position(self) -> int:
         return int((await self._rows(sql.HEAD))[0][0])

@@ -155,12 +155,7 @@ class PostgresMessages:
     async def messages(
         self, *, topic: str | None = None, after: float = 0.0, limit: int = 100
     ) -> list[Message]:
-        query = sql.MESSAGES
-        params: list[Any] = [after]
-        if topic is not None:
-            query += " AND m.topic = ?"
-            params.append(topic)
-        query += " ORDER BY m.published_at, m.id LIMIT ?"
+        query, params = sql.messages_query(topic, after, limit)
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(_pg(query), (*params, limit))
+            cursor = await conn.execute(_pg(query), params)
             return [message_from_row(row, _identity) for row in await cursor.fetchall()]

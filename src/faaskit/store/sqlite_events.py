@@ -32,22 +32,14 @@ class SQLiteEvents:
     async def read_stream(
         self, stream: str, *, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:
-        query, params = sql.READ_STREAM, [stream, from_version]
-        if limit is not None:
-            query += " LIMIT ?"
-            params.append(limit)
+        query, params = sql.read_stream_query(stream, from_version, limit)
         return [recorded(row) for row in self.reader.execute(query, params).fetchall()]
 
     async def read_all(
         self, *, after: int = 0, limit: int = 1000, types: Sequence[str] | None = None
     ) -> list[RecordedEvent]:
-        query = sql.READ_ALL
-        params: list[Any] = [after]
-        if types:
-            query += " AND type IN " + sql.in_list(len(types))
-            params += types
-        rows = self.reader.execute(query + " ORDER BY position LIMIT ?", (*params, limit))
-        return [recorded(row) for row in rows.fetchall()]
+        query, params = sql.read_all_query(after, limit, types)
+        return [recorded(row) for row in self.reader.execute(query, params).fetchall()]
 
     async def head_position(self) -> int:
         return int(self.reader.execute(sql.HEAD).fetchone()[0])

@@ -176,12 +176,6 @@ class SQLiteMessages:
     async def messages(
         self, *, topic: str | None = None, after: float = 0.0, limit: int = 100
     ) -> list[Message]:
-        query = sql.MESSAGES
-        params: list[Any] = [after]
-        if topic is not None:
-            query += " AND m.topic = ?"
-            params.append(topic)
-        rows = self.reader.execute(
-            query + " ORDER BY m.published_at, m.id LIMIT ?", (*params, limit)
-        )
+        query, params = sql.messages_query(topic, after, limit)
+        rows = self.reader.execute(query, params)
         return [message_from_row(row, orjson.loads) for row in rows.fetchall()]

@@ -163,6 +163,28 @@ SAVE_SNAPSHOT = (
 )
 
 
+def read_stream_query(stream: str, from_version: int, limit: int | None) -> tuple[str, list[Any]]:
+    if limit is None:
+        return READ_STREAM, [stream, from_version]
+    return READ_STREAM + " LIMIT ?", [stream, from_version, limit]
+
+
+def read_all_query(after: int, limit: int, types: Sequence[str] | None) -> tuple[str, list[Any]]:
+    query, params = READ_ALL, list[Any]([after])
+    if types:
+        query += " AND type IN " + in_list(len(types))
+        params += types
+    return query + " ORDER BY position LIMIT ?", [*params, limit]
+
+
+def messages_query(topic: str | None, after: float, limit: int) -> tuple[str, list[Any]]:
+    query, params = MESSAGES, list[Any]([after])
+    if topic is not None:
+        query += " AND m.topic = ?"
+        params.append(topic)
+    return query + " ORDER BY m.published_at, m.id LIMIT ?", [*params, limit]
+
+
 def seq_filter(seqs: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
     """A WHERE clause on ``seq``: every row for None, no row for an empty list."""
     if seqs is None:
