@@ -45,6 +45,8 @@ class ProjectionRunner:
         self.runtime = runtime
         self.projection = projection
         self.failures = 0
+        self._started_from = 0
+        """The checkpoint the last step started from."""
         parameters = list(inspect.signature(projection.handler).parameters)
         self._with_context = len(parameters) >= 2
         self._is_async = inspect.iscoroutinefunction(projection.handler)
@@ -56,12 +58,15 @@ class ProjectionRunner:
     async def step(self) -> int:
         """Apply one batch; how many events it applied (0: caught up)."""
         store = self.runtime.store
-        checkpoint = await store.checkpoint(self.name)
+        checkpoint = self._started_from = await store.checkpoint(self.name)
+        # The head is read before the events: every position up to it has committed (the
+        # log commits in order), so if none of them is ours, skipping to it is safe. Read
+        # after, it could take in an event of ours committed since, and skip that.
+        head = await store.head_position()
         events = await store.read_all(
             after=checkpoint, limit=self.projection.batch_size, types=self.projection.event_types
         )
         if not events:
-            head = await store.head_position()
             self.runtime.metrics.gauge("faaskit_projection_lag", self.name, 0)
             if head > checkpoint:  # only other types since: skip ahead
                 await self._commit_checkpoint(checkpoint, head)
@@ -77,9 +82,11 @@ class ProjectionRunner:
         while True:
             try:
                 batch = await self.step()
-            except ConcurrencyError:
-                continue  # another runner committed this batch: start from its checkpoint
-            except Exception:
+            except Exception as error:
+                if isinstance(error, ConcurrencyError) and await self._checkpoint_moved():
+                    continue  # another runner committed this batch: start from its checkpoint
+                # Anything else, a conflict of the handler's own writes included, is a
+                # failed batch: retrying it at once could spin forever.
                 self.failures += 1
                 logger.exception("projection %s failed", self.name)
                 return applied
@@ -97,6 +104,9 @@ class ProjectionRunner:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
                 continue
+
+    async def _checkpoint_moved(self) -> bool:
+        return await self.runtime.store.checkpoint(self.name) != self._started_from
 
     async def _apply(self, checkpoint: int, events: list[RecordedEvent]) -> None:
         runtime = self.runtime
