@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faaskit import Context
-from faaskit.cqrs.projections import Recorded
-from faaskit.cqrs.search import Search
+from faaskit import Context, Recorded, Search
 from shop.app import app
 from shop.orders import (
     ORDER_EVENTS,

@@ -12,8 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from faaskit import ConflictError, Context
-from faaskit.cqrs.aggregate import Aggregate
+from faaskit import Aggregate, ConflictError, Context
 from shop.app import app
 from shop.order_models import NewOrder, OrderChanges, OrderLine, Priority, ShippingAddress
 

@@ -12,9 +12,12 @@ Serve it with ``faaskit dev module:app``. Everything importable from here is pub
 other modules may change without notice.
 """
 
+from typing import TYPE_CHECKING
+
 from faaskit.app import CORS, App, Response, Route
 from faaskit.auth import JWTAuth, Principal
 from faaskit.context import Context
+from faaskit.cqrs.aggregate import Aggregate
 from faaskit.documents import Collection, CollectionSpec
 from faaskit.errors import (
     AuthError,
@@ -33,20 +36,34 @@ from faaskit.events import Event
 from faaskit.params import Body, Query
 from faaskit.triggers import Backoff
 
+if TYPE_CHECKING:  # loaded lazily at run time (see __getattr__)
+    from faaskit.cqrs.projections import Recorded
+    from faaskit.cqrs.search import Search
+    from faaskit.store.protocol import Document
+
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:
-    # The store's types load on first use, so `import faaskit` stays light for cold starts.
-    if name == "Document":
-        from faaskit.store.protocol import Document
+_LAZY = {
+    "Document": "faaskit.store.protocol",
+    "Recorded": "faaskit.cqrs.projections",
+    "Search": "faaskit.cqrs.search",
+}
 
-        return Document
-    raise AttributeError(f"module 'faaskit' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    # These load on first use, so `import faaskit` stays light for cold starts.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'faaskit' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)
 
 
 __all__ = [
     "CORS",
+    "Aggregate",
     "App",
     "AuthError",
     "Backoff",
@@ -68,8 +85,10 @@ __all__ = [
     "PermissionDeniedError",
     "Principal",
     "Query",
+    "Recorded",
     "Response",
     "Route",
+    "Search",
     "ValidationError",
     "__version__",
 ]

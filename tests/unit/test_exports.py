@@ -8,6 +8,7 @@ import faaskit
 
 EXPECTED = {
     "CORS",
+    "Aggregate",
     "App",
     "AuthError",
     "Backoff",
@@ -29,8 +30,10 @@ EXPECTED = {
     "PermissionDeniedError",
     "Principal",
     "Query",
+    "Recorded",
     "Response",
     "Route",
+    "Search",
     "ValidationError",
     "__version__",
 }
