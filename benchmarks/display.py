@@ -7,6 +7,8 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import results_cqrs
+import results_messaging
 from results import Results, fmt_ms, fmt_ratio, fmt_rps, fmt_verdict, hello_aims, import_aim
 
 
@@ -47,7 +49,11 @@ class Display:
         self._refresh()
 
     def _refresh(self) -> None:
-        self.live.update(Group(live_table(self.results), self.progress))
+        tables = [live_table(self.results)]
+        later = sections_table(self.results)
+        if later.row_count:
+            tables.append(later)
+        self.live.update(Group(*tables, self.progress))
 
 
 def live_table(results: Results) -> Table:
@@ -69,6 +75,73 @@ def live_table(results: Results) -> Table:
         if row.error:
             table.add_row(row.name, "failed", "", "", "", row.error[:40])
     return table
+
+
+def sections_table(results: Results) -> Table:
+    """Messaging and CQRS numbers so far, one line per measurement."""
+    table = Table(title="messaging and CQRS (so far)", expand=False)
+    table.add_column("run")
+    table.add_column("result", justify="right")
+    m = results.messaging
+    for row in m.throughput:
+        label = f"{row.name}, {row.processes} process(es)"
+        if row.error:
+            table.add_row(label, f"failed: {row.error[:40]}")
+            continue
+        table.add_row(
+            label,
+            f"{fmt_rps(row.end_to_end_per_s)} msg/s end-to-end "
+            f"(publish {fmt_rps(row.published_per_s)}, drain {fmt_rps(row.consumed_per_s)})",
+        )
+    for latency in m.latency:
+        label = f"latency {latency.name}, {latency.setup}"
+        if latency.error:
+            table.add_row(label, f"failed: {latency.error[:40]}")
+            continue
+        table.add_row(
+            label,
+            f"p50 {fmt_ms(latency.percentile(0.5))} ms, p99 {fmt_ms(latency.percentile(0.99))} ms",
+        )
+    for raw in m.raw:
+        table.add_row(f"raw {raw.name}", raw.error or f"{fmt_rps(raw.per_s)} rows/s")
+    for events in results.cqrs.events:
+        rates = ", ".join(
+            f"{key} {fmt_rps(value.per_s)}/s" for key, value in events.measured.items()
+        )
+        table.add_row(events.name, events.error or rates)
+    for search in results.cqrs.search:
+        run = search.default
+        if run is None:
+            table.add_row(f"search {search.name}", f"failed: {(search.error or '')[:40]}")
+            continue
+        every = run.all_latencies
+        table.add_row(
+            f"search {search.name} ({search.documents:,} docs)",
+            f"p50 {fmt_ms(results_cqrs.percentile(every, 0.5))} ms, "
+            f"p99 {fmt_ms(results_cqrs.percentile(every, 0.99))} ms, "
+            f"{run.timed_out} kind(s) timed out",
+        )
+    return table
+
+
+def failed_rows(results: Results) -> list[str]:
+    """Messaging and CQRS measurements that failed (their errors are in RESULTS.md)."""
+    m, c = results.messaging, results.cqrs
+    rows: list[object] = [*m.throughput, *m.latency, *m.raw, *c.events, *c.search]
+    return [str(getattr(row, "name", "?")) for row in rows if getattr(row, "error", None)]
+
+
+def all_aims(results: Results) -> list[tuple[str, str, bool | str | None]]:
+    found: list[tuple[str, str, bool | str | None]] = []
+    if results.hello:
+        found += hello_aims(results)
+    if results.imports:
+        found.append(import_aim(results))
+    if results.messaging.throughput:
+        found += results_messaging.aims(results.messaging)
+    if results.cqrs.events:
+        found += results_cqrs.aims(results.cqrs)
+    return found
 
 
 def final_tables(results: Results) -> list[Table]:
@@ -98,6 +171,9 @@ def final_tables(results: Results) -> list[Table]:
     aims = Table(title="Aims")
     for column in ("aim", "measured", "verdict"):
         aims.add_column(column)
-    for aim, measured, met in [*hello_aims(results), import_aim(results)]:
+    for aim, measured, met in all_aims(results):
         aims.add_row(aim, measured, fmt_verdict(met).strip("*"))
-    return [table for table in (http, imports, startup) if table.row_count] + [aims]
+    later = sections_table(results)
+    later.title = "Messaging and CQRS"
+    tables = [http, imports, startup, later]
+    return [table for table in tables if table.row_count] + [aims]

@@ -24,6 +24,10 @@ DISTRIBUTIONS = (
     "pydantic",
     "orjson",
     "psycopg",
+    "celery",
+    "kombu",
+    "redis",
+    "eventsourcing",
 )
 
 
@@ -75,7 +79,24 @@ def postgres_facts(url: str) -> dict[str, str]:
         return {"PostgreSQL": f"unavailable ({error})"}
 
 
-def describe(wrk: str | None, postgres_url: str | None) -> Machine:
+def redis_facts() -> dict[str, str]:
+    try:
+        import redis
+
+        import celery_side
+
+        client = redis.Redis.from_url(celery_side.BROKER, socket_connect_timeout=3)
+        info = client.info("server")
+        persistence = client.config_get("appendonly") | client.config_get("save")
+        return {
+            "Redis": f"{info['redis_version']} at {celery_side.BROKER} (appendonly="
+            f"{persistence.get('appendonly', '?')}, save='{persistence.get('save', '?')}')"
+        }
+    except Exception as error:
+        return {"Redis": f"unavailable ({error})"}
+
+
+def describe(wrk: str | None, postgres_url: str | None, *, redis: bool = False) -> Machine:
     extra = {
         "wrk": _command_output([wrk, "-v"]) if wrk else "missing (Python fallback client)",
         "SQLite": f"{sqlite3.sqlite_version} (WAL, synchronous=normal: faaskit's default)",
@@ -85,6 +106,8 @@ def describe(wrk: str | None, postgres_url: str | None) -> Machine:
     }
     if postgres_url is not None:
         extra.update(postgres_facts(postgres_url))
+    if redis:
+        extra.update(redis_facts())
     return Machine(
         date=_command_output(["date", "-u"]),
         cpu=cpu_model(),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import report_cqrs
+import report_messaging
 from load import PYTHON_LOADGEN
 from results import (
     FAASKIT,
@@ -224,6 +226,17 @@ def _startup_section(results: Results) -> list[str]:
     return lines
 
 
+def _later_sections(results: Results) -> list[str]:
+    """Messaging and CQRS, when this run measured them."""
+    lines: list[str] = []
+    m = results.messaging
+    if m.throughput or m.latency or m.raw:
+        lines += report_messaging.section(results, _table)
+    if results.cqrs.events or results.cqrs.search:
+        lines += report_cqrs.section(results, _table)
+    return lines
+
+
 def markdown(results: Results) -> str:
     lines = [
         "# faaskit benchmarks",
@@ -242,6 +255,7 @@ def markdown(results: Results) -> str:
         "",
         *_startup_section(results),
         "",
+        *_later_sections(results),
         "## Notes",
         "",
         NOTES.rstrip(),

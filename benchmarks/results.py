@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from imports import ImportTime
 from load import LoadResult
+from results_cqrs import CqrsResults
+from results_messaging import MessagingResults
 
 STARLETTE = "Starlette"
 FAASKIT = "faaskit"
@@ -90,6 +92,8 @@ class Results:
     imports: list[ImportTime] = field(default_factory=list)
     import_errors: dict[str, str] = field(default_factory=dict)
     startup: list[StartupRow] = field(default_factory=list)
+    messaging: MessagingResults = field(default_factory=MessagingResults)
+    cqrs: CqrsResults = field(default_factory=CqrsResults)
     log: list[str] = field(default_factory=list)
 
     def row(self, name: str) -> HttpRow | None:

@@ -1,10 +1,12 @@
 """faaskit side by side with the frameworks a user would pick instead, in one run.
 
-    make bench                               # everything, ~4 minutes
+    make bench                               # everything, ~9 minutes
     .venv/bin/python benchmarks/run.py --quick --output /tmp/quick.md   # a smoke run
 
 Sections: hello (faaskit, Starlette, FastAPI, Powertools under the same uvicorn settings),
-writes (faaskit POST /items on SQLite and PostgreSQL), import times, start-up to first 200.
+writes (faaskit POST /items on SQLite and PostgreSQL), import times, start-up to first 200,
+messaging (faaskit workers on SQLite and PostgreSQL vs Celery on Redis vs raw inserts),
+cqrs (faaskit aggregates, projections and search vs the eventsourcing library).
 Writes benchmarks/RESULTS.md (report.py) and shows progress and tables (display.py).
 """
 
@@ -15,20 +17,23 @@ import os
 import shutil
 import sqlite3
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+import cqrs
 import display as terminal
 import harness
 import imports
 import load
 import machine
+import messaging
 import report
+import stores
 from results import (
     FAASKIT,
     FASTAPI,
@@ -40,6 +45,23 @@ from results import (
     Settings,
     StartupRow,
 )
+from results_cqrs import (
+    EVENTSOURCING,
+    EVENTSOURCING_FULL,
+    EventsRow,
+    SearchRow,
+    SearchRun,
+)
+from results_cqrs import FAASKIT as FAASKIT_SQLITE
+from results_messaging import (
+    CELERY,
+    RAW_PSYCOPG,
+    RAW_SQLITE,
+    LatencyRow,
+    RawRow,
+    ThroughputRow,
+)
+from results_messaging import FAASKIT as FAASKIT_WORKER
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
@@ -52,7 +74,30 @@ CONTENDERS = {  # name -> factory in servers.py; Starlette is the anchor
 }
 IMPORTED = ("faaskit", "aws_lambda_powertools", "chalice", "faaskit.http.gateway")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SECTIONS = ("hello", "writes", "imports", "startup")
+SECTIONS = ("hello", "writes", "imports", "startup", "messaging", "cqrs")
+USES_POSTGRES = {"writes", "messaging", "cqrs"}
+
+
+@dataclass
+class Sizes:
+    """How much each messaging and CQRS measurement does (smaller with --quick)."""
+
+    messages: int = 20_000
+    """faaskit on SQLite; PostgreSQL and Celery drain far slower, so they get fewer."""
+    postgres_messages: int = 5_000
+    celery_messages: int = 4_000
+    processes: tuple[int, ...] = (1, 2, 4)
+    latency_samples: int = 150
+    raw_rows: int = 100_000
+    aggregates: int = 10_000
+    one_by_one: int = 2_000
+    documents: int = 100_000
+    queries: int = 200
+    query_deadline: float = 2.0
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(4_000, 1_000, 1_000, (1, 2), 30, 20_000, 2_000, 500, 10_000, 40, 2.0)
 
 
 @dataclass
@@ -67,6 +112,7 @@ class Options:
     postgres_url: str
     output: Path
     loadgen: str
+    sizes: Sizes = field(default_factory=Sizes)
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -89,7 +135,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="auto: wrk (installed with apt-get if missing), else the Python fallback",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 2 s, 1 round, 3 import and start-up runs"
+        "--quick",
+        action="store_true",
+        help="a smoke run: 2 s, 1 round, 3 import and start-up runs, small messaging and CQRS",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -106,6 +154,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         args.postgres_url,
         args.output,
         args.loadgen,
+        Sizes.quick() if args.quick else Sizes(),
     )
 
 
@@ -185,8 +234,8 @@ class Bench:
         self._write_run("faaskit + SQLite", f"sqlite:///{db}", lambda: _sqlite_rows(db))
         self.advance("writes: faaskit + PostgreSQL")
         try:
-            with postgres_schema(self.options.postgres_url) as (url, count):
-                self._write_run("faaskit + PostgreSQL", url, count)
+            with stores.postgres(self.options.postgres_url) as db:
+                self._write_run("faaskit + PostgreSQL", db.url, lambda: db.documents("items"))
         except Exception as error:
             self.results.writes.append(HttpRow("faaskit + PostgreSQL", error=str(error)))
             self.results.log.append(f"writes PostgreSQL: {error}")
@@ -243,6 +292,147 @@ class Bench:
                     row.error = str(error).splitlines()[0]
                     break
 
+    def messaging(self) -> None:
+        """Throughput (interleaved by worker processes), latency, then the raw limit."""
+        found, sizes, url = self.results.messaging, self.options.sizes, self.options.postgres_url
+        work = WORK / "messaging"
+        for processes in sizes.processes:
+            for backend in (stores.SQLITE, stores.POSTGRES):
+                self.advance(f"messaging: faaskit + {backend}, {processes} worker process(es)")
+                failed = ThroughputRow(FAASKIT_WORKER, backend, processes)
+                self._measure(
+                    found.throughput,
+                    failed,
+                    lambda b=backend, p=processes: self._faaskit_throughput(b, p),  # type: ignore[misc]
+                )
+            self.advance(f"messaging: Celery + Redis, {processes} worker process(es)")
+            failed = ThroughputRow(CELERY, "Redis", processes)
+            self._measure(
+                found.throughput,
+                failed,
+                lambda p=processes: messaging.celery_throughput(  # type: ignore[misc]
+                    p, sizes.celery_messages, work / f"celery-{p}"
+                ),
+            )
+        samples = sizes.latency_samples
+        for backend, in_process in (
+            (stores.SQLITE, False),
+            (stores.SQLITE, True),
+            (stores.POSTGRES, False),
+        ):
+            self.advance(f"messaging: latency, faaskit + {backend}")
+            failed = LatencyRow(f"faaskit + {backend}", "in-process" if in_process else "worker")
+
+            def latency(backend: str = backend, in_process: bool = in_process) -> LatencyRow:
+                with self._store(backend, "latency") as db:
+                    return messaging.faaskit_latency(
+                        db, work / "latency", samples, in_process=in_process
+                    )
+
+            self._measure(found.latency, failed, latency)
+        self.advance("messaging: latency, Celery + Redis")
+        failed = LatencyRow("Celery + Redis", "worker")
+        self._measure(
+            found.latency,
+            failed,
+            lambda: messaging.celery_latency(work / "celery-latency", samples),
+        )
+        self.advance("messaging: raw inserts (sqlite3, psycopg)")
+        failed = RawRow(RAW_SQLITE, "")
+        self._measure(found.raw, failed, lambda: messaging.raw_sqlite(work / "raw", sizes.raw_rows))
+        failed = RawRow(RAW_PSYCOPG, "")
+        self._measure(found.raw, failed, lambda: messaging.raw_postgres(url, sizes.raw_rows // 2))
+
+    def _store(self, backend: str, name: str) -> Any:
+        if backend == stores.SQLITE:
+            return stores.sqlite(WORK / "messaging" / f"{name}-store")
+        return stores.postgres(self.options.postgres_url)
+
+    def _faaskit_throughput(self, backend: str, processes: int) -> ThroughputRow:
+        sizes = self.options.sizes
+        count = sizes.messages if backend == stores.SQLITE else sizes.postgres_messages
+        workdir = WORK / "messaging" / f"{backend.lower()}-{processes}"
+        with self._store(backend, f"throughput-{processes}") as db:
+            return messaging.faaskit_throughput(db, processes, count, workdir)
+
+    def cqrs(self) -> None:
+        found, sizes = self.results.cqrs, self.options.sizes
+        work = WORK / "cqrs"
+        self.advance("cqrs: faaskit aggregates and projection (SQLite)")
+        setup = "in-process Runtime + Worker; (a) 256 invocations in flight"
+        failed = EventsRow(FAASKIT_SQLITE, setup)
+
+        def faaskit_events() -> EventsRow:
+            home = work / "faaskit"
+            shutil.rmtree(home, ignore_errors=True)
+            arguments = ["events", "--database-url", f"sqlite:///{home / 'events.db'}"]
+            arguments += ["--home", str(home), "--aggregates", str(sizes.aggregates)]
+            arguments += ["--one-by-one", str(sizes.one_by_one)]
+            return EventsRow.from_json(FAASKIT_SQLITE, setup, cqrs.run_script("cqrs.py", arguments))
+
+        self._measure(found.events, failed, faaskit_events)
+        for name, mode, count, only in (
+            (EVENTSOURCING, "normal", sizes.aggregates, []),
+            (EVENTSOURCING_FULL, "full", max(1, sizes.aggregates // 5), ["--create-only"]),
+        ):
+            self.advance(f"cqrs: {name}")
+            es_setup = f"synchronous={mode.upper()}" + (", (a) only" if only else "")
+            failed = EventsRow(name, es_setup)
+
+            def es_events(
+                name: str = name,
+                mode: str = mode,
+                count: int = count,
+                only: list[str] = only,
+                setup: str = es_setup,
+            ) -> EventsRow:
+                arguments = ["--folder", str(work / f"es-{mode}"), "--aggregates", str(count)]
+                arguments += ["--synchronous", mode, *only]
+                found_json = cqrs.run_script("es_side.py", arguments)
+                return EventsRow.from_json(name, setup, found_json)
+
+            self._measure(found.events, failed, es_events)
+        for backend in (stores.SQLITE, stores.POSTGRES):
+            self.advance(f"cqrs: search over {sizes.documents:,} documents, {backend}")
+            failed_search = SearchRow(f"faaskit + {backend}")
+            self._measure(found.search, failed_search, lambda b=backend: self._search(b))  # type: ignore[misc]
+
+    def _search(self, backend: str) -> SearchRow:
+        sizes = self.options.sizes
+        home = WORK / "cqrs" / f"search-{backend.lower()}"
+        arguments = ["--home", str(home), "--documents", str(sizes.documents)]
+        arguments += ["--queries", str(sizes.queries), "--deadline", str(sizes.query_deadline)]
+        with self._search_store(backend, home) as url:
+            found = cqrs.run_script(
+                "cqrs.py", ["search", "--database-url", url, *arguments, "--analyze"]
+            )
+        row = SearchRow(f"faaskit + {backend}", found["documents"], found["seed_seconds"])
+        row.default = SearchRun.from_json(found["default"])
+        if "analyzed" in found:
+            row.analyzed = SearchRun.from_json(found["analyzed"])
+        return row
+
+    @contextmanager
+    def _search_store(self, backend: str, home: Path) -> Iterator[str]:
+        if backend == stores.SQLITE:
+            shutil.rmtree(home, ignore_errors=True)
+            yield f"sqlite:///{home / 'search.db'}"
+            return
+        deadline_ms = int(self.options.sizes.query_deadline * 1000)
+        with stores.postgres(self.options.postgres_url) as db:
+            yield f"{db.url}%20-cstatement_timeout%3D{deadline_ms}"
+
+    def _measure(self, rows: list[Any], failed: Any, measure: Callable[[], Any]) -> None:
+        """Append what ``measure`` found (a row or a list of rows), else ``failed`` with
+        the error, which also goes to the run log."""
+        try:
+            found = measure()
+        except Exception as error:
+            failed.error = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            self.results.log.append(f"{failed.name}: {error}")
+            found = failed
+        rows.extend(found if isinstance(found, list) else [found])
+
     def steps(self) -> int:
         o = self.options
         counts = {
@@ -250,6 +440,8 @@ class Bench:
             "writes": 2,
             "imports": 1 + len(IMPORTED),
             "startup": o.startup_runs * len(CONTENDERS),
+            "messaging": 3 * len(o.sizes.processes) + 4 + 1,
+            "cqrs": 3 + 2,
         }
         return sum(counts[section] for section in o.sections)
 
@@ -260,31 +452,6 @@ def _sqlite_rows(db: Path) -> int:
             "SELECT count(*) FROM faaskit_documents WHERE collection = 'items'"
         ).fetchone()
     return int(row[0])
-
-
-@contextmanager
-def postgres_schema(url: str) -> Iterator[tuple[str, Callable[[], int]]]:
-    """A fresh schema for one run, dropped after: (URL that selects it, row counter)."""
-    import psycopg
-
-    schema = f"faaskit_bench_{uuid.uuid4().hex[:8]}"
-    separator = "&" if "?" in url else "?"
-    scoped = f"{url}{separator}options=-csearch_path%3D{schema}"
-
-    def count() -> int:
-        with psycopg.connect(scoped) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM faaskit_documents WHERE collection = 'items'"
-            ).fetchone()
-        return int(row[0]) if row else 0
-
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]
-    try:
-        yield scoped, count
-    finally:
-        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -316,8 +483,9 @@ def run(options: Options, console: Console) -> Results:
         pin.description,
         " ".join(harness.UVICORN_FLAGS),
     )
-    postgres = options.postgres_url if "writes" in options.sections else None
-    results = Results(machine.describe(wrk, postgres), settings, log=log)
+    postgres = options.postgres_url if USES_POSTGRES & set(options.sections) else None
+    redis = "messaging" in options.sections
+    results = Results(machine.describe(wrk, postgres, redis=redis), settings, log=log)
     with terminal.Display(console, results) as display:
         bench = Bench(options, results, wrk, pin, display.step)
         display.start(bench.steps())
@@ -339,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(table)
     console.print(f"wrote {options.output}")
     failed = [row.name for row in results.hello + results.writes if row.error]
+    failed += terminal.failed_rows(results)
     if failed:
         console.print(f"[red]failed: {', '.join(failed)} (see {options.output})[/]")
     return 1 if failed else 0
