@@ -18,8 +18,9 @@ import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -234,8 +235,8 @@ class Bench:
         self._write_run("faaskit + SQLite", f"sqlite:///{db}", lambda: _sqlite_rows(db))
         self.advance("writes: faaskit + PostgreSQL")
         try:
-            with stores.postgres(self.options.postgres_url) as db:
-                self._write_run("faaskit + PostgreSQL", db.url, lambda: db.documents("items"))
+            with stores.postgres(self.options.postgres_url) as pg:
+                self._write_run("faaskit + PostgreSQL", pg.url, lambda: pg.documents("items"))
         except Exception as error:
             self.results.writes.append(HttpRow("faaskit + PostgreSQL", error=str(error)))
             self.results.log.append(f"writes PostgreSQL: {error}")
@@ -300,20 +301,17 @@ class Bench:
             for backend in (stores.SQLITE, stores.POSTGRES):
                 self.advance(f"messaging: faaskit + {backend}, {processes} worker process(es)")
                 failed = ThroughputRow(FAASKIT_WORKER, backend, processes)
-                self._measure(
-                    found.throughput,
-                    failed,
-                    lambda b=backend, p=processes: self._faaskit_throughput(b, p),  # type: ignore[misc]
-                )
+                measure = partial(self._faaskit_throughput, backend, processes)
+                self._measure(found.throughput, failed, measure)
             self.advance(f"messaging: Celery + Redis, {processes} worker process(es)")
             failed = ThroughputRow(CELERY, "Redis", processes)
-            self._measure(
-                found.throughput,
-                failed,
-                lambda p=processes: messaging.celery_throughput(  # type: ignore[misc]
-                    p, sizes.celery_messages, work / f"celery-{p}"
-                ),
+            measure = partial(
+                messaging.celery_throughput,
+                processes,
+                sizes.celery_messages,
+                work / f"celery-{processes}",
             )
+            self._measure(found.throughput, failed, measure)
         samples = sizes.latency_samples
         for backend, in_process in (
             (stores.SQLITE, False),
@@ -321,7 +319,9 @@ class Bench:
             (stores.POSTGRES, False),
         ):
             self.advance(f"messaging: latency, faaskit + {backend}")
-            failed = LatencyRow(f"faaskit + {backend}", "in-process" if in_process else "worker")
+            failed_latency = LatencyRow(
+                f"faaskit + {backend}", "in-process" if in_process else "worker"
+            )
 
             def latency(backend: str = backend, in_process: bool = in_process) -> LatencyRow:
                 with self._store(backend, "latency") as db:
@@ -329,21 +329,20 @@ class Bench:
                         db, work / "latency", samples, in_process=in_process
                     )
 
-            self._measure(found.latency, failed, latency)
+            self._measure(found.latency, failed_latency, latency)
         self.advance("messaging: latency, Celery + Redis")
-        failed = LatencyRow("Celery + Redis", "worker")
         self._measure(
             found.latency,
-            failed,
+            LatencyRow("Celery + Redis", "worker"),
             lambda: messaging.celery_latency(work / "celery-latency", samples),
         )
         self.advance("messaging: raw inserts (sqlite3, psycopg)")
-        failed = RawRow(RAW_SQLITE, "")
-        self._measure(found.raw, failed, lambda: messaging.raw_sqlite(work / "raw", sizes.raw_rows))
-        failed = RawRow(RAW_PSYCOPG, "")
-        self._measure(found.raw, failed, lambda: messaging.raw_postgres(url, sizes.raw_rows // 2))
+        raw_sqlite = partial(messaging.raw_sqlite, work / "raw", sizes.raw_rows)
+        self._measure(found.raw, RawRow(RAW_SQLITE, ""), raw_sqlite)
+        raw_postgres = partial(messaging.raw_postgres, url, sizes.raw_rows // 2)
+        self._measure(found.raw, RawRow(RAW_PSYCOPG, ""), raw_postgres)
 
-    def _store(self, backend: str, name: str) -> Any:
+    def _store(self, backend: str, name: str) -> AbstractContextManager[stores.Database]:
         if backend == stores.SQLITE:
             return stores.sqlite(WORK / "messaging" / f"{name}-store")
         return stores.postgres(self.options.postgres_url)
@@ -395,7 +394,7 @@ class Bench:
         for backend in (stores.SQLITE, stores.POSTGRES):
             self.advance(f"cqrs: search over {sizes.documents:,} documents, {backend}")
             failed_search = SearchRow(f"faaskit + {backend}")
-            self._measure(found.search, failed_search, lambda b=backend: self._search(b))  # type: ignore[misc]
+            self._measure(found.search, failed_search, partial(self._search, backend))
 
     def _search(self, backend: str) -> SearchRow:
         sizes = self.options.sizes
