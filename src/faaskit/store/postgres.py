@@ -58,7 +58,7 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch):
         async with pool.connection() as conn, conn.transaction():
             # Several processes may start at once; one creates the schema, the others wait.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            await conn.execute(_SCHEMA.read_text())
+            await _ensure_schema(conn)
         self._pool = pool
 
     async def close(self) -> None:
@@ -147,6 +147,23 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch):
 async def _configure(conn: AsyncConnection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
     await conn.set_autocommit(True)
+
+
+async def _ensure_schema(conn: AsyncConnection[Any]) -> None:
+    """Run the schema script unless this version of it already ran. Re-running it while
+    other workers write is not harmless: CREATE INDEX IF NOT EXISTS still takes a SHARE
+    lock on its table, and deadlocks with their transactions."""
+    script = _SCHEMA.read_text()
+    version = zlib.crc32(script.encode())
+    row = await (await conn.execute("SELECT to_regclass('faaskit_schema')")).fetchone()
+    if row is not None and row[0] is not None:
+        current = await (await conn.execute("SELECT version FROM faaskit_schema")).fetchone()
+        if current is not None and current[0] == version:
+            return
+    await conn.execute(script)
+    await conn.execute("CREATE TABLE IF NOT EXISTS faaskit_schema (version BIGINT NOT NULL)")
+    await conn.execute("DELETE FROM faaskit_schema")
+    await conn.execute("INSERT INTO faaskit_schema (version) VALUES (%s)", (version,))
 
 
 def _document(row: tuple[Any, ...] | None) -> Document | None:

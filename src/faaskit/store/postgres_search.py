@@ -53,7 +53,7 @@ class PostgresSearch:
         return [sql.Statement(_INDEX, (collection, id, *padded(texts)))]
 
     async def search(self, query: SearchQuery) -> SearchPage:
-        clauses, params = conditions(query, _field, _bind)
+        clauses, params = conditions(query, _field, _bind, _contains)
         head: list[Any] = []
         if query.words:
             tsquery = _tsquery(query.words)
@@ -80,6 +80,11 @@ class PostgresSearch:
             cursor = await conn.execute(listing, (*head, *params, query.page_size, query.offset))
             rows = await cursor.fetchall()
         return SearchPage([_hit(row, query) for row in rows], total, query.page, query.page_size)
+
+
+def _contains(filters: dict[str, Any]) -> tuple[str, Any]:
+    # Containment uses the documents' GIN index (jsonb_path_ops), unlike data -> 'f' = …
+    return "d.data @> ?::jsonb", _json(filters)
 
 
 def _bind(value: Any) -> tuple[str, Any]:

@@ -32,12 +32,22 @@ def padded(texts: tuple[str, ...]) -> tuple[str | None, ...]:
 
 
 def conditions(
-    query: SearchQuery, field: Callable[[str], str], bind: Callable[[Any], tuple[str, Any]]
+    query: SearchQuery,
+    field: Callable[[str], str],
+    bind: Callable[[Any], tuple[str, Any]],
+    contains: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
 ) -> tuple[list[str], list[Any]]:
     """``d.collection = ?`` plus equality filters and ranges over ``field(name)``;
-    ``bind(value)`` gives the placeholder and parameter for a value (JSON on PostgreSQL)."""
+    ``bind(value)`` gives the placeholder and parameter for a value (JSON on PostgreSQL);
+    ``contains(filters)``, when given, turns all equality filters into one clause."""
     clauses, params = ["d.collection = ?"], [query.collection]
-    bounds = [(name, "=", value) for name, value in query.where.items()]
+    equal = {name: value for name, value in query.where.items() if value is not None}
+    if contains is not None and equal:
+        clause, param = contains(equal)
+        clauses.append(clause)
+        params.append(param)
+        equal = {}
+    bounds = [(name, "=", value) for name, value in equal.items()]
     for name, (low, high) in query.ranges.items():
         bounds += [(name, ">=", low), (name, "<=", high)]
     for name, operator, value in bounds:

@@ -24,9 +24,12 @@ _INDEX = (
     f"INSERT INTO faaskit_search (rowid, {', '.join(TEXT_COLUMNS)})"
     f" VALUES ({_KEY}, {', '.join('?' * len(TEXT_COLUMNS))})"
 )
+# CROSS JOIN fixes the join order (SQLite's planner does not reorder it): the full-text
+# match first, then primary-key lookups. Left to itself, on a database without ANALYZE
+# statistics, the planner scans every key of the collection and matches per row.
 _JOIN = (
-    " FROM faaskit_search s JOIN faaskit_search_keys k ON k.rowid = s.rowid"
-    " JOIN faaskit_documents d ON d.collection = k.collection AND d.id = k.doc_id"
+    " FROM faaskit_search s CROSS JOIN faaskit_search_keys k ON k.rowid = s.rowid"
+    " CROSS JOIN faaskit_documents d ON d.collection = k.collection AND d.id = k.doc_id"
 )
 _DOCUMENTS = " FROM faaskit_documents d"
 _COLUMNS = "d.collection, d.id, d.data, d.version, d.created_at, d.updated_at"

@@ -136,6 +136,10 @@ APPEND = (
     " AS version FROM faaskit_events WHERE stream = ?) AS head"
 )
 APPEND_EXPECTING = APPEND + " WHERE head.version = ?"
+APPEND_ROWS = (
+    "INSERT INTO faaskit_events (stream, version, type, data, metadata, recorded_at) VALUES "
+)
+APPEND_ROW = "(?, ?, ?, ?json, ?json, ?)"
 EVENT_COLUMNS = "position, stream, version, type, data, metadata, recorded_at"
 READ_STREAM = (
     f"SELECT {EVENT_COLUMNS} FROM faaskit_events WHERE stream = ? AND version >= ? ORDER BY version"
@@ -326,24 +330,31 @@ def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Itera
 
 
 def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
-    for index, event in enumerate(write.events):
-        params: tuple[Any, ...] = (
-            write.stream,
+    rows = [
+        (
             event.type,
             json_param(orjson.dumps(event.data)),
             json_param(orjson.dumps(event.metadata)),
-            write.at,
-            write.stream,
         )
-        if index == 0 and write.expected_version is not None:
-            expected = write.expected_version
-            yield Statement(
-                APPEND_EXPECTING,
-                (*params, expected),
-                _stream_moved(write.stream, expected),
-            )
-        else:
-            yield Statement(APPEND, params)
+        for event in write.events
+    ]
+    expected = write.expected_version
+    if expected is None:  # at the end, wherever that is: each event finds the head
+        for kind, data, metadata in rows:
+            yield Statement(APPEND, (write.stream, kind, data, metadata, write.at, write.stream))
+        return
+    kind, data, metadata = rows[0]
+    yield Statement(
+        APPEND_EXPECTING,
+        (write.stream, kind, data, metadata, write.at, write.stream, expected),
+        _stream_moved(write.stream, expected),
+    )
+    if len(rows) > 1:  # the head is known now: the rest in one statement, versions explicit
+        params: list[Any] = []
+        for version, (kind, data, metadata) in enumerate(rows[1:], start=expected + 2):
+            params += (write.stream, version, kind, data, metadata, write.at)
+        values = ", ".join([APPEND_ROW] * (len(rows) - 1))
+        yield Statement(APPEND_ROWS + values, tuple(params))
 
 
 # Errors are built only when a statement changes no row: the messages are formatted then,
