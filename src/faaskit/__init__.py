@@ -32,20 +32,24 @@ from faaskit.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from faaskit.events import Event
-from faaskit.params import Body, Query
-from faaskit.triggers import Backoff
 
 if TYPE_CHECKING:  # loaded lazily at run time (see __getattr__)
     from faaskit.cqrs.projections import Recorded
     from faaskit.cqrs.search import Search
+    from faaskit.events import Event
+    from faaskit.params import Body, Query
     from faaskit.store.protocol import Document
+    from faaskit.triggers import Backoff
 
 __version__ = "0.1.0"
 
 
 _LAZY = {
+    "Backoff": "faaskit.triggers",
+    "Body": "faaskit.params",
     "Document": "faaskit.store.protocol",
+    "Event": "faaskit.events",
+    "Query": "faaskit.params",
     "Recorded": "faaskit.cqrs.projections",
     "Search": "faaskit.cqrs.search",
 }

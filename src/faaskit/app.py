@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.auth import JWTAuth
-from faaskit.cqrs.registry import EventTypes
 
 if TYPE_CHECKING:
+    from faaskit.cqrs.registry import EventTypes
     from faaskit.cqrs.search import Search
+    from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
 from faaskit.documents import CollectionSpec
 from faaskit.errors import ConfigurationError
-from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
 
 __all__ = ["CORS", "App", "Response", "Route"]
 
@@ -104,7 +104,7 @@ class App:
         self.projections: dict[str, Projection] = {}
         self._by_topic: dict[str, list[Subscription]] | None = None
         self._indexed: list[Subscription] = []
-        self.event_types = EventTypes()
+        self._event_types: EventTypes | None = None
 
     def collection(
         self,
@@ -186,6 +186,8 @@ class App:
 
         def register(handler: Handler) -> Handler:
             function = self._new_function_name(name or handler.__name__)
+            from faaskit.triggers import Subscription
+
             self.subscriptions.append(Subscription(topic, function, handler, policy, ordered))
             return handler
 
@@ -206,6 +208,8 @@ class App:
 
         def register(handler: Handler) -> Handler:
             function = self._new_function_name(name or handler.__name__)
+            from faaskit.triggers import Task
+
             self.tasks[function] = Task(function, handler, policy)
             return handler
 
@@ -230,6 +234,8 @@ class App:
 
         def register(handler: Handler) -> Handler:
             function = self._new_function_name(name or handler.__name__)
+            from faaskit.triggers import Cron
+
             self.crons[function] = Cron(schedule, function, handler, policy)
             return handler
 
@@ -268,10 +274,21 @@ class App:
 
         def register(handler: Handler) -> Handler:
             function = self._new_function_name(name)
+            from faaskit.triggers import Projection
+
             self.projections[function] = Projection(function, handler, types, owned, batch_size)
             return handler
 
         return register
+
+    @property
+    def event_types(self) -> EventTypes:
+        """The registered domain event types (``@app.event_type``)."""
+        if self._event_types is None:
+            from faaskit.cqrs.registry import EventTypes
+
+            self._event_types = EventTypes()
+        return self._event_types
 
     def subscribers(self, topic: str) -> list[Subscription]:
         """The subscriptions that receive a copy of a message on ``topic``."""
@@ -317,6 +334,8 @@ def _policy(
         raise ConfigurationError("max_attempts must be at least 1")
     if concurrency is not None and concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1")
+    from faaskit.triggers import Backoff, DeliveryPolicy
+
     return DeliveryPolicy(max_attempts, backoff or Backoff(), timeout, concurrency)
 
 
