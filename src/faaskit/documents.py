@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from faaskit.cqrs.search import Search, SearchPage
+    from faaskit.cqrs.search import Search
     from faaskit.runtime.unit_of_work import UnitOfWork
-    from faaskit.store.protocol import Document, UniqueKey
+    from faaskit.store.protocol import Document, SearchPage, UniqueKey
 
 __all__ = ["Collection", "CollectionSpec"]
 

@@ -19,17 +19,16 @@ filter, range and sort fields come from the declaration's allow-lists.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from faaskit.errors import ConfigurationError, ValidationError
+from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchHit, SearchPage, SearchQuery
 
 __all__ = ["MAX_TEXT_FIELDS", "Search", "SearchHit", "SearchPage", "SearchQuery", "words"]
 
-MAX_TEXT_FIELDS = 8
 MAX_PAGE_SIZE = 100
 _WORD = re.compile(r"\w+", re.UNICODE)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -60,45 +59,6 @@ class Search:
                 value = " ".join(str(v) for v in value if v is not None)
             values.append("" if value is None else str(value))
         return tuple(values)
-
-
-@dataclass(frozen=True)
-class SearchQuery:
-    """A validated query, safe to compile: every name in it comes from the allow-lists."""
-
-    collection: str
-    spec: Search
-    words: tuple[str, ...] = ()
-    where: Mapping[str, Any] = field(default_factory=dict)
-    ranges: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
-    sort_field: str | None = None
-    """None: by relevance (best first)."""
-    descending: bool = True
-    page: int = 1
-    page_size: int = 20
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    document: Any  # faaskit.Document
-    score: float | None
-    highlights: dict[str, str]
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    items: list[SearchHit]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def total_pages(self) -> int:
-        return math.ceil(self.total / self.page_size) if self.total else 0
 
 
 def words(text: str | None) -> tuple[str, ...]:
@@ -155,7 +115,7 @@ def build_query(
         raise ValidationError("Invalid search", errors)
     return SearchQuery(
         collection,
-        spec,
+        tuple(spec.text),
         found,
         dict(where or {}),
         dict(ranges or {}),

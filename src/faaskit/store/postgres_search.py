@@ -8,9 +8,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from faaskit.cqrs.search import SearchHit, SearchPage, SearchQuery
 from faaskit.store import statements as sql
-from faaskit.store.protocol import Document
+from faaskit.store.protocol import Document, SearchHit, SearchPage, SearchQuery
 from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
 
 __all__ = ["PostgresSearch"]
@@ -61,10 +60,10 @@ class PostgresSearch:
             params.insert(0, tsquery)
             marks = ", ".join(
                 f"ts_headline('simple', coalesce(s.f{i}, ''), to_tsquery('simple', ?), {_HEADLINE})"
-                for i in range(len(query.spec.text))
+                for i in range(len(query.text_fields))
             )
             columns = f"{_COLUMNS}, ts_rank(s.vector, to_tsquery('simple', ?)), {marks}"
-            head = [tsquery] * (1 + len(query.spec.text))
+            head = [tsquery] * (1 + len(query.text_fields))
             source, relevance = _JOIN, "7 DESC"  # ts_rank: the 7th column
         else:
             columns, source, relevance = f"{_COLUMNS}, NULL", " FROM faaskit_documents d", None
@@ -101,4 +100,4 @@ def _hit(row: Any, query: SearchQuery) -> SearchHit:
     document = Document(row[0], row[1], row[2], row[3], row[4], row[5])
     if row[6] is None:
         return SearchHit(document, None, {})
-    return SearchHit(document, float(row[6]), highlights(query.spec.text, row[7:]))
+    return SearchHit(document, float(row[6]), highlights(query.text_fields, row[7:]))

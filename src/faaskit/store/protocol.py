@@ -8,12 +8,10 @@ The conformance suite (``tests/conformance``) runs the same tests on every backe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
-
-if TYPE_CHECKING:
-    from faaskit.cqrs.search import SearchPage, SearchQuery
+from typing import Any, Protocol, TypeAlias
 
 __all__ = [
     "AckDelivery",
@@ -32,6 +30,9 @@ __all__ = [
     "PublishMessage",
     "RecordedEvent",
     "SaveSnapshot",
+    "SearchHit",
+    "SearchPage",
+    "SearchQuery",
     "Store",
     "UniqueKey",
     "UpdateDocument",
@@ -246,6 +247,50 @@ class WriteSet:
 
     def __bool__(self) -> bool:
         return bool(self.writes)
+
+
+MAX_TEXT_FIELDS = 8
+"""Searchable text fields per collection (``faaskit.Search``)."""
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A validated search (``faaskit.cqrs.search.build_query``), safe to compile: every
+    name in it comes from the collection's declared allow-lists; values are bound."""
+
+    collection: str
+    text_fields: tuple[str, ...]
+    words: tuple[str, ...] = ()
+    where: Mapping[str, Any] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    sort_field: str | None = None
+    """None: by relevance (best first)."""
+    descending: bool = True
+    page: int = 1
+    page_size: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    document: Document
+    score: float | None
+    highlights: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    items: list[SearchHit]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total / self.page_size) if self.total else 0
 
 
 class Store(Protocol):

@@ -8,7 +8,7 @@ import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from faaskit.cqrs.search import MAX_TEXT_FIELDS, SearchQuery
+from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchQuery
 
 __all__ = [
     "MARK_START",

@@ -7,9 +7,8 @@ from typing import Any
 
 import orjson
 
-from faaskit.cqrs.search import SearchHit, SearchPage, SearchQuery
 from faaskit.store import statements as sql
-from faaskit.store.protocol import Document
+from faaskit.store.protocol import Document, SearchHit, SearchPage, SearchQuery
 from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
 
 __all__ = ["SQLiteSearch"]
@@ -75,7 +74,7 @@ class SQLiteSearch:
             source = _JOIN
             marks = ", ".join(
                 f"snippet(faaskit_search, {i}, char(2), char(3), '…', 16)"
-                for i in range(len(query.spec.text))
+                for i in range(len(query.text_fields))
             )
             columns = f"{_COLUMNS}, bm25(faaskit_search), {marks}"
             relevance: str | None = "bm25(faaskit_search)"
@@ -95,5 +94,5 @@ def _hit(row: Any, query: SearchQuery) -> SearchHit:
     if row[6] is None:
         return SearchHit(document, None, {})
     return SearchHit(
-        document, -float(row[6]), highlights(query.spec.text, row[7:])
+        document, -float(row[6]), highlights(query.text_fields, row[7:])
     )  # bm25: lower is better
