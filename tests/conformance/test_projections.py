@@ -204,6 +204,27 @@ async def test_projection_skips_its_checkpoint_over_events_of_other_types(
     assert_exactly_once(await ledger(harness), await noted_positions(harness))
 
 
+async def test_lag_metric_counts_the_events_a_projection_has_not_applied(
+    harness: AppHarness,
+) -> None:
+    projection = app.projections["ledger"]
+    small_batches = Projection(
+        projection.name, projection.handler, projection.event_types, projection.collections, 2
+    )
+    runner = ProjectionRunner(harness.runtime, small_batches)
+    await append(harness, "s", [Noted(text=str(n)) for n in range(5)])
+
+    def lag() -> float:
+        return harness.runtime.metrics.gauges["faaskit_projection_lag"]["ledger"]
+
+    assert await runner.step() == 2
+    assert lag() == 3
+    await runner.catch_up()
+    assert lag() == 0
+    exposed = (await harness.http.get("/metrics")).text
+    assert 'faaskit_projection_lag{projection="ledger"} 0.0' in exposed
+
+
 class _NotAnAppend:
     """Stands in for AppendEvents in faaskit.store.postgres: no write is one, so
     ``PostgresStore.commit`` never takes the log lock (the negative control)."""
