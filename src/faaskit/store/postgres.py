@@ -15,7 +15,9 @@ from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
+from psycopg.abc import Buffer
 from psycopg.types.json import set_json_loads
+from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import AsyncConnectionPool
 
 from faaskit.errors import ConfigurationError
@@ -24,6 +26,7 @@ from faaskit.store.postgres_events import LOG_LOCK, PostgresEvents
 from faaskit.store.postgres_messages import NOTIFY, PostgresMessages
 from faaskit.store.postgres_search import PostgresSearch
 from faaskit.store.protocol import AppendEvents, CommitOutcome, Document, UniqueKey, WriteSet
+from faaskit.store.text import dump_json, nul_error
 
 __all__ = ["PostgresStore"]
 
@@ -91,7 +94,7 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch):
         present = {field: value for field, value in equals.items() if value is not None}
         if present:  # containment uses the GIN index and compares JSON types exactly
             query.append(" AND data @> %s::jsonb")
-            params.append(orjson.dumps(present).decode())
+            params.append(dump_json(present).decode())
         for field in (field for field, value in equals.items() if value is None):
             query.append(" AND data->>%s IS NULL")
             params.append(field)
@@ -144,8 +147,19 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch):
                 await conn.execute(statement)
 
 
+class _NulRefusingDumper(StrDumperUnknown):
+    """faaskit's one text rule (no NUL, :mod:`faaskit.store.text`) on every parameter: a
+    ValidationError, not PostgreSQL's "cannot be converted to text" as a 500."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        if "\x00" in obj:
+            raise nul_error()
+        return super().dump(obj)
+
+
 async def _configure(conn: AsyncConnection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
+    conn.adapters.register_dumper(str, _NulRefusingDumper)
     await conn.set_autocommit(True)
 
 

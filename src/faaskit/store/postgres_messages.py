@@ -10,7 +10,6 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +22,7 @@ from faaskit.store.rows import (
     message_from_row,
     pending_from_row,
 )
+from faaskit.store.text import error_log
 
 __all__ = ["CHANNEL", "PostgresMessages"]
 
@@ -73,7 +73,7 @@ class PostgresMessages:
     async def retry(
         self, delivery: Delivery, *, available_at: float, error: dict[str, Any]
     ) -> bool:
-        errors = orjson.dumps([*delivery.errors, error]).decode()
+        errors = error_log([*delivery.errors, error])
         async with self.pool.connection() as conn, conn.transaction():
             params = (available_at, errors, delivery.seq, delivery.lease_owner)
             cursor = await conn.execute(_pg(sql.RETRY), params)
@@ -91,7 +91,7 @@ class PostgresMessages:
     async def dead_letter(
         self, delivery: Delivery, *, reason: str, error: dict[str, Any] | None, now: float
     ) -> bool:
-        errors = orjson.dumps([*delivery.errors, *([error] if error else [])]).decode()
+        errors = error_log([*delivery.errors, *([error] if error else [])])
         async with self.pool.connection() as conn, conn.transaction():
             cursor = await conn.execute(_pg(sql.LEASED), (delivery.seq, delivery.lease_owner))
             row = await cursor.fetchone()

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from faaskit.store import statements as sql
 from faaskit.store.protocol import Document, SearchHit, SearchPage, SearchQuery
 from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
+from faaskit.store.text import dump_json
 
 __all__ = ["PostgresSearch"]
 
@@ -91,9 +92,8 @@ def _bind(value: Any) -> tuple[str, Any]:
 
 
 def _json(value: Any) -> str:
-    import orjson
 
-    return orjson.dumps(value).decode()
+    return dump_json(value).decode()
 
 
 def _hit(row: Any, query: SearchQuery) -> SearchHit:

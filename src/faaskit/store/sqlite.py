@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +29,7 @@ from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.sqlite_events import SQLiteEvents
 from faaskit.store.sqlite_messages import SQLiteMessages
 from faaskit.store.sqlite_search import SQLiteSearch
+from faaskit.store.text import refuse_nul
 
 __all__ = ["SQLiteStore"]
 
@@ -71,7 +74,11 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch):
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self._target, uri=self._uri, isolation_level=None, check_same_thread=False
+            self._target,
+            uri=self._uri,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=_NulRefusingConnection,
         )
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         return conn
@@ -82,13 +89,16 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch):
         if not self._uri:
             Path(self._target).parent.mkdir(parents=True, exist_ok=True)
         writer = self._connect()
+        _while_locked(lambda: self._prepare(writer))
+        self._writer = _GroupCommitWriter(writer)
+        self._writer.start()
+        self._reader = self._connect()
+
+    def _prepare(self, writer: sqlite3.Connection) -> None:
         if not self._uri:
             writer.execute("PRAGMA journal_mode = WAL")
         writer.execute(f"PRAGMA synchronous = {self.synchronous}")
         writer.executescript(_SCHEMA.read_text())
-        self._writer = _GroupCommitWriter(writer)
-        self._writer.start()
-        self._reader = self._connect()
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -165,6 +175,31 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch):
                 conn.execute(statement)
         finally:
             conn.close()
+
+
+class _NulRefusingConnection(sqlite3.Connection):
+    """Applies faaskit's one text rule (no NUL, :mod:`faaskit.store.text`) to every read, as
+    PostgreSQL's dumper does there; writes are checked when their statements are built."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if parameters:
+            refuse_nul(parameters)
+        return super().execute(sql, parameters)
+
+
+def _while_locked(work: Callable[[], None]) -> None:
+    """Run ``work``, again while another process holds the file. SQLite does not call the
+    busy handler for some locks (switching a new file to WAL while another process opens
+    it), so two processes starting on one fresh file could fail with "database is locked"."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            work()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.05)
 
 
 def _document(row: tuple[Any, ...] | None) -> Document | None:

@@ -21,6 +21,7 @@ from faaskit.store.rows import (
     message_from_row,
     pending_from_row,
 )
+from faaskit.store.text import error_log
 
 __all__ = ["SQLiteMessages"]
 
@@ -86,7 +87,7 @@ class SQLiteMessages:
     async def retry(
         self, delivery: Delivery, *, available_at: float, error: dict[str, Any]
     ) -> bool:
-        errors = orjson.dumps([*delivery.errors, error]).decode()
+        errors = error_log([*delivery.errors, error])
 
         def work(conn: sqlite3.Connection) -> bool:
             params = (available_at, errors, delivery.seq, delivery.lease_owner)
@@ -108,7 +109,7 @@ class SQLiteMessages:
     async def dead_letter(
         self, delivery: Delivery, *, reason: str, error: dict[str, Any] | None, now: float
     ) -> bool:
-        errors = orjson.dumps([*delivery.errors, *([error] if error else [])]).decode()
+        errors = error_log([*delivery.errors, *([error] if error else [])])
 
         def work(conn: sqlite3.Connection) -> bool:
             row = conn.execute(sql.LEASED, (delivery.seq, delivery.lease_owner)).fetchone()

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import orjson
-
 from faaskit.errors import (
     ConcurrencyError,
     ConflictError,
@@ -34,6 +32,7 @@ from faaskit.store.protocol import (
     Write,
     WriteSet,
 )
+from faaskit.store.text import dump_json, refuse_nul
 
 __all__ = ["Statement", "compile_write_set", "not_found", "postgres_placeholders"]
 
@@ -246,7 +245,9 @@ def compile_write_set(
     ``index`` maintains its full-text index."""
     statements: list[Statement] = []
     for write in write_set.writes:
-        statements.extend(_compile(write, json_param))
+        for statement in _compile(write, json_param):
+            refuse_nul(statement.params)
+            statements.append(statement)
         if isinstance(write, InsertDocument | UpdateDocument) and write.search is not None:
             statements.extend(index(write.collection, write.id, write.search))
         elif isinstance(write, DeleteDocument) and write.searchable:
@@ -259,13 +260,13 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
         message = write.conflict_message
         yield Statement(
             INSERT,
-            (write.collection, write.id, json_param(orjson.dumps(write.data)), write.at, write.at),
+            (write.collection, write.id, json_param(dump_json(write.data)), write.at, write.at),
             lambda: ConflictError(message or f"{write.collection} {write.id!r} already exists"),
         )
         yield from _insert_keys(write.collection, write.id, write.keys, message)
     elif isinstance(write, UpdateDocument):
         params: tuple[Any, ...] = (
-            json_param(orjson.dumps(write.data)),
+            json_param(dump_json(write.data)),
             write.at,
             write.collection,
             write.id,
@@ -290,7 +291,7 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
             _projection_moved(write.name, write.expected),
         )
     elif isinstance(write, SaveSnapshot):
-        state = json_param(orjson.dumps(write.state))
+        state = json_param(dump_json(write.state))
         yield Statement(SAVE_SNAPSHOT, (write.stream, write.version, state))
     else:
         assert isinstance(write, DeleteDocument)
@@ -310,8 +311,8 @@ def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Itera
             message.id,
             message.topic,
             message.key,
-            json_param(orjson.dumps(message.data)),
-            json_param(orjson.dumps(message.headers)),
+            json_param(dump_json(message.data)),
+            json_param(dump_json(message.headers)),
             message.correlation_id,
             message.causation_id,
             message.published_at,
@@ -333,8 +334,8 @@ def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator
     rows = [
         (
             event.type,
-            json_param(orjson.dumps(event.data)),
-            json_param(orjson.dumps(event.metadata)),
+            json_param(dump_json(event.data)),
+            json_param(dump_json(event.metadata)),
         )
         for event in write.events
     ]
