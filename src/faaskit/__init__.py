@@ -30,6 +30,7 @@ from faaskit.errors import (
     MalformedJSONError,
     NotFoundError,
     PermissionDeniedError,
+    TooManyRequestsError,
     ValidationError,
 )
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # loaded lazily at run time (see __getattr__)
     from faaskit.cqrs.search import Search
     from faaskit.events import Event
     from faaskit.params import Body, Query
+    from faaskit.ratelimit import RateLimit
     from faaskit.store.protocol import Document
     from faaskit.triggers import Backoff
 
@@ -50,6 +52,7 @@ _LAZY = {
     "Document": "faaskit.store.protocol",
     "Event": "faaskit.events",
     "Query": "faaskit.params",
+    "RateLimit": "faaskit.ratelimit",
     "Recorded": "faaskit.cqrs.projections",
     "Search": "faaskit.cqrs.search",
 }
@@ -89,10 +92,12 @@ __all__ = [
     "PermissionDeniedError",
     "Principal",
     "Query",
+    "RateLimit",
     "Recorded",
     "Response",
     "Route",
     "Search",
+    "TooManyRequestsError",
     "ValidationError",
     "__version__",
 ]

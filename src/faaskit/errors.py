@@ -13,6 +13,7 @@ FaaskitError                      500
 │   └── ConcurrencyError          409  (stale expected version)
 ├── PayloadTooLargeError          413
 ├── UnsupportedMediaTypeError     415
+├── TooManyRequestsError          429  (rate limited; Retry-After says when to come back)
 └── CircuitOpenError              503
 """
 
@@ -36,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "TooManyRequestsError",
     "UnsupportedMediaTypeError",
     "ValidationError",
 ]
@@ -136,6 +138,18 @@ class PayloadTooLargeError(FaaskitError):
 class UnsupportedMediaTypeError(FaaskitError):
     status = 415
     title = "Unsupported Media Type"
+
+
+class TooManyRequestsError(FaaskitError):
+    """A rate limit refused the request; ``retry_after`` is the seconds until it would pass
+    (the gateway sends it as ``Retry-After``)."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class CircuitOpenError(FaaskitError):

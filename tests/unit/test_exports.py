@@ -30,10 +30,12 @@ EXPECTED = {
     "PermissionDeniedError",
     "Principal",
     "Query",
+    "RateLimit",
     "Recorded",
     "Response",
     "Route",
     "Search",
+    "TooManyRequestsError",
     "ValidationError",
     "__version__",
 }

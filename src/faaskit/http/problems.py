@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from faaskit.errors import (
     FaaskitError,
     MethodNotAllowedError,
     PermissionDeniedError,
+    TooManyRequestsError,
     ValidationError,
 )
 
@@ -45,6 +47,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def _retry_after_seconds(retry_after: float) -> int:
+    """``Retry-After`` takes whole seconds: round up (coming back early is refused again),
+    and never 0, which would invite an immediate retry loop."""
+    if not math.isfinite(retry_after):  # a wait that never ends: a day is a polite "later"
+        return 86_400
+    return max(1, math.ceil(retry_after))
+
+
 def problem(
     error: FaaskitError, *, instance: str, request_id: str, realm: str
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -62,6 +72,8 @@ def problem(
         body["errors"] = error.errors
     if isinstance(error, MethodNotAllowedError):
         headers.append((b"allow", ", ".join(error.allowed).encode()))
+    if isinstance(error, TooManyRequestsError):
+        headers.append((b"retry-after", str(_retry_after_seconds(error.retry_after)).encode()))
     if isinstance(error, PermissionDeniedError):
         headers.append(
             (b"www-authenticate", f'Bearer realm="{realm}", error="insufficient_scope"'.encode())

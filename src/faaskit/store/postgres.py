@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from faaskit.errors import ConfigurationError
 from faaskit.store import statements as sql
 from faaskit.store.postgres_events import LOG_LOCK, PostgresEvents
+from faaskit.store.postgres_limits import PostgresLimits
 from faaskit.store.postgres_messages import NOTIFY, PostgresMessages
 from faaskit.store.postgres_search import PostgresSearch
 from faaskit.store.protocol import AppendEvents, CommitOutcome, Document, UniqueKey, WriteSet
@@ -37,7 +38,7 @@ _GET_BY_KEY = sql.postgres_placeholders(sql.GET_BY_KEY)
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 
 
-class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch):
+class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLimits):
     """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10)."""
 
     def __init__(self, url: str) -> None:

@@ -107,3 +107,17 @@ CREATE TABLE IF NOT EXISTS faaskit_search (
 );
 
 CREATE INDEX IF NOT EXISTS faaskit_search_vector ON faaskit_search USING GIN (vector);
+
+-- Token buckets (faaskit.ratelimit): ``tokens`` left at ``updated_at``; ``full_at`` is when
+-- refill makes the bucket full again. A missing row is a full bucket, so a row past its
+-- ``full_at`` says nothing and is deleted as takes go by (the index finds them).
+-- ``last_wait`` is what the last take answered, so the one upsert can return it.
+CREATE TABLE IF NOT EXISTS faaskit_rate_limits (
+    bucket TEXT NOT NULL PRIMARY KEY,
+    tokens DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    full_at DOUBLE PRECISION NOT NULL,
+    last_wait DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+
+CREATE INDEX IF NOT EXISTS faaskit_rate_limits_by_full_at ON faaskit_rate_limits (full_at);

@@ -8,6 +8,7 @@ The conformance suite (``tests/conformance``) runs the same tests on every backe
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ __all__ = [
     "UniqueKey",
     "UpdateDocument",
     "Write",
+    "bucket_key",
 ]
 
 JSONObject: TypeAlias = dict[str, Any]
@@ -376,5 +378,42 @@ class Store(Protocol):
     async def search(self, query: SearchQuery) -> SearchPage:
         """Full-text search of a collection's read model (see faaskit.cqrs.search)."""
 
+    async def take_tokens(
+        self, bucket: str, capacity: float, refill_per_second: float, cost: float, now: float
+    ) -> float:
+        """Take ``cost`` tokens from the token bucket ``bucket``; 0.0 when taken, else the
+        seconds until ``cost`` tokens will be there (nothing is taken then; ``math.inf``
+        when ``cost`` exceeds ``capacity``). A bucket never seen is full. Committed at once
+        and atomically across processes, never part of a unit of work: a refused or
+        failed invocation keeps its token spent. ``bucket`` may be any text
+        (:func:`bucket_key`); buckets full for a while are deleted as takes go by."""
+
     async def reset(self) -> None:
         """Delete all data (tests and ``faaskit`` scratch runs only)."""
+
+
+_BUCKET_KEY_MAX = 200
+_HASHED_PREFIX = "sha256:"
+
+
+def bucket_key(bucket: str) -> str:
+    """How a rate-limit bucket is stored: as given when it is short text that any column
+    holds, else ``sha256:`` and the hex digest of its UTF-8. Keys come from client input
+    (an email, an IP) and may be huge or hold NUL or a lone surrogate. A key that already
+    starts with ``sha256:`` is hashed too, so no client can pick another key's digest."""
+    if (
+        len(bucket) <= _BUCKET_KEY_MAX
+        and "\x00" not in bucket
+        and not bucket.startswith(_HASHED_PREFIX)
+        and _encodes(bucket)
+    ):
+        return bucket
+    return _HASHED_PREFIX + hashlib.sha256(bucket.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from surrogateescape decoding
+        return False
+    return True

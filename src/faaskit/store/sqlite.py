@@ -27,6 +27,7 @@ from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.store import statements as sql
 from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.sqlite_events import SQLiteEvents
+from faaskit.store.sqlite_limits import SQLiteLimits
 from faaskit.store.sqlite_messages import SQLiteMessages
 from faaskit.store.sqlite_search import SQLiteSearch
 from faaskit.store.text import refuse_nul
@@ -44,7 +45,7 @@ _Pending = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]", bool]
 """(work, the loop waiting, its future, whether the work is one atomic statement)."""
 
 
-class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch):
+class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch, SQLiteLimits):
     """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``.
 
     Query options: ``?synchronous=full`` (default ``normal``: durable across process

@@ -102,3 +102,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS faaskit_search USING fts5(
     f0, f1, f2, f3, f4, f5, f6, f7,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+
+-- Token buckets (faaskit.ratelimit): ``tokens`` left at ``updated_at``; ``full_at`` is when
+-- refill makes the bucket full again. A missing row is a full bucket, so a row past its
+-- ``full_at`` says nothing and is deleted as takes go by (the index finds them).
+CREATE TABLE IF NOT EXISTS faaskit_rate_limits (
+    bucket TEXT NOT NULL PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    full_at REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS faaskit_rate_limits_by_full_at ON faaskit_rate_limits (full_at);
