@@ -13,7 +13,7 @@ calls the handlers.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +22,7 @@ from faaskit.auth import JWTAuth
 if TYPE_CHECKING:
     from faaskit.cqrs.registry import EventTypes
     from faaskit.cqrs.search import Search
+    from faaskit.ratelimit import RateLimit
     from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
 from faaskit.documents import CollectionSpec
 from faaskit.errors import ConfigurationError
@@ -61,7 +62,9 @@ class Response:
 @dataclass(frozen=True)
 class Route:
     """One HTTP function: ``scopes`` is None for a public route, else the scopes a bearer
-    token must carry (empty: any valid token)."""
+    token must carry (empty: any valid token). ``errors`` are the extra error statuses the
+    handler raises, with what each means; ``rate_limits`` the per-client limits
+    (:class:`~faaskit.ratelimit.RateLimit`) the gateway enforces."""
 
     method: str
     path: str
@@ -71,6 +74,8 @@ class Route:
     scopes: tuple[str, ...] | None = None
     summary: str | None = None
     tags: tuple[str, ...] = ()
+    errors: tuple[tuple[int, str], ...] = ()
+    rate_limits: tuple[Any, ...] = ()
 
 
 class App:
@@ -105,6 +110,21 @@ class App:
         self._by_topic: dict[str, list[Subscription]] | None = None
         self._indexed: list[Subscription] = []
         self._event_types: EventTypes | None = None
+        self.authorizers: list[Callable[..., Any]] = []
+
+    def authorizer(self, check: Handler) -> Handler:
+        """Declare a check that runs on every protected route once the token is verified,
+        before the handler: ``async def check(principal, ctx)`` raises AuthError (401) or
+        PermissionDeniedError (403) to refuse, for what a signature cannot say (the
+        account was deleted, the token was revoked)::
+
+            @app.authorizer
+            async def account_exists(principal: Principal, ctx: Context) -> None:
+                if not await ctx.documents(users).get(principal.subject):
+                    raise AuthError("the account no longer exists", invalid_token=True)
+        """
+        self.authorizers.append(check)
+        return check
 
     def collection(
         self,
@@ -133,15 +153,22 @@ class App:
         name: str | None = None,
         summary: str | None = None,
         tags: Sequence[str] = (),
+        errors: Mapping[int, str] | None = None,
+        rate_limit: RateLimit | Sequence[RateLimit] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare an HTTP function. ``auth``: None/False public, True any valid token,
-        a scope or list of scopes that the token must all carry."""
+        a scope or list of scopes that the token must all carry. ``errors``: the error
+        statuses the handler raises beyond those faaskit answers itself, for the OpenAPI
+        document (``{401: "Invalid email or password"}``). ``rate_limit``: one or more
+        per-client :class:`~faaskit.ratelimit.RateLimit` (answered 429 with Retry-After)."""
         method = method.upper()
         if method not in HTTP_METHODS:
             raise ConfigurationError(f"unknown HTTP method {method!r}")
         if not path.startswith("/"):
             raise ConfigurationError(f"route path {path!r} must start with '/'")
         scopes = _scopes(auth)
+        declared = _errors(errors)
+        rate_limits = _rate_limits(rate_limit)
 
         def register(handler: Handler) -> Handler:
             for route in self.routes:
@@ -159,6 +186,8 @@ class App:
                     scopes,
                     summary or (doc[0] if doc else None),
                     tuple(tags),
+                    declared,
+                    rate_limits,
                 )
             )
             return handler
@@ -337,6 +366,23 @@ def _policy(
     from faaskit.triggers import Backoff, DeliveryPolicy
 
     return DeliveryPolicy(max_attempts, backoff or Backoff(), timeout, concurrency)
+
+
+def _errors(errors: Mapping[int, str] | None) -> tuple[tuple[int, str], ...]:
+    if not errors:
+        return ()
+    for status in errors:
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            raise ConfigurationError(f"error status {status!r} must be between 400 and 599")
+    return tuple(sorted(errors.items()))
+
+
+def _rate_limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> tuple[Any, ...]:
+    if rate_limit is None:
+        return ()
+    if isinstance(rate_limit, Sequence):
+        return tuple(rate_limit)
+    return (rate_limit,)
 
 
 def _scopes(auth: str | Sequence[str] | bool | None) -> tuple[str, ...] | None:

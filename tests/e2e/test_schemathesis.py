@@ -1,0 +1,108 @@
+"""Schemathesis against the shop's own OpenAPI document, on a live server per backend.
+
+Schemathesis loads ``/openapi.json`` from the server and runs what ``schemathesis run
+--checks all`` runs: its engine's phases (examples, coverage, fuzzing with a bounded number
+of examples per operation, stateful sequences) with every check it has — no server error, a
+documented status, content type and headers, a body matching its schema, schema-valid
+requests accepted and invalid ones rejected, missing and invalid credentials refused, an
+undeclared method answered 405 with ``Allow``, deleted resources gone and created ones
+there, one identity's objects hidden from another.
+
+The engine rather than ``schemathesis.pytest.from_fixture``: that loader sets
+``Function._nodeid``, which pytest 9.2 no longer has. The engine also runs the stateful
+phase and the checks that look at a whole run, which the pytest loader does not.
+
+Deterministic: a fixed seed, derandomized generation, no example database; the engine's
+health checks that depend on the machine's speed are off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import schemathesis
+from schemathesis.engine import events, from_schema
+
+SCOPES = ("users:read", "users:write", "orders:read", "orders:write", "orders:admin")
+MAX_EXAMPLES = 40
+"""Fuzzed requests per operation and backend (the coverage phase adds its own cases)."""
+SEED = 20240917
+EXCLUDED_CHECKS: tuple[str, ...] = ()
+"""None is excluded: every check runs. (``max_response_time`` needs a limit; timing is
+not a test here, so it is not set.)"""
+
+
+@dataclass(frozen=True)
+class Finding:
+    operation: str
+    check: str
+    title: str
+    message: str
+    reproduce: str
+    response: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.operation} — {self.check}: {self.title}\n{self.message}\n"
+            f"{self.reproduce}\n-> {self.response}"
+        )
+
+
+def test_shop_conforms_to_its_openapi_document(live_server: Callable[[Any], Any]) -> None:
+    from shop import app
+
+    server = live_server(app)
+    token = server.token("schemathesis", SCOPES)
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
+            "headers": {"Authorization": f"Bearer {token}"},
+            "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+            "checks": {"enabled": True, **{name: {"enabled": False} for name in EXCLUDED_CHECKS}},
+        }
+    )
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=config)
+
+    findings = run(schema)
+
+    assert not findings, f"{len(findings)} finding(s):\n\n" + "\n\n".join(map(str, findings))
+
+
+def run(schema: Any) -> list[Finding]:
+    """Every distinct failure and error of one engine run."""
+    found: dict[tuple[str, ...], Finding] = {}
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            recorder = event.recorder
+            for case_id, nodes in recorder.checks.items():
+                for node in nodes:
+                    if node.failure_info is None:
+                        continue
+                    failure = node.failure_info.failure
+                    response = recorder.find_response(case_id=case_id)
+                    answer = f"{response.status_code} {response.text[:600]}" if response else "none"
+                    key = (recorder.label, node.name, failure.title, str(failure._unique_key))
+                    found.setdefault(
+                        key,
+                        Finding(
+                            recorder.label,
+                            node.name,
+                            failure.title,
+                            failure.message,
+                            node.failure_info.code_sample,
+                            answer,
+                        ),
+                    )
+        elif isinstance(event, events.NonFatalError):
+            key = ("error", event.label, type(event.value).__name__)
+            found.setdefault(key, Finding(event.label, "-", "error", event.info.format(), "", ""))
+        elif isinstance(event, events.FatalError):
+            found[("fatal",)] = Finding("-", "-", "fatal error", repr(event.exception), "", "")
+        elif isinstance(event, events.EngineFinished):
+            for failure in event.failures:
+                key = ("run", failure.title, failure.message)
+                found.setdefault(key, Finding("run", "-", failure.title, failure.message, "", ""))
+    return list(found.values())
