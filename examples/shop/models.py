@@ -1,18 +1,42 @@
-"""Request and response bodies of the shop's user services."""
+"""Request and response bodies of the shop's user services.
+
+Every string a client sends is bounded, and surrounding spaces are trimmed from names and
+profile fields, never from a password.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Access = Literal["customer", "support", "admin"]
+"""An access level: what a user may do. Granted only through ``PUT /users/{id}/access``."""
+
+EMAIL_MAX = 320
+
+
+def _trimmed(max_length: int, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX)]
+Name = Annotated[str, _trimmed(100, min_length=2)]
+Company = Annotated[str, _trimmed(200)]
+JobRole = Annotated[str, _trimmed(100)]
+Phone = Annotated[str, _trimmed(32)]
+Bio = Annotated[str, _trimmed(2000)]
+Password = Annotated[str, Field(min_length=8, max_length=1024)]
+"""Exactly as typed: a password is never trimmed or otherwise altered."""
 
 
 class Registration(BaseModel):
-    """``POST /register``: the article's registration function checks presence itself."""
+    """``POST /register``: email and name are required (blank ones too are refused, with the
+    article's "Email and name are required")."""
 
-    email: str | None = None
-    name: str | None = None
-    company: str | None = Field(default=None, max_length=200)
+    email: str = Field(max_length=EMAIL_MAX)
+    name: str = Field(max_length=100)
+    company: Company | None = None
 
 
 class Registered(BaseModel):
@@ -21,14 +45,17 @@ class Registered(BaseModel):
 
 
 class NewUser(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
+    """``POST /users``. ``role`` is the user's job role, free text kept in the profile (the
+    article's ``profile: {company, role, phone}``), never an access level."""
 
-    email: EmailStr
-    name: str = Field(min_length=2, max_length=100)
-    password: str = Field(min_length=8, max_length=1024)
-    company: str | None = Field(default=None, max_length=200)
-    role: Literal["customer", "admin", "support"] = "customer"
-    phone: str | None = Field(default=None, max_length=32)
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    name: Name
+    password: Password
+    company: Company | None = None
+    role: JobRole | None = None
+    phone: Phone | None = None
     newsletter: bool = False
 
 
@@ -40,11 +67,12 @@ class CreatedUser(BaseModel):
 
 
 class ProfileUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    company: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=32)
-    bio: str | None = Field(default=None, max_length=2000)
+    company: Company | None = None
+    role: JobRole | None = None
+    phone: Phone | None = None
+    bio: Bio | None = None
 
 
 class PreferencesUpdate(BaseModel):
@@ -56,13 +84,22 @@ class PreferencesUpdate(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    """``PUT /users/{id}``: any of these; email, password and status cannot change here."""
+    """``PUT /users/{id}``: any of these; email, password, status and access cannot change
+    here."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=2, max_length=100)
+    name: Name | None = None
     profile: ProfileUpdate | None = None
     preferences: PreferencesUpdate | None = None
+
+
+class AccessChange(BaseModel):
+    """``PUT /users/{id}/access``: the access level to grant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access: Access
 
 
 class UserView(BaseModel):
@@ -72,7 +109,7 @@ class UserView(BaseModel):
     email: str
     name: str
     status: str
-    role: str
+    access: Access = "customer"
     profile: dict[str, Any]
     preferences: dict[str, Any]
     created_at: str
@@ -81,7 +118,7 @@ class UserView(BaseModel):
 
 
 class Credentials(BaseModel):
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=EMAIL_MAX)
     password: str = Field(max_length=1024)
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 Priority = Literal["normal", "high", "urgent"]
 Status = Literal["pending", "confirmed", "cancelled", "shipped"]
 CENT = Decimal("0.01")
+MAX_TOTAL = 1_000_000_000_000
+"""100 lines x 10,000 units x 1,000,000 a unit: no order's items can sum to more."""
 
 
 def cents(amount: float | Decimal) -> Decimal:
@@ -41,7 +43,7 @@ class NewOrder(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     items: list[OrderLine] = Field(min_length=1, max_length=100)
-    total: float = Field(gt=0)
+    total: float = Field(gt=0, le=MAX_TOTAL)
     shipping_address: ShippingAddress
     payment_method: str = Field(min_length=1, max_length=50)
     priority: Priority = "normal"
@@ -49,6 +51,8 @@ class NewOrder(BaseModel):
     @field_validator("total")
     @classmethod
     def total_matches_items(cls, total: float, info: ValidationInfo) -> float:
+        if cents(total) < CENT:  # 5e-324 is more than 0 but no money
+            raise ValueError("total must be at least 0.01")
         items: list[OrderLine] | None = info.data.get("items")
         if items is None:  # the items failed on their own; that error says enough
             return total

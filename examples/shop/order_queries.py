@@ -12,8 +12,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+from pydantic import Field
+
 from faaskit import Context, NotFoundError, PermissionDeniedError, Query, ValidationError
-from faaskit.cqrs.search import SearchPage
+from faaskit.cqrs.search import MAX_PAGE, MAX_PAGE_SIZE, SearchPage
 from shop.app import app
 from shop.order_models import OrderPage, Priority, Status
 from shop.order_routes import is_admin
@@ -25,6 +27,10 @@ NOT_YOURS = "You can only see your own orders"
 
 From = Annotated[date | None, Query(alias="from", description="first day, YYYY-MM-DD")]
 To = Annotated[date | None, Query(alias="to", description="last day (inclusive), YYYY-MM-DD")]
+Page = Annotated[int, Field(ge=1, le=MAX_PAGE), Query(description="from 1")]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), Query(description="orders a page")]
+CustomerId = Annotated[str | None, Field(max_length=64)]
+Sort = Annotated[str | None, Field(max_length=40), Query(description="field:asc|desc or relevance")]
 
 
 def day_range(start: date | None, end: date | None) -> dict[str, tuple[str | None, str | None]]:
@@ -93,15 +99,17 @@ async def search_orders(
 @app.get("/orders", auth=READ, tags=["orders"])
 async def list_orders(
     ctx: Context,
-    customer_id: str | None = None,
+    customer_id: CustomerId = None,
     status: Status | None = None,
     priority: Priority | None = None,
     start: From = None,
     end: To = None,
-    q: Annotated[str | None, Query(description="words in customer, products, city")] = None,
-    sort: Annotated[str | None, Query(description="field:asc|desc or relevance")] = None,
-    page: int = 1,
-    page_size: int = 20,
+    q: Annotated[
+        str | None, Field(max_length=200), Query(description="words in customer, products, city")
+    ] = None,
+    sort: Sort = None,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> OrderPage:
     """Search orders: text over customer name, products and city, with filters and paging."""
     return await search_orders(
@@ -123,9 +131,9 @@ async def customer_orders(
     customer_id: str,
     ctx: Context,
     status: Status | None = None,
-    sort: str | None = None,
-    page: int = 1,
-    page_size: int = 20,
+    sort: Sort = None,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> OrderPage:
     """One customer's orders, newest first."""
     return await search_orders(

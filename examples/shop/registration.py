@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 
-from faaskit import ConflictError, Context, ValidationError
+from faaskit import ConflictError, Context, RateLimit, ValidationError
 from shop.app import app, users
 from shop.models import Registered, Registration
 from shop.users import new_user_document, publish_registered
 
 USER_EXISTS = "User already exists"
+PER_CLIENT = RateLimit(20, per=60)
+PER_ADDRESS = RateLimit(3, per=3600)
+"""Sign-ups of one address (each one that is not a 409 mails it): no mailbox flooding."""
 
 
-@app.post("/register", status=201, tags=["registration"])
+@app.post("/register", status=201, tags=["registration"], rate_limit=PER_CLIENT)
 async def register(body: Registration, ctx: Context) -> Registered:
     """Register a user by email and name."""
     email, name = (body.email or "").strip(), (body.name or "").strip()
@@ -29,6 +32,7 @@ async def register(body: Registration, ctx: Context) -> Registered:
             "Invalid email address",
             [{"loc": ["body", "email"], "msg": str(error), "type": "value_error"}],
         ) from None
+    await ctx.rate_limit("register", email.casefold(), PER_ADDRESS)
     collection = ctx.documents(users)
     if await collection.find_one(email=email):
         raise ConflictError(USER_EXISTS)

@@ -178,6 +178,17 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
             json={"email": "Bob@Example.com", "name": "Bob"},
         )
         tour.step(
+            "Bob logs in before activating",
+            "POST",
+            "/auth/token",
+            401,
+            json={"email": "bob@example.com", "password": "s3cret-pass"},
+            note=lambda r: r.json()["detail"],
+        )
+        tour.step(
+            "Admin activates Bob", "POST", f"/users/{bob_id}/activate", 200, headers=tour.admin
+        )
+        tour.step(
             "Bob logs in, wrong password",
             "POST",
             "/auth/token",
@@ -202,12 +213,28 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
             note=lambda r: f"{r.json()['name']}, {r.json()['status']}, no password hash",
         )
         tour.step(
+            "Bob reads Ann's profile",
+            "GET",
+            f"/users/{ann_id}",
+            403,
+            headers=bob_auth,
+            note=lambda r: r.json()["detail"],
+        )
+        tour.step(
             "Bob edits his profile (read-only token)",
             "PUT",
             f"/users/{bob_id}",
             403,
             headers=bob_auth,
             json={"name": "Robert"},
+        )
+        tour.step(
+            "Bob makes himself admin",
+            "PUT",
+            f"/users/{bob_id}/access",
+            403,
+            headers=bob_auth,
+            json={"access": "admin"},
         )
         tour.step(
             "Admin updates Bob's preferences",
@@ -217,9 +244,6 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
             headers=tour.admin,
             json={"preferences": {"newsletter": True}},
             note=lambda r: f"newsletter={r.json()['preferences']['newsletter']}",
-        )
-        tour.step(
-            "Admin activates Bob", "POST", f"/users/{bob_id}/activate", 200, headers=tour.admin
         )
         tour.wait_for_mail("Bob gets the activation email", "bob@example.com", "activated")
         tour.wait_for_mail("Bob's welcome email, from a task", "bob@example.com", "welcome")
@@ -239,7 +263,24 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
             "onboarding-tips",
         )
         order_steps(tour, bob_auth)
+        guesses(tour)
         return tour.steps
+
+
+def guesses(tour: Tour) -> None:
+    """Someone guesses Bob's password: the account's login bucket runs dry (the limit is
+    kept in the store, so every server process shares it)."""
+    wrong = {"email": "bob@example.com", "password": "guess-again"}
+    for _ in range(4):  # whatever is left of the account's five a minute
+        tour.client.post("/auth/token", json=wrong)
+    tour.step(
+        "Someone keeps guessing Bob's password",
+        "POST",
+        "/auth/token",
+        429,
+        json=wrong,
+        note=lambda r: f"try again in {r.headers.get('retry-after')} s",
+    )
 
 
 LAMP_ORDER = {

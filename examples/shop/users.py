@@ -1,6 +1,11 @@
-"""The users microservice: create, read, update, delete and activate users.
+"""The users microservice: create, read, update, delete and activate users, and grant
+access levels.
 
-Every route needs a bearer token: reads ``users:read``, writes ``users:write``.
+Every route needs a bearer token: reads ``users:read``, writes ``users:write``. A user may
+read and change only their own account unless the token has the staff scope
+``users:staff``; access levels are granted only through ``PUT /users/{id}/access``, which
+needs ``users:admin`` and every scope of the level it grants, so no caller can obtain a
+scope it does not hold.
 """
 
 from __future__ import annotations
@@ -8,13 +13,21 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from faaskit import ConflictError, Context, Document, NotFoundError, ValidationError
+from faaskit import (
+    ConflictError,
+    Context,
+    Document,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from shop.access import ADMIN, READ, SCOPES_BY_ACCESS, STAFF, WRITE
 from shop.app import app, passwords, users
-from shop.models import CreatedUser, Message, NewUser, UserUpdate, UserView
+from shop.models import AccessChange, CreatedUser, Message, NewUser, UserUpdate, UserView
 
-READ, WRITE = "users:read", "users:write"
 USER_EXISTS = "User already exists"
 USER_NOT_FOUND = "User not found"
+NOT_YOURS = "You can only see and change your own account"
 
 
 def new_user_document(
@@ -23,7 +36,7 @@ def new_user_document(
     email: str,
     name: str,
     company: str | None = None,
-    role: str = "customer",
+    role: str | None = None,
     phone: str | None = None,
     newsletter: bool = False,
     password_hash: str | None = None,
@@ -34,9 +47,9 @@ def new_user_document(
         "email": email,
         "name": name,
         "status": "pending",
-        "role": role,
+        "access": "customer",
         "password_hash": password_hash,
-        "profile": {"company": company, "phone": phone},
+        "profile": {"company": company, "role": role, "phone": phone},
         "preferences": {"newsletter": newsletter, "notifications": True, "language": "en"},
         "created_at": now,
         "updated_at": now,
@@ -64,15 +77,19 @@ def user_view(doc: Document) -> UserView:
 
 
 async def load_user(ctx: Context, user_id: str) -> Document:
+    """The user (404 if unknown), if it is the caller's own account or the caller is staff
+    (403 otherwise)."""
+    if ctx.subject != user_id and STAFF not in ctx.scopes:
+        raise PermissionDeniedError(NOT_YOURS)
     doc = await ctx.documents(users).get(user_id)
     if doc is None:
         raise NotFoundError(USER_NOT_FOUND)
     return doc
 
 
-@app.post("/users", status=201, auth=WRITE, tags=["users"])
+@app.post("/users", status=201, auth=[WRITE, STAFF], tags=["users"])
 async def create_user(body: NewUser, ctx: Context) -> CreatedUser:
-    """Create a user with a password; the user starts ``pending``."""
+    """Create a user with a password; the user starts ``pending``, with customer access."""
     collection = ctx.documents(users)
     if await collection.find_one(email=body.email):
         raise ConflictError(USER_EXISTS)
@@ -142,3 +159,16 @@ async def activate_user(user_id: str, ctx: Context) -> Message:
             message_id=f"{user_id}-activated",
         )
     return Message(message="User activated successfully")
+
+
+@app.put("/users/{user_id}/access", auth=[WRITE, ADMIN], tags=["users"])
+async def grant_access(user_id: str, body: AccessChange, ctx: Context) -> UserView:
+    """Set a user's access level; the caller must hold every scope of that level."""
+    missing = set(SCOPES_BY_ACCESS[body.access]) - ctx.scopes
+    if missing:
+        raise PermissionDeniedError(
+            f"granting {body.access} needs the scopes it grants: {' '.join(sorted(missing))}"
+        )
+    doc = await load_user(ctx, user_id)
+    data = {**doc.data, "access": body.access, "updated_at": ctx.now().isoformat()}
+    return user_view(ctx.documents(users).update(user_id, data, expected_version=doc.version))

@@ -27,6 +27,7 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 MIN_HMAC_KEY_BYTES = 32
 SIGNING_KEY_SECRET = "jwt-signing-key"
+_NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,11 @@ class TokenVerifier:
             raise AuthError("token signature is invalid", invalid_token=True) from None
         except jwt.PyJWTError:
             raise AuthError("invalid token", invalid_token=True) from None
+        for name in _NUMERIC_DATES:
+            value = claims.get(name)
+            # PyJWT reads "1767225600" as a time; RFC 7519 says a NumericDate is a number.
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise AuthError(f"token claim {name!r} is not a number", invalid_token=True)
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthError("token has no subject", invalid_token=True)

@@ -2,7 +2,8 @@
 
 ``FAASKIT_DATABASE_URL`` picks the backend (default: SQLite under ``.faaskit/`` in the
 working directory); ``FAASKIT_HOME`` moves ``.faaskit/``; ``FAASKIT_LOG_LEVEL`` sets the log
-level (INFO).
+level (INFO); ``FAASKIT_METRICS`` who may read ``/metrics`` (``public``, ``token``, ``off``;
+public only by default when ``FAASKIT_ENV=development``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings"]
+from faaskit.errors import ConfigurationError
+
+__all__ = ["METRICS_ACCESS", "Settings"]
+
+METRICS_ACCESS = frozenset({"public", "token", "off"})
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,7 @@ class Settings:
     database_url: str
     data_dir: Path
     log_level: str = "INFO"
+    metrics: str = "token"
 
     @classmethod
     def load(
@@ -27,6 +33,7 @@ class Settings:
         database_url: str | None = None,
         data_dir: str | Path | None = None,
         log_level: str | None = None,
+        metrics: str | None = None,
     ) -> Settings:
         """Settings from explicit values, else the environment, else the defaults."""
         home = Path(data_dir or os.environ.get("FAASKIT_HOME") or Path.cwd() / ".faaskit")
@@ -35,7 +42,15 @@ class Settings:
             database_url or os.environ.get("FAASKIT_DATABASE_URL") or f"sqlite:///{home / 'app.db'}"
         )
         level = (log_level or os.environ.get("FAASKIT_LOG_LEVEL") or "INFO").upper()
-        return cls(database_url=url, data_dir=home, log_level=level)
+        development = os.environ.get("FAASKIT_ENV") == "development"
+        access = (
+            metrics or os.environ.get("FAASKIT_METRICS") or ("public" if development else "token")
+        ).lower()
+        if access not in METRICS_ACCESS:
+            raise ConfigurationError(
+                f"FAASKIT_METRICS={access!r}: use {', '.join(sorted(METRICS_ACCESS))}"
+            )
+        return cls(database_url=url, data_dir=home, log_level=level, metrics=access)
 
     @property
     def secrets_dir(self) -> Path:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from faaskit.cqrs.aggregate import Aggregate
     from faaskit.cqrs.streams import Aggregates, EventStore
     from faaskit.messaging import Duration
+    from faaskit.ratelimit import RateLimit
     from faaskit.runtime.runtime import Runtime
     from faaskit.runtime.unit_of_work import UnitOfWork
     from faaskit.triggers import Task
@@ -87,6 +88,11 @@ class Context:
         if self.principal is None:
             raise AuthError("this function needs an authenticated caller")
         return self.principal.subject
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The caller's scopes (empty on a public route)."""
+        return self.principal.scopes if self.principal is not None else frozenset()
 
     def documents(self, collection: CollectionSpec | str) -> Collection:
         """A collection whose writes commit with this invocation."""
@@ -177,11 +183,22 @@ class Context:
         return write.message.id
 
     def issue_token(
-        self, subject: str, scopes: Sequence[str] = (), *, ttl: int | None = None
+        self,
+        subject: str,
+        scopes: Sequence[str] = (),
+        *,
+        ttl: int | None = None,
+        claims: Mapping[str, Any] | None = None,
     ) -> tuple[str, int]:
         """A bearer token signed with the app's key, and its lifetime in seconds."""
         lifetime = ttl if ttl is not None else self._runtime.app.auth.token_ttl
-        return self._runtime.tokens.mint(subject, scopes, ttl=lifetime), lifetime
+        return self._runtime.tokens.mint(subject, scopes, ttl=lifetime, claims=claims), lifetime
+
+    async def rate_limit(self, name: str, key: str, rule: RateLimit, *, cost: int = 1) -> None:
+        """Take ``cost`` from the bucket ``name``/``key`` (say, the account a login names),
+        or raise TooManyRequestsError (429 with Retry-After). The take is committed at
+        once, whatever this invocation then does: a failed login still spends it."""
+        await self._runtime.limiter.take(f"{name}:key:{key}", rule, cost=cost)
 
     def run(self, awaitable: Awaitable[T]) -> T:
         """Wait for an async Context operation from a sync (``def``) handler's thread::

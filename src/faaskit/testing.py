@@ -79,7 +79,7 @@ class AppHarness:
         url = database_url or f"sqlite:///{home / 'app.db'}"
         self.clock = VirtualClock(start)
         self.runtime = Runtime(
-            app, Settings.load(database_url=url, data_dir=home), clock=self.clock
+            app, Settings.load(database_url=url, data_dir=home, metrics="public"), clock=self.clock
         )
         self.worker = Worker(self.runtime)
         self.app = app

@@ -27,9 +27,20 @@ from typing import Any
 from faaskit.errors import ConfigurationError, ValidationError
 from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchHit, SearchPage, SearchQuery
 
-__all__ = ["MAX_TEXT_FIELDS", "Search", "SearchHit", "SearchPage", "SearchQuery", "words"]
+__all__ = [
+    "MAX_PAGE",
+    "MAX_PAGE_SIZE",
+    "MAX_TEXT_FIELDS",
+    "Search",
+    "SearchHit",
+    "SearchPage",
+    "SearchQuery",
+    "words",
+]
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 10_000
+"""Deeper pages cost a scan of every row before them; with MAX_PAGE_SIZE, at most a million."""
 _WORD = re.compile(r"\w+", re.UNICODE)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -107,8 +118,8 @@ def build_query(
         descending = direction == "desc"
     elif not found:
         sort_field = spec.sort[0] if spec.sort else None
-    if page < 1:
-        refuse("page", "page starts at 1")
+    if not 1 <= page <= MAX_PAGE:
+        refuse("page", f"page is 1 to {MAX_PAGE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         refuse("page_size", f"page_size is 1 to {MAX_PAGE_SIZE}")
     if errors:

@@ -8,15 +8,19 @@ pydantic-core and every failing field is reported at once.
 from __future__ import annotations
 
 import inspect
+import logging
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from typing import Annotated, Any, get_args, get_origin
 from urllib.parse import parse_qsl
 
 import orjson
 import pydantic
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, BeforeValidator, Field, create_model
+from pydantic.fields import FieldInfo
 
 from faaskit.app import Response, Route
 from faaskit.context import Context
@@ -27,10 +31,14 @@ from faaskit.errors import (
     ValidationError,
 )
 from faaskit.params import Body, Query
+from faaskit.store.text import NUL_MESSAGE
 
 __all__ = ["Endpoint", "Rendered", "build_endpoint"]
 
 JSON = b"application/json"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_ESCAPED_NUL = b"\\u0000"
+logger = logging.getLogger("faaskit.http")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +80,13 @@ class Endpoint:
         arguments: dict[str, Any] = {}
         errors: list[FieldError] = []
         if self.path_model is not None:
-            _validate_into(self.path_model, dict(path_params), "path", arguments, errors)
+            values = dict(path_params)
+            _refuse_nul(values, "path", errors)
+            _validate_into(self.path_model, values, "path", arguments, errors)
         if self.query_model is not None:
-            _validate_into(self.query_model, self._query(query_string), "query", arguments, errors)
+            values = self._query(query_string)
+            _refuse_nul(values, "query", errors)
+            _validate_into(self.query_model, values, "query", arguments, errors)
         if self.body_model is not None:
             self._bind_body(body or b"", arguments, errors)
         if errors:
@@ -98,8 +110,11 @@ class Endpoint:
         assert self.body_model is not None
         if not body.strip():
             raise MalformedJSONError("request body is empty; send a JSON object")
+        if _ESCAPED_NUL in body and _nul_fields(body, errors):
+            return
         try:
-            model = self.body_model.model_validate_json(body)
+            # Strict: JSON has types, so true is not 1, false is not 0.0 and "5" is not 5.
+            model = self.body_model.model_validate_json(body, strict=True)
         except pydantic.ValidationError as error:
             details = error.errors(include_url=False, include_input=False, include_context=False)
             if any(d["type"] == "json_invalid" for d in details):
@@ -107,6 +122,14 @@ class Endpoint:
                     f"request body is not valid JSON: {details[0]['msg']}"
                 ) from None
             errors.extend(_field_errors(details, "body"))
+            return
+        except Exception:
+            # A validator that fails with something other than ValueError (a decimal
+            # InvalidOperation on a huge number) still judged the input: a 400, logged.
+            logger.warning("a body validator raised", exc_info=True)
+            errors.append(
+                {"loc": ["body"], "msg": "the body could not be validated", "type": "value_error"}
+            )
             return
         if self.body_spread:
             arguments.update((name, getattr(model, name)) for name in type(model).model_fields)
@@ -147,7 +170,7 @@ def build_endpoint(route: Route, path_params: Mapping[str, Any]) -> Endpoint:
         if base is Context:
             endpoint.context_param = name
         elif name in path_params:
-            path_fields[name] = (annotation, default)
+            path_fields[name] = (_in_url(annotation), default)
         elif isinstance(marker, Body):
             body_fields[name] = (base, _field(default, marker))
         elif marker is None and _is_model(base):
@@ -156,7 +179,7 @@ def build_endpoint(route: Route, path_params: Mapping[str, Any]) -> Endpoint:
             endpoint.body_param, endpoint.body_model = name, base
         else:
             query = marker if isinstance(marker, Query) else Query()
-            query_fields[name] = (base, _field(default, query))
+            query_fields[name] = (_in_url(base), _field(default, query))
             if get_origin(base) in (list, tuple, set, frozenset):
                 query_lists.add(query.alias or name)
     missing = set(path_params) - set(path_fields)
@@ -191,6 +214,79 @@ def _validate_into(
         errors.extend(_field_errors(details, source))
         return
     arguments.update((name, getattr(validated, name)) for name in type(validated).model_fields)
+
+
+def _refuse_nul(values: Mapping[str, Any], source: str, errors: list[FieldError]) -> None:
+    for name, value in values.items():
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            errors.append({"loc": [source, name], "msg": NUL_MESSAGE, "type": "nul"})
+
+
+def _nul_fields(body: bytes, errors: list[FieldError]) -> bool:
+    """Report every string of the JSON body that holds NUL (faaskit's one text rule, which
+    the store applies too); False when there is none or the body is not JSON."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    found: list[FieldError] = []
+
+    def visit(value: Any, loc: list[Any]) -> None:
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append({"loc": loc, "msg": NUL_MESSAGE, "type": "nul"})
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    found.append({"loc": loc, "msg": f"a key: {NUL_MESSAGE}", "type": "nul"})
+                visit(item, [*loc, key])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, [*loc, index])
+
+    visit(document, ["body"])
+    errors.extend(found)
+    return bool(found)
+
+
+def _in_url(annotation: Any) -> Any:
+    """A path or query parameter's type with faaskit's bounds on text from a URL: an int
+    without bounds of its own stays within 64 bits (it may reach SQL), and a date or time
+    is ISO 8601 text, never a number of seconds since 1970 (``to=0``)."""
+    base, args = annotation, ()
+    if get_origin(annotation) is Annotated:
+        base, *rest = get_args(annotation)
+        args = tuple(rest)
+    optional = get_origin(base) in (typing.Union, types.UnionType) and type(None) in get_args(base)
+    inner = next((a for a in get_args(base) if a is not type(None)), base) if optional else base
+    extra: list[Any] = []
+    if inner is int and not _bounded(args):
+        extra.append(Field(ge=INT64_MIN, le=INT64_MAX))
+    elif inner in (date, datetime, time):
+        extra.append(BeforeValidator(_iso_text))
+    if not extra:
+        return annotation
+    checked: Any = Annotated[inner, *extra]
+    if optional:
+        checked = checked | None
+    return Annotated[checked, *args] if args else checked
+
+
+def _bounded(metadata: tuple[Any, ...]) -> bool:
+    for item in metadata:
+        if isinstance(item, FieldInfo):
+            if any(hasattr(m, name) for m in item.metadata for name in ("ge", "gt", "le", "lt")):
+                return True
+        elif any(hasattr(item, name) for name in ("ge", "gt", "le", "lt")):
+            return True
+    return False
+
+
+def _iso_text(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("use ISO 8601 (YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS), not a number")
+    return value
 
 
 def _field_errors(details: Any, source: str) -> list[FieldError]:

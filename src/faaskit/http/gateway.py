@@ -9,6 +9,7 @@ the hot path of every HTTP function.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 from starlette.routing import compile_path
 
-from faaskit.app import App
+from faaskit.app import App, Route
 from faaskit.errors import (
     FaaskitError,
     MethodNotAllowedError,
@@ -25,8 +26,9 @@ from faaskit.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from faaskit.http.binding import Endpoint, Rendered, build_endpoint
-from faaskit.http.problems import problem
+from faaskit.http.binding import JSON, Endpoint, Rendered, build_endpoint
+from faaskit.http.metrics_access import MetricsAccess
+from faaskit.http.problems import PROBLEM_MEDIA_TYPE, problem
 from faaskit.ids import new_id
 from faaskit.runtime.runtime import Runtime
 
@@ -36,6 +38,15 @@ logger = logging.getLogger("faaskit.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _INTERNAL = "An unexpected error occurred; quote the request id when you report it."
+# Sent on every answer: an API's answers are data, never pages to sniff, frame or cache.
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_NO_STORE = (b"cache-control", b"no-store")
+"""Unless the handler set its own: answers carry tokens and personal data (RFC 6749 §5.1)."""
+_JSON_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
 
 
 class ClientDisconnected(Exception):
@@ -50,6 +61,11 @@ class _PathGroup:
     def __init__(self, path: str) -> None:
         self.regex, _, self.convertors = compile_path(path)
         self.methods: dict[str, Endpoint] = {}
+
+    @property
+    def allow(self) -> bytes:
+        methods = set(self.methods) | {"OPTIONS"} | ({"HEAD"} if "GET" in self.methods else set())
+        return ", ".join(sorted(methods)).encode()
 
 
 class Gateway:
@@ -77,6 +93,7 @@ class Gateway:
             self.endpoints.append(endpoint)
         self._openapi: bytes | None = None
         self._start_lock = asyncio.Lock()
+        self.metrics = MetricsAccess(runtime.settings.metrics, runtime.secrets)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -135,19 +152,22 @@ class Gateway:
                 await self._ensure_started()
             group, path_params = self._match(path)
             if group is None:
-                rendered = self._builtin(method, path)
+                rendered = self._builtin(method, path, headers)
             else:
                 endpoint = group.methods.get(method)
                 if endpoint is None and method == "HEAD":
                     endpoint = group.methods.get("GET")
-                if endpoint is None:
+                if endpoint is not None:
+                    function = endpoint.route.name
+                    rendered = await self._invoke(
+                        endpoint, scope, receive, headers, path_params, request_id
+                    )
+                elif method == "OPTIONS":
+                    rendered = Rendered(204, b"", None, ((b"allow", group.allow),))
+                else:
                     raise MethodNotAllowedError(
                         list(group.methods), f"{method} is not allowed on {path}"
                     )
-                function = endpoint.route.name
-                rendered = await self._invoke(
-                    endpoint, scope, receive, headers, path_params, request_id
-                )
         except FaaskitError as error:
             status, error_headers, body = problem(
                 error, instance=path, request_id=request_id, realm=self.realm
@@ -193,6 +213,8 @@ class Gateway:
         request_id: str,
     ) -> Rendered:
         route = endpoint.route
+        if route.rate_limits:
+            await self._limit(route, scope)
         principal = None
         if route.scopes is not None:
             principal = self.runtime.authenticate(headers.get("authorization"), route.scopes)
@@ -211,8 +233,21 @@ class Gateway:
             correlation_id=headers.get("x-correlation-id"),
             headers=headers,
         )
+        if principal is not None and self.app.authorizers:
+            for check in self.app.authorizers:
+                outcome = check(principal, ctx)
+                if inspect.isawaitable(outcome):
+                    await outcome
         arguments = endpoint.bind(path_params, scope["query_string"], body, ctx)
         return await self.runtime.invoke(ctx, route.handler, arguments, endpoint.render)
+
+    async def _limit(self, route: Route, scope: Any) -> None:
+        """Take from the route's per-client buckets (the client as uvicorn reports it;
+        behind a proxy, uvicorn's ``--forwarded-allow-ips`` makes that the real one)."""
+        client = scope.get("client")
+        who = client[0] if client else "unknown"
+        for index, rule in enumerate(route.rate_limits):
+            await self.runtime.limiter.take(f"{route.name}:{index}:client:{who}", rule)
 
     async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
         limit = self.max_body
@@ -232,14 +267,15 @@ class Gateway:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _builtin(self, method: str, path: str) -> Rendered:
+    def _builtin(self, method: str, path: str, headers: dict[str, str]) -> Rendered:
         if path == "/openapi.json" and method in ("GET", "HEAD"):
             if self._openapi is None:
                 from faaskit.http.openapi import openapi_document
 
                 self._openapi = orjson.dumps(openapi_document(self.app, self.endpoints))
             return Rendered(200, self._openapi)
-        if path == "/metrics" and method in ("GET", "HEAD"):
+        if path == "/metrics" and method in ("GET", "HEAD") and self.metrics.exposed:
+            self.metrics.check(headers.get("authorization"))
             body, media_type = self.runtime.metrics.exposition()
             return Rendered(200, body, media_type.encode())
         if path == "/healthz" and method in ("GET", "HEAD"):
@@ -248,11 +284,18 @@ class Gateway:
 
     @staticmethod
     async def _send(send: Any, rendered: Rendered, request_id: str, *, head: bool) -> None:
-        headers = [(b"x-request-id", request_id.encode()), *rendered.headers]
+        headers = [(b"x-request-id", request_id.encode()), *rendered.headers, *_SECURITY_HEADERS]
+        if not any(name == b"cache-control" for name, _ in rendered.headers):
+            headers.append(_NO_STORE)
         if rendered.status != 204:
             headers.append((b"content-length", str(len(rendered.body)).encode()))
         if rendered.media_type is not None:
             headers.append((b"content-type", rendered.media_type))
+        media = rendered.media_type or next(
+            (value for name, value in rendered.headers if name == b"content-type"), None
+        )
+        if media in _JSON_MEDIA:
+            headers.append(_JSON_CSP)
         await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else rendered.body})
 

@@ -12,7 +12,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.app import App
 from faaskit.auth import Principal, TokenIssuer, TokenVerifier
@@ -24,6 +24,9 @@ from faaskit.observability.metrics import InvocationMetrics
 from faaskit.runtime.unit_of_work import UnitOfWork
 from faaskit.secrets import Secrets
 from faaskit.store import Store, create_store
+
+if TYPE_CHECKING:
+    from faaskit.ratelimit import RateLimiter
 
 __all__ = ["Runtime"]
 
@@ -50,6 +53,7 @@ class Runtime:
         self.metrics = InvocationMetrics()
         self._verifier: TokenVerifier | None = None
         self._issuer: TokenIssuer | None = None
+        self._limiter: RateLimiter | None = None
         self._warm: set[str] = set()
         self._is_async: dict[Callable[..., Any], bool] = {}
         self._faults: dict[str, tuple[int, BaseException | None]] = {}
@@ -95,6 +99,15 @@ class Runtime:
             self._running = []
             await self.store.close()
             self._started = False
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """Token buckets kept in the store, so a limit holds across processes."""
+        if self._limiter is None:
+            from faaskit.ratelimit import RateLimiter
+
+            self._limiter = RateLimiter(self.store, self.clock)
+        return self._limiter
 
     @property
     def verifier(self) -> TokenVerifier:

@@ -70,6 +70,7 @@ RESET = (
     "DELETE FROM faaskit_deliveries",
     "DELETE FROM faaskit_dead_letters",
     "DELETE FROM faaskit_messages",
+    "DELETE FROM faaskit_rate_limits",
 )
 
 MESSAGE_COLUMNS = (
