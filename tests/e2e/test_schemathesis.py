@@ -26,7 +26,7 @@ import schemathesis
 from schemathesis.engine import events, from_schema
 
 SCOPES = ("users:read", "users:write", "orders:read", "orders:write", "orders:admin")
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 50
 """Fuzzed requests per operation and backend (the coverage phase adds its own cases)."""
 SEED = 20240917
 EXCLUDED_CHECKS: tuple[str, ...] = ()
