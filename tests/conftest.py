@@ -102,15 +102,15 @@ class LiveServer:
         from faaskit.config import Settings
         from faaskit.http.gateway import Gateway, create_asgi_app
         from faaskit.runtime.runtime import Runtime
+        from faaskit.serving import uvicorn_config
 
         self.runtime = Runtime(app, Settings.load(database_url=database_url, data_dir=data_dir))
         asgi = create_asgi_app(app, self.runtime)
         self.gateway: Gateway = getattr(asgi, "app", asgi)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            asgi, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
+        # the limits and settings of every server faaskit starts
+        config = uvicorn_config(asgi, host="127.0.0.1", port=self.port, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 

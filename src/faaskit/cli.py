@@ -40,11 +40,9 @@ def dev(
     reload: Annotated[bool, typer.Option(help="Restart when the code changes")] = True,
 ) -> None:
     """Serve APP over HTTP with reload, for development."""
-    import uvicorn
-
     from faaskit.config import Settings
     from faaskit.loader import load_app
-    from faaskit.serving import APP_VARIABLE, check_port_free
+    from faaskit.serving import APP_VARIABLE, check_port_free, run_server, uvicorn_config
 
     loaded = load_app(app)  # fail here, with one line, rather than inside the reloader
     settings = Settings.load(database_url=database_url)
@@ -53,15 +51,16 @@ def dev(
     os.environ["FAASKIT_DATABASE_URL"] = settings.database_url
     os.environ["FAASKIT_HOME"] = str(settings.data_dir)
     _print_urls(loaded.title, f"http://{host}:{port}", settings.database_url)
-    uvicorn.run(
-        "faaskit.serving:asgi_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        reload=reload,
-        reload_dirs=[str(Path.cwd())] if reload else None,
-        log_level="warning",
-        access_log=False,
+    run_server(
+        uvicorn_config(
+            "faaskit.serving:asgi_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            reload=reload,
+            reload_dirs=[str(Path.cwd())] if reload else None,
+            access_log=False,
+        )
     )
 
 

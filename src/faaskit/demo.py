@@ -36,7 +36,7 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     from faaskit.http.gateway import create_asgi_app
     from faaskit.loader import load_app
     from faaskit.runtime.runtime import Runtime
-    from faaskit.serving import check_port_free
+    from faaskit.serving import check_port_free, uvicorn_config
 
     console = Console()
     shop = find_shop()
@@ -56,11 +56,10 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     if port:
         check_port_free("127.0.0.1", port)
     server = uvicorn.Server(
-        uvicorn.Config(
+        uvicorn_config(
             create_asgi_app(app, runtime),
             host="127.0.0.1",
             port=port,
-            log_level="warning",
             access_log=False,
             lifespan="on",
         )

@@ -2,6 +2,10 @@
 
 uvicorn's reloader re-imports the app in a child process, so the app reference and the
 settings travel in environment variables to :func:`asgi_from_environment`.
+
+Every server faaskit starts is configured by :func:`uvicorn_config`: request heads are
+limited (``FAASKIT_MAX_HEADER_BYTES``, ``FAASKIT_MAX_HEADERS``; see :class:`HeaderLimits`)
+and answers carry no ``server`` banner.
 """
 
 from __future__ import annotations
@@ -9,13 +13,136 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from faaskit.errors import ConfigurationError
 
-__all__ = ["asgi_from_environment", "check_port_free"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = [
+    "HeaderLimits",
+    "asgi_from_environment",
+    "check_port_free",
+    "run_server",
+    "uvicorn_config",
+]
 
 APP_VARIABLE = "FAASKIT_APP"
+MAX_HEADER_BYTES_VARIABLE = "FAASKIT_MAX_HEADER_BYTES"
+MAX_HEADERS_VARIABLE = "FAASKIT_MAX_HEADERS"
+
+
+@dataclass(frozen=True)
+class HeaderLimits:
+    """How much request head the server reads before it answers 431 and closes.
+
+    ``max_bytes`` bounds the request target and header lines of one request (32 KiB, room
+    for large cookies and tokens); ``max_count`` bounds its header fields (100).
+
+    Example::
+
+        HeaderLimits.from_environment({"FAASKIT_MAX_HEADER_BYTES": "65536"})
+    """
+
+    max_bytes: int = 32 * 1024
+    max_count: int = 100
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> HeaderLimits:
+        """The limits from ``FAASKIT_MAX_HEADER_BYTES`` and ``FAASKIT_MAX_HEADERS``, else the
+        defaults; ConfigurationError for a value that is not a positive integer."""
+        environ = os.environ if environ is None else environ
+        return cls(
+            max_bytes=_positive(environ, MAX_HEADER_BYTES_VARIABLE, cls.max_bytes),
+            max_count=_positive(environ, MAX_HEADERS_VARIABLE, cls.max_count),
+        )
+
+
+def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, not {text!r}")
+    return value
+
+
+def uvicorn_config(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    reload: bool = False,
+    log_level: str = "warning",
+    limits: HeaderLimits | None = None,
+    **options: Any,
+) -> uvicorn.Config:
+    """The uvicorn configuration of every server faaskit starts.
+
+    ``app`` is an ASGI app or an import string (with ``factory=True``, a factory's); the
+    request-head ``limits`` default to :meth:`HeaderLimits.from_environment`; ``options``
+    are further ``uvicorn.Config`` arguments. Run it with :func:`run_server` (which honours
+    ``reload``) or ``uvicorn.Server(config).serve()``.
+
+    Example::
+
+        config = uvicorn_config(asgi, host="127.0.0.1", port=8000, lifespan="on")
+        asyncio.run(uvicorn.Server(config).serve())
+    """
+    import functools
+    import importlib.util
+
+    import uvicorn
+
+    limits = limits or HeaderLimits.from_environment()
+    http: Any
+    if importlib.util.find_spec("httptools") is not None:
+        from faaskit.http.server_protocol import LimitedHttpToolsProtocol
+
+        # A partial, not a generated subclass, so the reloader can pickle the config.
+        http = functools.partial(LimitedHttpToolsProtocol, limits=limits)
+    else:
+        # h11 bounds the head by bytes only (it has no header count limit) and answers 400.
+        http = "h11"
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        reload=reload,
+        log_level=log_level,
+        http=http,
+        h11_max_incomplete_event_size=limits.max_bytes,
+        server_header=False,
+        **options,
+    )
+
+
+def run_server(config: uvicorn.Config) -> None:
+    """Serve ``config`` until interrupted, under uvicorn's reloader when it asks to reload.
+
+    What ``uvicorn.run`` does with its arguments, for a config :func:`uvicorn_config` made.
+    """
+    import uvicorn
+    from uvicorn.supervisors import ChangeReload
+
+    server = uvicorn.Server(config)
+    try:
+        if config.should_reload:
+            sock = config.bind_socket()
+            ChangeReload(config, target=server.run, sockets=[sock]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a developer stops the server; uvicorn has already shut down
+    if not server.started and not config.should_reload:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE: it has logged why
 
 
 def asgi_from_environment() -> Any:
@@ -85,6 +212,11 @@ def check_port_free(host: str, port: int) -> None:
         raise ConfigurationError(f"port {port} is out of range (1-65535)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: connections of a killed server in TIME_WAIT must not keep a
+        # supervisor's restart off the port for a minute; a live listener still does. (On
+        # Windows the option would let the probe share a port in use, as asyncio knows.)
+        if os.name == "posix":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
