@@ -1,14 +1,17 @@
 """Request and response bodies of the shop's user services.
 
-Every string a client sends is bounded, and surrounding spaces are trimmed from names and
-profile fields, never from a password.
+Every string a client sends is bounded, and each model says all it checks in its schema
+(the OpenAPI document): a name has no outer spaces rather than having them trimmed, so
+what the document allows the service accepts. A password is never altered.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Access = Literal["customer", "support", "admin"]
 """An access level: what a user may do. Granted only through ``PUT /users/{id}/access``."""
@@ -16,26 +19,59 @@ Access = Literal["customer", "support", "admin"]
 EMAIL_MAX = 320
 
 
-def _trimmed(max_length: int, min_length: int = 0) -> StringConstraints:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+def checked_email(value: str) -> str:
+    """The address as email-validator normalises it (``.test`` domains allowed: they are
+    what test suites and fuzzers send)."""
+    try:
+        return validate_email(value, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from None
 
 
-Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX)]
-Name = Annotated[str, _trimmed(100, min_length=2)]
-Company = Annotated[str, _trimmed(200)]
-JobRole = Annotated[str, _trimmed(100)]
-Phone = Annotated[str, _trimmed(32)]
-Bio = Annotated[str, _trimmed(2000)]
+Email = Annotated[
+    str,
+    Field(max_length=EMAIL_MAX, json_schema_extra={"format": "email"}),
+    AfterValidator(checked_email),
+]
+NOT_BLANK = r"[^ \t\r\n]"
+"""Some character that is not a space, a tab or a line break (spelled out: JSON Schema's
+regex dialect and pydantic's disagree on what else ``\\s`` means)."""
+BLANK = " \t\r\n"
+Name = Annotated[
+    str,
+    Field(min_length=2, max_length=100, pattern=rf"^{NOT_BLANK}([\s\S]*{NOT_BLANK})?$"),
+]
+"""Two to 100 characters, no outer spaces."""
+Company = Annotated[str, Field(max_length=200)]
+JobRole = Annotated[str, Field(max_length=100)]
+Phone = Annotated[str, Field(max_length=32)]
+Bio = Annotated[str, Field(max_length=2000)]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
 """Exactly as typed: a password is never trimmed or otherwise altered."""
 
 
-class Registration(BaseModel):
-    """``POST /register``: email and name are required (blank ones too are refused, with the
-    article's "Email and name are required")."""
+class Change(BaseModel):
+    """A change of some fields: at least one, and none of them null (what the schema says:
+    ``minProperties: 1``, no null branches)."""
 
-    email: str = Field(max_length=EMAIL_MAX)
-    name: str = Field(max_length=100)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="after")
+    def some_and_no_nulls(self) -> Change:
+        if not self.model_fields_set:
+            raise ValueError(f"send at least one of {', '.join(type(self).model_fields)}")
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+
+class Registration(BaseModel):
+    """``POST /register``: email and name are required and not blank (the article's
+    "Email and name are required"); the handler trims them."""
+
+    email: str = Field(max_length=EMAIL_MAX, pattern=NOT_BLANK)
+    name: str = Field(max_length=100, pattern=NOT_BLANK)
     company: Company | None = None
 
 
@@ -83,15 +119,13 @@ class PreferencesUpdate(BaseModel):
     language: str | None = Field(default=None, min_length=2, max_length=10)
 
 
-class UserUpdate(BaseModel):
-    """``PUT /users/{id}``: any of these; email, password, status and access cannot change
-    here."""
+class UserUpdate(Change):
+    """``PUT /users/{id}``: one or more of these; email, password, status and access cannot
+    change here."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name | None = None
-    profile: ProfileUpdate | None = None
-    preferences: PreferencesUpdate | None = None
+    name: Name | SkipJsonSchema[None] = None
+    profile: ProfileUpdate | SkipJsonSchema[None] = None
+    preferences: PreferencesUpdate | SkipJsonSchema[None] = None
 
 
 class AccessChange(BaseModel):

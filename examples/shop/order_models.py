@@ -5,7 +5,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from shop.models import NOT_BLANK, Change
 
 Priority = Literal["normal", "high", "urgent"]
 Status = Literal["pending", "confirmed", "cancelled", "shipped"]
@@ -20,32 +23,26 @@ def cents(amount: float | Decimal) -> Decimal:
 
 
 class OrderLine(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
-
-    product_id: str = Field(min_length=1, max_length=64)
-    product_name: str = Field(min_length=1, max_length=200)
+    product_id: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK)
+    product_name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     quantity: int = Field(gt=0, le=10_000)
     unit_price: float = Field(ge=0, le=1_000_000)
 
 
 class ShippingAddress(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
-
-    street: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
-    country: str = Field(min_length=2, max_length=56)
+    street: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    city: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
+    postal_code: str = Field(min_length=1, max_length=20, pattern=NOT_BLANK)
+    country: str = Field(min_length=2, max_length=56, pattern=NOT_BLANK)
 
 
 class NewOrder(BaseModel):
     """``POST /orders``: the total must equal the items' sum, to the cent."""
 
-    model_config = ConfigDict(str_strip_whitespace=True)
-
     items: list[OrderLine] = Field(min_length=1, max_length=100)
-    total: float = Field(gt=0, le=MAX_TOTAL)
+    total: float = Field(ge=0.01, le=MAX_TOTAL)
     shipping_address: ShippingAddress
-    payment_method: str = Field(min_length=1, max_length=50)
+    payment_method: str = Field(min_length=1, max_length=50, pattern=NOT_BLANK)
     priority: Priority = "normal"
 
     @field_validator("total")
@@ -66,19 +63,15 @@ class NewOrder(BaseModel):
         return total
 
 
-class OrderChanges(BaseModel):
+class OrderChanges(Change):
     """``PATCH /orders/{id}``: a new shipping address, a new priority, or both."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    shipping_address: ShippingAddress | None = None
-    priority: Priority | None = None
+    shipping_address: ShippingAddress | SkipJsonSchema[None] = None
+    priority: Priority | SkipJsonSchema[None] = None
 
 
 class Cancellation(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
-
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
 
 
 class OrderAccepted(BaseModel):

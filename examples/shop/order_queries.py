@@ -30,7 +30,11 @@ To = Annotated[date | None, Query(alias="to", description="last day (inclusive),
 Page = Annotated[int, Field(ge=1, le=MAX_PAGE), Query(description="from 1")]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), Query(description="orders a page")]
 CustomerId = Annotated[str | None, Field(max_length=64)]
-Sort = Annotated[str | None, Field(max_length=40), Query(description="field:asc|desc or relevance")]
+Sort = Annotated[
+    str | None,
+    Field(pattern=r"^(relevance|created_at|total|status)(:(asc|desc))?$"),
+    Query(description="field:asc|desc or relevance"),
+]
 
 
 def day_range(start: date | None, end: date | None) -> dict[str, tuple[str | None, str | None]]:

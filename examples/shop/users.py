@@ -19,7 +19,6 @@ from faaskit import (
     Document,
     NotFoundError,
     PermissionDeniedError,
-    ValidationError,
 )
 from shop.access import ADMIN, READ, SCOPES_BY_ACCESS, STAFF, WRITE
 from shop.app import app, passwords, users
@@ -118,13 +117,6 @@ async def get_user(user_id: str, ctx: Context) -> UserView:
 async def update_user(user_id: str, body: UserUpdate, ctx: Context) -> UserView:
     """Change the name, profile or preferences; fields left out stay as they are."""
     changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise ValidationError("Provide at least one of name, profile, preferences")
-    if "name" in changes and changes["name"] is None:
-        raise ValidationError(
-            "name cannot be empty",
-            [{"loc": ["body", "name"], "msg": "name cannot be null", "type": "missing"}],
-        )
     doc = await load_user(ctx, user_id)
     data = dict(doc.data)
     if "name" in changes:

@@ -44,6 +44,8 @@ def dev(
     from faaskit.loader import load_app
     from faaskit.serving import APP_VARIABLE, check_port_free, run_server, uvicorn_config
 
+    # Development: /metrics is public and a JWT signing key may be generated.
+    os.environ.setdefault("FAASKIT_ENV", "development")
     loaded = load_app(app)  # fail here, with one line, rather than inside the reloader
     settings = Settings.load(database_url=database_url)
     check_port_free(host, port)
@@ -149,6 +151,7 @@ def demo(
     """Run the shop on a scratch SQLite store and walk its tour over real HTTP."""
     from faaskit.demo import run_demo
 
+    os.environ.setdefault("FAASKIT_ENV", "development")
     raise typer.Exit(run_demo(serve=serve, port=port))
 
 

@@ -94,7 +94,9 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
             step.note[:60],
         )
 
-    admin = runtime.tokens.mint("demo-admin", ["users:read", "users:write"])
+    admin = runtime.tokens.mint(
+        "demo-admin", ["users:read", "users:write", "users:staff", "users:admin"]
+    )
     from rich.live import Live
 
     with Live(table, console=console, refresh_per_second=12):

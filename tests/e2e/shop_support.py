@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 READ, WRITE = "users:read", "users:write"
+STAFF, ADMIN = "users:staff", "users:admin"
 PROBLEM_JSON = "application/problem+json"
 PASSWORD = "correct horse battery"
 
@@ -32,11 +33,13 @@ class ShopClient:
 
     @property
     def reader(self) -> dict[str, str]:
-        return self.bearer(READ)
+        """Staff that may read any account."""
+        return self.bearer(READ, STAFF)
 
     @property
     def writer(self) -> dict[str, str]:
-        return self.bearer(READ, WRITE)
+        """Staff that may read and change any account."""
+        return self.bearer(READ, WRITE, STAFF)
 
     def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
         return self.http.post("/auth/token", json={"email": email, "password": password})
@@ -55,6 +58,24 @@ class ShopClient:
         response = self.create(email, name, **extra)
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
+
+    def activate(self, user_id: str) -> None:
+        response = self.http.post(f"/users/{user_id}/activate", headers=self.writer)
+        assert response.status_code == 200, response.text
+
+    def active(self, email: str, name: str = "Ann Lee", **extra: Any) -> str:
+        """The id of an active user (created and activated), who may log in."""
+        user_id = self.created(email, name, **extra)
+        self.activate(user_id)
+        return user_id
+
+    def grant(self, user_id: str, access: str) -> None:
+        """Give the user an access level (with an admin's token)."""
+        from shop.access import SCOPES_BY_ACCESS
+
+        admin = self.bearer(*SCOPES_BY_ACCESS["admin"], subject="the-admin")
+        response = self.http.put(f"/users/{user_id}/access", json={"access": access}, headers=admin)
+        assert response.status_code == 200, response.text
 
     def get(self, user_id: str) -> httpx.Response:
         return self.http.get(f"/users/{user_id}", headers=self.reader)

@@ -12,7 +12,7 @@ from faaskit.testing import AppHarness
 from shop import app
 from shop.mail import provider
 
-ADMIN = ("admin", "users:read", "users:write")
+ADMIN = ("admin", "users:read", "users:write", "users:staff")
 NEW_USER = {"email": "ann@example.com", "name": "Ann Lee", "password": "s3cret-pass"}
 
 

@@ -141,7 +141,10 @@ def test_concurrent_registrations_of_one_email_admit_exactly_one(shop: ShopClien
         ]
     )
 
-    assert sorted(statuses) == [201] + [409] * 11, statuses
+    # One sign-up; the rest are refused as taken, or, past the taken-email check, by the
+    # address's rate limit (5 an hour) before they reach the store.
+    assert statuses.count(201) == 1, statuses
+    assert set(statuses) <= {201, 409, 429} and statuses.count(429) <= 12 - 5, statuses
 
 
 def test_registrations_that_all_pass_the_duplicate_check_still_admit_one(
@@ -159,4 +162,6 @@ def test_registrations_that_all_pass_the_duplicate_check_still_admit_one(
             ]
         )
 
-    assert sorted(statuses) == [201] + [409] * 7, statuses
+    # All eight passed the taken-email check: the address's limit admits five to the store
+    # (exact: the bucket is one atomic take), and the store admits one of those.
+    assert sorted(statuses) == [201] + [409] * 4 + [429] * 3, statuses

@@ -10,7 +10,7 @@ INVALID = "Invalid email or password"
 
 
 def test_token_for_email_and_password_works_on_get_user(shop: ShopClient) -> None:
-    user_id = shop.created("rae@example.com", "Rae")
+    user_id = shop.active("rae@example.com", "Rae")
 
     response = shop.login("rae@example.com")
 
@@ -32,20 +32,22 @@ def test_token_for_email_and_password_works_on_get_user(shop: ShopClient) -> Non
 
 
 def test_token_login_ignores_the_case_of_the_email(shop: ShopClient) -> None:
-    shop.created("Sam@Example.com", "Sam")
+    shop.active("Sam@Example.com", "Sam")
 
     assert shop.login("sam@example.com").status_code == 200
     assert shop.login("  SAM@EXAMPLE.COM ").status_code == 200
 
 
 def test_an_admin_token_can_write(shop: ShopClient) -> None:
-    admin_id = shop.created("tia@example.com", "Tia", role="admin")
+    admin_id = shop.active("tia@example.com", "Tia")
+    shop.grant(admin_id, "admin")
+    other_id = shop.created("tom@example.com", "Tom")
     token = shop.login("tia@example.com").json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     claims = jwt.decode(token, options={"verify_signature": False})
     assert {READ, WRITE} <= set(claims["scope"].split())
 
-    response = shop.http.post(f"/users/{admin_id}/activate", headers=headers)
+    response = shop.http.post(f"/users/{other_id}/activate", headers=headers)
     assert response.status_code == 200, response.text
 
 

@@ -1,4 +1,5 @@
-"""CORS as a pure ASGI middleware: preflights answer 204, simple requests get their headers."""
+"""CORS as a pure ASGI middleware: preflights answer 204, other requests get their headers
+(every request, Origin or not, when any origin is allowed without credentials)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,12 @@ class CORSMiddleware:
             return
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
-        if origin is None:
+        if origin is None and not (self.any_origin and not self.credentials):
             await self.app(scope, receive, send)
             return
-        allowed = self._allow_origin(origin)
+        # With any origin and no credentials the answer is the same for every caller, so
+        # it says so on every answer (errors too), as a cache or a non-browser client sees.
+        allowed = self._allow_origin(origin or b"")
         requested = headers.get(b"access-control-request-method")
         if scope["method"] == "OPTIONS" and requested is not None:
             await self._preflight(allowed, requested, headers, send)
