@@ -67,10 +67,10 @@ class Change(BaseModel):
 
 
 class Registration(BaseModel):
-    """``POST /register``: email and name are required and not blank (the article's
-    "Email and name are required"); the handler trims them."""
+    """``POST /register``: an email address and a name that is not blank (the handler
+    trims it) are required."""
 
-    email: str = Field(max_length=EMAIL_MAX, pattern=NOT_BLANK)
+    email: Email
     name: str = Field(max_length=100, pattern=NOT_BLANK)
     company: Company | None = None
 

@@ -48,8 +48,8 @@ def test_create_user_answers_201_and_stores_only_an_argon2id_hash(shop: ShopClie
     assert stored.data["password_hash"].startswith("$argon2id$")
     assert PASSWORD not in json.dumps(stored.data)
     assert "password" not in stored.data
-    assert stored.data["role"] == "support"
-    assert stored.data["profile"] == {"company": "Acme", "phone": "+1 555 0100"}
+    assert stored.data["access"] == "customer"  # the job role is not an access level
+    assert stored.data["profile"] == {"company": "Acme", "role": "support", "phone": "+1 555 0100"}
     assert stored.data["preferences"]["newsletter"] is True
 
 
@@ -64,7 +64,10 @@ INVALID_NEW_USERS = [
     ({"name": "Dan", "password": PASSWORD}, {"email"}),
     ({"email": "dan@example.com", "password": PASSWORD}, {"name"}),
     ({"email": "dan@example.com", "name": "Dan"}, {"password"}),
-    ({"email": "dan@example.com", "name": "Dan", "password": PASSWORD, "role": "root"}, {"role"}),
+    (
+        {"email": "dan@example.com", "name": "Dan", "password": PASSWORD, "access": "admin"},
+        {"access"},
+    ),
 ]
 
 
@@ -136,7 +139,7 @@ def test_get_user_shows_profile_and_preferences_but_no_secrets(shop: ShopClient)
     assert user["email"] == "ivy@example.com"
     assert user["name"] == "Ivy Park"
     assert user["status"] == "pending"
-    assert user["role"] == "customer"
+    assert user["access"] == "customer"
     assert user["profile"]["company"] == "Acme"
     assert user["preferences"] == {"newsletter": True, "notifications": True, "language": "en"}
     assert user["activated_at"] is None
@@ -182,7 +185,7 @@ def test_update_user_changes_only_what_is_sent(shop: ShopClient) -> None:
     assert response.status_code == 200, response.text
     after = response.json()
     assert after["name"] == "Kim Park"
-    for unchanged in ("email", "status", "role", "profile", "preferences", "created_at"):
+    for unchanged in ("email", "status", "access", "profile", "preferences", "created_at"):
         assert after[unchanged] == before[unchanged]
 
     response = shop.http.put(
@@ -193,7 +196,12 @@ def test_update_user_changes_only_what_is_sent(shop: ShopClient) -> None:
     assert response.status_code == 200, response.text
     after = response.json()
     assert after["name"] == "Kim Park"
-    assert after["profile"] == {"company": "Acme", "phone": "+1 555 0101", "bio": "Hello"}
+    assert after["profile"] == {
+        "company": "Acme",
+        "role": None,
+        "phone": "+1 555 0101",
+        "bio": "Hello",
+    }
     assert after["preferences"] == {"newsletter": False, "notifications": True, "language": "fr"}
     assert shop.get(user_id).json() == after  # it was stored, not only answered
     assert shop.stored(user_id).data["password_hash"].startswith("$argon2id$")
@@ -336,7 +344,7 @@ def test_users_routes_need_their_scope(shop: ShopClient) -> None:
 
 
 def test_a_customer_token_can_read_but_not_write(shop: ShopClient) -> None:
-    user_id = shop.created("quinn@example.com", "Quinn")
+    user_id = shop.active("quinn@example.com", "Quinn")
     token = shop.login("quinn@example.com").json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -348,7 +356,7 @@ def test_a_customer_token_can_read_but_not_write(shop: ShopClient) -> None:
 
     user = shop.get(user_id).json()
     assert user["name"] == "Quinn"
-    assert user["status"] == "pending"
+    assert user["status"] == "active"
 
 
 def test_creates_that_all_pass_the_duplicate_check_still_admit_one(shop: ShopClient) -> None:
