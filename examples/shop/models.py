@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 Access = Literal["customer", "support", "admin"]
 """An access level: what a user may do. Granted only through ``PUT /users/{id}/access``."""
@@ -50,19 +49,25 @@ Password = Annotated[str, Field(min_length=8, max_length=1024)]
 """Exactly as typed: a password is never trimmed or otherwise altered."""
 
 
+def _no_default_in_schema(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def optional() -> Any:
+    """A field that may be left out but is never null: the schema says its type alone
+    (no null branch, no ``default: null``), and a JSON null is refused like any wrong type."""
+    return Field(default=None, json_schema_extra=_no_default_in_schema)
+
+
 class Change(BaseModel):
-    """A change of some fields: at least one, and none of them null (what the schema says:
-    ``minProperties: 1``, no null branches)."""
+    """A change of some fields: at least one (``minProperties: 1``), none of them null."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     @model_validator(mode="after")
-    def some_and_no_nulls(self) -> Change:
+    def at_least_one(self) -> Change:
         if not self.model_fields_set:
             raise ValueError(f"send at least one of {', '.join(type(self).model_fields)}")
-        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null")
         return self
 
 
@@ -123,9 +128,9 @@ class UserUpdate(Change):
     """``PUT /users/{id}``: one or more of these; email, password, status and access cannot
     change here."""
 
-    name: Name | SkipJsonSchema[None] = None
-    profile: ProfileUpdate | SkipJsonSchema[None] = None
-    preferences: PreferencesUpdate | SkipJsonSchema[None] = None
+    name: Name = optional()
+    profile: ProfileUpdate = optional()
+    preferences: PreferencesUpdate = optional()
 
 
 class AccessChange(BaseModel):

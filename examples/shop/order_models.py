@@ -6,9 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from shop.models import NOT_BLANK, Change
+from shop.models import NOT_BLANK, Change, optional
 
 Priority = Literal["normal", "high", "urgent"]
 Status = Literal["pending", "confirmed", "cancelled", "shipped"]
@@ -66,8 +65,8 @@ class NewOrder(BaseModel):
 class OrderChanges(Change):
     """``PATCH /orders/{id}``: a new shipping address, a new priority, or both."""
 
-    shipping_address: ShippingAddress | SkipJsonSchema[None] = None
-    priority: Priority | SkipJsonSchema[None] = None
+    shipping_address: ShippingAddress = optional()
+    priority: Priority = optional()
 
 
 class Cancellation(BaseModel):

@@ -42,13 +42,20 @@ class Secrets:
         return value
 
     def create(self, name: str, value: str) -> str:
-        """Store a new secret file (owner-only); if another process won the race, use theirs."""
+        """Store a new secret file (owner-only); if another process won the race, use theirs.
+
+        The value is written to a private file first and then linked into place, so no
+        process ever reads the name while it is still empty."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / name
+        draft = self.directory / f".{name}.{os.getpid()}.{os.urandom(8).hex()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(value + "\n")
+            os.link(draft, path)
         except FileExistsError:
             return path.read_text().strip()
-        with os.fdopen(fd, "w") as file:
-            file.write(value + "\n")
+        finally:
+            draft.unlink(missing_ok=True)
         return value

@@ -52,7 +52,9 @@ def order_body(*lines: dict[str, Any], city: str = "Berlin", **changes: Any) -> 
 async def register(h: AppHarness, name: str, email: str) -> str:
     """A user in the users collection (so orders carry their name); their id."""
     body = {"email": email, "name": name, "password": "s3cret-pass"}
-    response = await h.http.post("/users", json=body, headers=h.auth("admin", "users:write", "users:staff"))
+    response = await h.http.post(
+        "/users", json=body, headers=h.auth("admin", "users:write", "users:staff")
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from faaskit.app import CORS
+from faaskit.http.headers import JSON_CSP, NO_STORE, SECURITY_HEADERS
 
 __all__ = ["CORSMiddleware"]
 
@@ -108,6 +109,9 @@ class CORSMiddleware:
                     "headers": [
                         (b"content-type", b"application/problem+json"),
                         (b"content-length", str(len(body)).encode()),
+                        *SECURITY_HEADERS,
+                        NO_STORE,
+                        JSON_CSP,
                     ],
                 }
             )
@@ -122,6 +126,8 @@ class CORSMiddleware:
                     (b"access-control-allow-origin", allowed),
                     (b"vary", b"Origin"),
                     *self.preflight_headers,
+                    *SECURITY_HEADERS,
+                    NO_STORE,
                 ],
             }
         )

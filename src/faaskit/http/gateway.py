@@ -27,6 +27,7 @@ from faaskit.errors import (
     UnsupportedMediaTypeError,
 )
 from faaskit.http.binding import JSON, Endpoint, Rendered, build_endpoint
+from faaskit.http.headers import JSON_CSP, NO_STORE, SECURITY_HEADERS
 from faaskit.http.metrics_access import MetricsAccess
 from faaskit.http.problems import PROBLEM_MEDIA_TYPE, problem
 from faaskit.ids import new_id
@@ -38,14 +39,6 @@ logger = logging.getLogger("faaskit.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _INTERNAL = "An unexpected error occurred; quote the request id when you report it."
-# Sent on every answer: an API's answers are data, never pages to sniff, frame or cache.
-_SECURITY_HEADERS = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-)
-_NO_STORE = (b"cache-control", b"no-store")
-"""Unless the handler set its own: answers carry tokens and personal data (RFC 6749 §5.1)."""
-_JSON_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
 
 
@@ -284,9 +277,9 @@ class Gateway:
 
     @staticmethod
     async def _send(send: Any, rendered: Rendered, request_id: str, *, head: bool) -> None:
-        headers = [(b"x-request-id", request_id.encode()), *rendered.headers, *_SECURITY_HEADERS]
+        headers = [(b"x-request-id", request_id.encode()), *rendered.headers, *SECURITY_HEADERS]
         if not any(name == b"cache-control" for name, _ in rendered.headers):
-            headers.append(_NO_STORE)
+            headers.append(NO_STORE)
         if rendered.status != 204:
             headers.append((b"content-length", str(len(rendered.body)).encode()))
         if rendered.media_type is not None:
@@ -295,7 +288,7 @@ class Gateway:
             (value for name, value in rendered.headers if name == b"content-type"), None
         )
         if media in _JSON_MEDIA:
-            headers.append(_JSON_CSP)
+            headers.append(JSON_CSP)
         await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else rendered.body})
 
