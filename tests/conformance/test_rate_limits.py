@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,16 +30,6 @@ from faaskit.store.sqlite_limits import IDLE_GRACE, PURGE_LIMIT
 from faaskit.testing import VirtualClock
 
 T0 = 1_000_000.0
-
-
-@pytest.fixture
-async def store(backend_url: str) -> AsyncIterator[Store]:
-    store = create_store(backend_url)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def takes(store: Store, bucket: str, count: int, **bucket_args: float) -> list[float]:

@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +21,6 @@ USERS = CollectionSpec("users", unique=("email",), casefold=frozenset({"email"})
 T0 = "2026-01-01T00:00:00+00:00"
 T1 = "2026-01-01T00:00:01+00:00"
 T2 = "2026-01-01T00:00:02+00:00"
-
-
-@pytest.fixture
-async def store(backend_url: str) -> AsyncIterator[Store]:
-    store = create_store(backend_url)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def insert(

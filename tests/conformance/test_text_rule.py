@@ -3,13 +3,13 @@ with a ValidationError — never stored on one backend and a 500 on the other.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from faaskit.errors import ValidationError
-from faaskit.store import Store, create_store
+from faaskit.store import Store
 from faaskit.store.protocol import (
     AppendEvents,
     InsertDocument,
@@ -22,16 +22,6 @@ from faaskit.store.protocol import (
 from faaskit.store.text import NUL_MESSAGE, dump_json
 
 T0 = "2026-01-01T00:00:00+00:00"
-
-
-@pytest.fixture
-async def store(backend_url: str) -> AsyncIterator[Store]:
-    store = create_store(backend_url)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def _insert(id: str, data: dict[str, Any]) -> InsertDocument:
