@@ -231,8 +231,9 @@ def _nul_fields(body: bytes, errors: list[FieldError]) -> bool:
     except orjson.JSONDecodeError:
         return False
     found: list[FieldError] = []
-
-    def visit(value: Any, loc: list[Any]) -> None:
+    pending: list[tuple[Any, list[Any]]] = [(document, ["body"])]
+    while pending:  # a loop, not recursion: JSON may nest deeper than Python's stack
+        value, loc = pending.pop()
         if isinstance(value, str):
             if "\x00" in value:
                 found.append({"loc": loc, "msg": NUL_MESSAGE, "type": "nul"})
@@ -240,13 +241,10 @@ def _nul_fields(body: bytes, errors: list[FieldError]) -> bool:
             for key, item in value.items():
                 if "\x00" in key:
                     found.append({"loc": loc, "msg": f"a key: {NUL_MESSAGE}", "type": "nul"})
-                visit(item, [*loc, key])
+                pending.append((item, [*loc, key]))
         elif isinstance(value, list):
-            for index, item in enumerate(value):
-                visit(item, [*loc, index])
-
-    visit(document, ["body"])
-    errors.extend(found)
+            pending.extend((item, [*loc, index]) for index, item in enumerate(value))
+    errors.extend(sorted(found, key=lambda error: [str(part) for part in error["loc"]]))
     return bool(found)
 
 
@@ -261,13 +259,21 @@ def _in_url(annotation: Any) -> Any:
     optional = get_origin(base) in (typing.Union, types.UnionType) and type(None) in get_args(base)
     inner = next((a for a in get_args(base) if a is not type(None)), base) if optional else base
     extra: list[Any] = []
-    if inner is int and not _bounded(args):
+    if get_origin(inner) in (list, tuple, set, frozenset) and get_args(inner) in (
+        (int,),
+        (int, ...),
+    ):
+        collection = get_origin(inner)
+        bounded = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+        checked: Any = collection[bounded, ...] if collection is tuple else collection[bounded]
+    elif inner is int and not _bounded(args):
         extra.append(Field(ge=INT64_MIN, le=INT64_MAX))
     elif inner in (date, datetime, time):
         extra.append(BeforeValidator(_iso_text))
-    if not extra:
+    else:
         return annotation
-    checked: Any = Annotated[inner, *extra]
+    if extra:
+        checked = Annotated[inner, *extra]
     if optional:
         checked = checked | None
     return Annotated[checked, *args] if args else checked

@@ -33,12 +33,18 @@ def refuse_nul(values: Iterable[Any]) -> None:
 
 def without_nul(value: Any) -> bool:
     """True when no string in ``value`` (keys included, at any depth) holds NUL."""
-    if isinstance(value, str):
-        return "\x00" not in value
-    if isinstance(value, dict):
-        return all(without_nul(k) and without_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return all(without_nul(item) for item in value)
+    pending = [value]
+    while pending:  # a loop, not recursion: JSON may nest deeper than Python's stack
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return False
+        elif isinstance(item, dict):
+            if any("\x00" in key for key in item if isinstance(key, str)):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return True
 
 
