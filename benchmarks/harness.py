@@ -31,6 +31,20 @@ UVICORN_FLAGS = (
     "warning",
 )
 """The same for every contender; ``--factory servers:NAME`` picks the app."""
+HTTPTOOLS = "httptools"
+FAASKIT_PROTOCOL = "faaskit"
+"""The faaskit contenders run as faaskit serves (``serve_faaskit.py``, the same flags)."""
+PROTOCOLS = (
+    "faaskit: faaskit's own `LimitedHttpToolsProtocol` (uvicorn's httptools protocol with "
+    "bounded request heads, default limits 32 KiB / 100 headers; no `server` header), "
+    "through `benchmarks/serve_faaskit.py`, which builds `faaskit.serving.uvicorn_config` "
+    "(what `faaskit dev` runs) with the flags above; Starlette, FastAPI, Powertools and raw "
+    "ASGI: uvicorn's plain `--http httptools`"
+)
+
+
+def protocol_of(factory: str) -> str:
+    return FAASKIT_PROTOCOL if factory.startswith("faaskit_") else HTTPTOOLS
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def uvicorn_command(factory: str, port: int, cpu: list[str]) -> list[str]:
+def uvicorn_command(
+    factory: str, port: int, cpu: list[str], protocol: str | None = None
+) -> list[str]:
+    """The server's command line: ``protocol`` defaults to :func:`protocol_of` the factory."""
+    if (protocol or protocol_of(factory)) == FAASKIT_PROTOCOL:
+        launcher = str(HERE / "serve_faaskit.py")
+        address = ["--host", HOST, "--port", str(port)]
+        return [*cpu, sys.executable, launcher, "--factory", f"servers:{factory}", *address]
     return [
         *cpu,
         sys.executable,
@@ -128,13 +149,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def serve(
-    factory: str, env: Mapping[str, str], cpu: list[str], log: Path, *, timeout: float = 30
+    factory: str,
+    env: Mapping[str, str],
+    cpu: list[str],
+    log: Path,
+    *,
+    timeout: float = 30,
+    protocol: str | None = None,
 ) -> Iterator[int]:
     """Run ``servers:factory`` under uvicorn until the block ends; yields its port."""
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
-            uvicorn_command(factory, port, cpu),
+            uvicorn_command(factory, port, cpu, protocol),
             env=dict(env),
             cwd=log.parent,
             stdout=output,

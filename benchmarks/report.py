@@ -83,6 +83,7 @@ def _machine_section(results: Results) -> list[str]:
             else "requests/s, p50 and p99 from the client's own latency list."
         ),
         f"- Every server: its own process, `uvicorn {s.uvicorn}`; CPU pinning: {s.pinning}.",
+        f"- HTTP protocol: {s.protocols}.",
         f"- Hello: {s.rounds} interleaved round(s) per contender; the row is the round with "
         "the median requests/s (all rounds listed).",
         "- Writes: `POST /items` with a JSON body through a faaskit handler that calls "

@@ -81,6 +81,7 @@ class Settings:
     tool: str
     pinning: str
     uvicorn: str
+    protocols: str = ""
 
 
 @dataclass

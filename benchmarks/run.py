@@ -481,6 +481,7 @@ def run(options: Options, console: Console) -> Results:
         load.WRK if wrk else load.PYTHON_LOADGEN,
         pin.description,
         " ".join(harness.UVICORN_FLAGS),
+        harness.PROTOCOLS,
     )
     postgres = options.postgres_url if USES_POSTGRES & set(options.sections) else None
     redis = "messaging" in options.sections
