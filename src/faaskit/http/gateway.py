@@ -40,6 +40,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _INTERNAL = "An unexpected error occurred; quote the request id when you report it."
 _JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
+_EVERY_ANSWER = (*SECURITY_HEADERS, NO_STORE)
 
 
 class ClientDisconnected(Exception):
@@ -277,16 +278,19 @@ class Gateway:
 
     @staticmethod
     async def _send(send: Any, rendered: Rendered, request_id: str, *, head: bool) -> None:
-        headers = [(b"x-request-id", request_id.encode()), *rendered.headers, *SECURITY_HEADERS]
-        if not any(name == b"cache-control" for name, _ in rendered.headers):
-            headers.append(NO_STORE)
+        media = rendered.media_type
+        if rendered.headers:  # a handler's Response or a problem: it may set its own
+            headers = [(b"x-request-id", request_id.encode()), *rendered.headers]
+            names = {name for name, _ in rendered.headers}
+            headers += SECURITY_HEADERS if b"cache-control" in names else _EVERY_ANSWER
+            if media is None and b"content-type" in names:
+                media = next(value for name, value in rendered.headers if name == b"content-type")
+        else:
+            headers = [(b"x-request-id", request_id.encode()), *_EVERY_ANSWER]
         if rendered.status != 204:
             headers.append((b"content-length", str(len(rendered.body)).encode()))
         if rendered.media_type is not None:
             headers.append((b"content-type", rendered.media_type))
-        media = rendered.media_type or next(
-            (value for name, value in rendered.headers if name == b"content-type"), None
-        )
         if media in _JSON_MEDIA:
             headers.append(JSON_CSP)
         await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
