@@ -184,7 +184,7 @@ class _NulRefusingConnection(sqlite3.Connection):
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         if parameters:
-            refuse_nul(parameters)
+            refuse_nul(parameters.values() if isinstance(parameters, Mapping) else parameters)
         return super().execute(sql, parameters)
 
 
