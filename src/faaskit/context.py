@@ -33,6 +33,15 @@ class Context:
 
     ``invocation_id`` is the request id (echoed in ``X-Request-ID`` and every log line);
     ``principal`` is the verified caller on an authenticated route, else None.
+
+    On a cloud platform the adapter also tells the invocation about its environment:
+    ``cold_start`` is True for the first invocation of an execution environment,
+    ``startup_seconds`` how long that environment's start-up took (None when unknown)
+    and ``deadline`` the moment (epoch seconds) the platform stops the invocation (None
+    under the local gateway, which has no such limit)::
+
+        if ctx.deadline is not None and ctx.deadline - time.time() < 2:
+            ...  # leave the rest for a retry
     """
 
     __slots__ = (
@@ -40,11 +49,14 @@ class Context:
         "_log",
         "_runtime",
         "_uow",
+        "cold_start",
         "correlation_id",
+        "deadline",
         "function",
         "headers",
         "invocation_id",
         "principal",
+        "startup_seconds",
     )
 
     def __init__(
@@ -68,6 +80,9 @@ class Context:
         self._uow = uow
         self._runtime = runtime
         self._collections = collections
+        self.cold_start = False
+        self.startup_seconds: float | None = None
+        self.deadline: float | None = None
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from starlette.routing import compile_path
@@ -41,6 +42,9 @@ _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGN
 _INTERNAL = "An unexpected error occurred; quote the request id when you report it."
 _JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
 _EVERY_ANSWER = (*SECURITY_HEADERS, NO_STORE)
+# Stands for an encoded slash (%2F) inside one segment while a path is matched, so it
+# never separates segments; a noncharacter, which no route template contains.
+_ENCODED_SLASH = "\uffff"
 
 
 class ClientDisconnected(Exception):
@@ -116,7 +120,11 @@ class Gateway:
         async with self._start_lock:
             await self.runtime.start()
 
-    def _match(self, path: str) -> tuple[_PathGroup | None, dict[str, Any]]:
+    def _match(
+        self, path: str, raw_path: bytes | None = None
+    ) -> tuple[_PathGroup | None, dict[str, Any]]:
+        if raw_path is not None and b"%" in raw_path:
+            return self._match_encoded(raw_path)
         group = self._static.get(path)
         if group is not None:
             return group, {}
@@ -125,6 +133,24 @@ class Gateway:
             if match is not None:
                 params = {
                     key: group.convertors[key].convert(value)
+                    for key, value in match.groupdict().items()
+                }
+                return group, params
+        return None, {}
+
+    def _match_encoded(self, raw_path: bytes) -> tuple[_PathGroup | None, dict[str, Any]]:
+        """Match a path with percent escapes: split the raw path first, then decode each
+        segment, so ``/files/a%2Fb`` is one parameter ``a/b``, never two segments."""
+        raw = raw_path.partition(b"?")[0].decode("latin-1")
+        path = "/".join(unquote(part).replace("/", _ENCODED_SLASH) for part in raw.split("/"))
+        group = self._static.get(path)
+        if group is not None:
+            return group, {}
+        for group in self._dynamic:
+            match = group.regex.match(path)
+            if match is not None:
+                params = {
+                    key: group.convertors[key].convert(value.replace(_ENCODED_SLASH, "/"))
                     for key, value in match.groupdict().items()
                 }
                 return group, params
@@ -144,7 +170,7 @@ class Gateway:
         try:
             if not self.runtime.started:
                 await self._ensure_started()
-            group, path_params = self._match(path)
+            group, path_params = self._match(path, scope.get("raw_path"))
             if group is None:
                 rendered = self._builtin(method, path, headers)
             else:

@@ -1,0 +1,213 @@
+"""AWS Lambda: an :class:`~faaskit.App` as a Lambda handler, for HTTP events::
+
+    # handler.py, the function's handler "handler.handler"
+    from faaskit.adapters.aws import lambda_handler
+    from shop import app
+
+    handler = lambda_handler(app)
+
+Each HTTP event (API Gateway REST or HTTP API, a Function URL, an ALB) becomes an ASGI
+request to the same gateway that ``faaskit dev`` serves, in-process, so routing, auth,
+validation, problem+json errors, CORS, security headers and ``/openapi.json`` are the
+local server's. Start-up (the runtime, opening the store, loading keys) happens once per
+execution environment, on the first event, or earlier with :meth:`LambdaHandler.start`
+at module scope; every event then runs on the environment's one event loop. Lambda hands
+an environment one event at a time, so nothing here is shared between two events at once.
+
+Each invocation's Context carries the Lambda request id as ``invocation_id`` (also the
+``X-Request-ID`` of the answer), ``cold_start``, ``startup_seconds`` and ``deadline``
+(epoch seconds, from ``context.get_remaining_time_in_millis()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from faaskit.adapters.asgi_call import call_asgi
+from faaskit.adapters.aws_answers import lambda_answer
+from faaskit.adapters.aws_events import HttpRequest, UnsupportedEventError, http_request
+from faaskit.app import App
+from faaskit.auth import Principal
+from faaskit.config import Settings
+from faaskit.context import Context
+from faaskit.errors import BadRequestError
+from faaskit.runtime.runtime import Runtime
+
+__all__ = ["LambdaHandler", "UnsupportedEventError", "lambda_handler"]
+
+T = TypeVar("T")
+_REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
+
+
+def lambda_handler(app: App, *, settings: Settings | None = None) -> LambdaHandler:
+    """A Lambda handler ``handler(event, context)`` serving ``app``'s HTTP routes.
+
+    ``settings`` default to :meth:`Settings.load` (``FAASKIT_DATABASE_URL`` and the rest
+    of the environment), read when the environment starts.
+    """
+    return LambdaHandler(app, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Invocation:
+    cold_start: bool
+    startup_seconds: float | None
+    deadline: float | None
+
+
+class _LambdaRuntime(Runtime):
+    """The runtime, telling each Context about the Lambda invocation it belongs to."""
+
+    invocation: _Invocation | None = None
+
+    def context(
+        self,
+        function: str,
+        invocation_id: str,
+        *,
+        principal: Principal | None = None,
+        correlation_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Context:
+        ctx = super().context(
+            function,
+            invocation_id,
+            principal=principal,
+            correlation_id=correlation_id,
+            headers=headers,
+        )
+        invocation = self.invocation
+        if invocation is not None:
+            ctx.cold_start = invocation.cold_start
+            ctx.startup_seconds = invocation.startup_seconds
+            ctx.deadline = invocation.deadline
+        return ctx
+
+
+class LambdaHandler:
+    """Call it with ``(event, context)``; it answers in the shape the event came in."""
+
+    def __init__(self, app: App, settings: Settings | None = None) -> None:
+        self.app = app
+        self._settings = settings
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runtime: _LambdaRuntime | None = None
+        self._asgi: Any = None
+        self._startup_seconds: float | None = None
+        self._served = False
+
+    def start(self) -> None:
+        """Start the environment now (idempotent): build the runtime, open the store and
+        load the keys. The first event does this when nothing did before."""
+        if self._runtime is not None:
+            return
+        from faaskit.http.gateway import create_asgi_app
+
+        began = time.perf_counter()
+        loop = asyncio.new_event_loop()
+        try:
+            runtime = _LambdaRuntime(self.app, self._settings or Settings.load())
+            asgi = create_asgi_app(self.app, runtime)
+            loop.run_until_complete(runtime.start())
+        except BaseException:
+            loop.close()
+            raise
+        self._loop, self._runtime, self._asgi = loop, runtime, asgi
+        self._startup_seconds = time.perf_counter() - began
+
+    @property
+    def runtime(self) -> Runtime:
+        """The environment's runtime (started on first use)."""
+        self.start()
+        assert self._runtime is not None
+        return self._runtime
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the environment's event loop (tests; a warm-up at module scope)."""
+        self.start()
+        assert self._loop is not None
+        return self._loop.run_until_complete(work)
+
+    def close(self) -> None:
+        """Stop the runtime and close the loop (Lambda never does; tests and scripts may)."""
+        if self._runtime is None or self._loop is None:
+            return
+        try:
+            self._loop.run_until_complete(self._runtime.stop())
+        finally:
+            self._loop.close()
+            self._loop = self._runtime = self._asgi = None
+
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        request = http_request(event)  # UnsupportedEventError: Lambda reports the failure
+        cold = not self._served
+        self.start()
+        assert self._runtime is not None and self._loop is not None
+        self._served = True
+        self._runtime.invocation = _Invocation(
+            cold_start=cold,
+            startup_seconds=self._startup_seconds,
+            deadline=_deadline(context),
+        )
+        try:
+            return self._loop.run_until_complete(self._answer(request, _request_id(context)))
+        finally:
+            self._runtime.invocation = None
+
+    async def _answer(self, request: HttpRequest, request_id: str | None) -> dict[str, Any]:
+        scope = request.scope()
+        if request_id is not None:
+            scope["headers"] = [
+                *(item for item in request.headers if item[0] != b"x-request-id"),
+                (b"x-request-id", request_id.encode()),
+            ]
+        app = self._asgi
+        if request.body_error is not None:
+            app = self._refusal(request.body_error, request_id)
+        answer = await call_asgi(app, scope, request.body)
+        return lambda_answer(request, answer.status, answer.headers, answer.body)
+
+    def _refusal(self, detail: str, request_id: str | None) -> Any:
+        """An ASGI app answering a 400 problem, with the gateway's headers (and CORS)."""
+        from faaskit.http.binding import Rendered
+        from faaskit.http.gateway import Gateway
+        from faaskit.http.problems import problem
+        from faaskit.ids import new_id
+
+        realm = self.app.name
+        answer_id = request_id or new_id()
+
+        async def refuse(scope: Any, receive: Any, send: Any) -> None:
+            status, extra, body = problem(
+                BadRequestError(detail), instance=scope["path"], request_id=answer_id, realm=realm
+            )
+            rendered = Rendered(status, body, None, tuple(extra))
+            await Gateway._send(send, rendered, answer_id, head=False)
+
+        if self.app.cors is None:
+            return refuse
+        from faaskit.http.cors import CORSMiddleware
+
+        return CORSMiddleware(refuse, self.app.cors)
+
+
+def _request_id(context: Any) -> str | None:
+    value = getattr(context, "aws_request_id", None)
+    if isinstance(value, str) and 0 < len(value) <= 128 and set(value) <= _REQUEST_ID_CHARS:
+        return value
+    return None
+
+
+def _deadline(context: Any) -> float | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        millis = float(remaining())
+    except (TypeError, ValueError):
+        return None
+    return time.time() + millis / 1000

@@ -1,0 +1,130 @@
+"""An ASGI answer as the Lambda answer each HTTP event kind expects.
+
+- REST (payload 1.0): ``headers``, and ``multiValueHeaders`` for a header sent more than
+  once (several ``Set-Cookie``);
+- HTTP API and Function URL (payload 2.0): ``headers`` (repeats comma-joined) and every
+  ``Set-Cookie`` in the ``cookies`` array;
+- ALB with multi-value headers: every header in ``multiValueHeaders``;
+- ALB with single-value headers: ``headers``, repeats comma-joined, except ``Set-Cookie``,
+  which must never be joined: each one goes under a differently cased name
+  (``set-cookie``, ``Set-cookie``, ``sEt-cookie``, ...), as Mangum does, since the load
+  balancer passes header names through as they are and a browser reads them without
+  regard to case. 512 casings exist; past them a cookie is dropped with a warning.
+
+A body whose media type is not text (or that is compressed, or not UTF-8) is sent
+base64-encoded with ``isBase64Encoded: true``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from http import HTTPStatus
+from itertools import islice
+from typing import Any
+
+from faaskit.adapters.aws_events import EventKind, HttpRequest
+
+__all__ = ["lambda_answer"]
+
+logger = logging.getLogger("faaskit.adapters.aws")
+
+_TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/javascript",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "application/x-ndjson",
+        "application/yaml",
+        "application/graphql",
+    }
+)
+
+
+def lambda_answer(
+    request: HttpRequest, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> dict[str, Any]:
+    """The answer to ``request`` for Lambda, from an ASGI status, headers and body."""
+    by_name: dict[str, list[str]] = {}
+    for raw_name, raw_value in headers:
+        by_name.setdefault(raw_name.decode("latin-1").lower(), []).append(
+            raw_value.decode("latin-1")
+        )
+    text, encoded = _body(body, by_name)
+    answer: dict[str, Any] = {"statusCode": status}
+    kind = request.kind
+    if kind is EventKind.REST:
+        answer["headers"] = {k: v[0] for k, v in by_name.items() if len(v) == 1}
+        answer["multiValueHeaders"] = {k: v for k, v in by_name.items() if len(v) > 1}
+    elif kind in (EventKind.HTTP_API, EventKind.FUNCTION_URL):
+        cookies = by_name.pop("set-cookie", [])
+        answer["headers"] = {k: ", ".join(v) for k, v in by_name.items()}
+        answer["cookies"] = cookies
+    else:
+        answer["statusDescription"] = _status_line(status)
+        if request.multi_value:
+            answer["multiValueHeaders"] = by_name
+        else:
+            answer["headers"] = _single_valued(by_name)
+    answer["body"] = text
+    answer["isBase64Encoded"] = encoded
+    return answer
+
+
+def _single_valued(by_name: dict[str, list[str]]) -> dict[str, str]:
+    single: dict[str, str] = {}
+    for name, values in by_name.items():
+        if name != "set-cookie":
+            single[name] = ", ".join(values)
+            continue
+        names = list(islice(_casings(name), len(values)))
+        if len(names) < len(values):
+            logger.warning(
+                "an ALB answer without multi-value headers holds at most %d Set-Cookie; "
+                "%d dropped (turn on multi-value headers in the target group)",
+                len(names),
+                len(values) - len(names),
+            )
+        single.update(zip(names, values, strict=False))
+    return single
+
+
+def _casings(name: str) -> Iterator[str]:
+    """Every casing of ``name``, the lowercase one first."""
+    letters = [index for index, char in enumerate(name) if char.isalpha()]
+    for mask in range(2 ** len(letters)):
+        chars = list(name)
+        for bit, index in enumerate(letters):
+            if mask >> bit & 1:
+                chars[index] = chars[index].upper()
+        yield "".join(chars)
+
+
+def _body(body: bytes, headers: dict[str, list[str]]) -> tuple[str, bool]:
+    if not body:
+        return "", False
+    encoding = headers.get("content-encoding", ["identity"])[-1].strip().lower()
+    if _is_text(headers.get("content-type", [""])[-1]) and encoding in ("", "identity"):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
+def _is_text(content_type: str) -> bool:
+    media = content_type.partition(";")[0].strip().lower()
+    return (
+        media.startswith("text/")
+        or media in _TEXT_TYPES
+        or media.endswith(("+json", "+xml", "+yaml"))
+    )
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)

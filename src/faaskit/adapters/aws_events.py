@@ -1,0 +1,303 @@
+"""AWS Lambda HTTP events as ASGI HTTP requests.
+
+Four event kinds carry an HTTP request, each in its own shape:
+
+- API Gateway REST APIs (payload 1.0, also an HTTP API's 1.0 format): ``httpMethod``,
+  ``path`` (still percent-encoded), ``multiValueHeaders`` and
+  ``multiValueQueryStringParameters`` (decoded values);
+- API Gateway HTTP APIs (payload 2.0): ``rawPath`` (which API Gateway may already have
+  decoded), ``rawQueryString``, comma-joined ``headers`` and a ``cookies`` array;
+- Lambda Function URLs: the 2.0 shape, on a ``*.lambda-url.*`` domain, whose ``cookies``
+  array may come beside a ``cookie`` header holding the same cookies;
+- Application Load Balancers: ``requestContext.elb``; ``headers`` or, when the target group
+  enables them, ``multiValueHeaders`` and ``multiValueQueryStringParameters``; query values
+  arrive as the client encoded them.
+
+:func:`http_request` reads any of them into one :class:`HttpRequest`, which gives the ASGI
+scope. The path is routed without the stage and the custom-domain base path, and keeps its
+percent escapes in ``raw_path`` so the gateway decodes each segment after splitting (an
+encoded slash stays inside its path parameter). Anything else is an
+:class:`UnsupportedEventError` naming what arrived.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, unquote_plus, urlencode
+
+from faaskit.errors import BadRequestError
+
+__all__ = ["EventKind", "HttpRequest", "UnsupportedEventError", "http_request"]
+
+# Characters an encoded path may hold literally (RFC 3986 pchar and "/"), and "%" itself:
+# quoting with these safe leaves an encoded path as it is and encodes a decoded one.
+_PATH_SAFE = "/%!$&'()*+,;=:@"
+
+
+class UnsupportedEventError(BadRequestError):
+    """The Lambda event is not one this adapter handles (the message names what came)."""
+
+    title = "Unsupported Event"
+
+
+class EventKind(enum.Enum):
+    REST = "API Gateway REST (payload 1.0)"
+    HTTP_API = "API Gateway HTTP API (payload 2.0)"
+    FUNCTION_URL = "Lambda Function URL"
+    ALB = "Application Load Balancer"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One HTTP request read from a Lambda event.
+
+    ``multi_value`` says the answer goes in ``multiValueHeaders`` (an ALB target group
+    with multi-value headers on); ``body_error`` why a base64 body could not be decoded.
+    """
+
+    kind: EventKind
+    method: str
+    raw_path: str
+    query_string: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    client: str | None
+    multi_value: bool = False
+    body_error: str | None = None
+
+    @property
+    def path(self) -> str:
+        return unquote(self.raw_path)
+
+    def scope(self) -> dict[str, Any]:
+        headers = dict(self.headers)
+        scheme = headers.get(b"x-forwarded-proto", b"https").decode("latin-1")
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": self.method,
+            "scheme": scheme if scheme in ("http", "https") else "https",
+            "path": self.path,
+            "raw_path": self.raw_path.encode("ascii"),
+            "root_path": "",
+            "query_string": self.query_string,
+            "headers": self.headers,
+            "client": (self.client, 0) if self.client else None,
+            "server": None,
+        }
+
+
+def http_request(event: Any) -> HttpRequest:
+    """The HTTP request an event carries; UnsupportedEventError for any other event."""
+    if isinstance(event, dict):
+        context = event.get("requestContext")
+        if isinstance(context, dict):
+            if isinstance(context.get("elb"), dict):
+                return _alb(event)
+            if isinstance(context.get("http"), dict) and event.get("version") == "2.0":
+                return _v2(event, context)
+            if isinstance(event.get("httpMethod"), str):
+                return _v1(event, context)
+    raise UnsupportedEventError(f"not an HTTP event this adapter knows: {describe(event)}")
+
+
+def describe(event: Any) -> str:
+    """A short account of an event, for an error message (never its values)."""
+    if not isinstance(event, dict):
+        return f"a {type(event).__name__}, not a JSON object"
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        first = records[0]
+        source = first.get("eventSource") or first.get("EventSource")
+        if source is None and "cf" in first:
+            source = "CloudFront (Lambda@Edge)"
+        return f"{len(records)} record(s) from {source or 'an unknown source'}"
+    if "detail-type" in event and "source" in event:
+        return f"an EventBridge event ({event['source']!s:.60}, {event['detail-type']!s:.60})"
+    keys = sorted(str(key) for key in event)
+    shown = ", ".join(key[:40] for key in keys[:12])
+    more = f" and {len(keys) - 12} more" if len(keys) > 12 else ""
+    return f"an object with keys [{shown}]{more}" if keys else "an empty object"
+
+
+# -- the four kinds -------------------------------------------------------------------------
+
+
+def _v1(event: Mapping[str, Any], context: Mapping[str, Any]) -> HttpRequest:
+    path = _encoded(event.get("path") or "/")
+    resource = event.get("resource")
+    if isinstance(resource, str) and resource.startswith("/"):
+        path = _without_base(path, resource, event.get("pathParameters"))
+    elif isinstance(context.get("path"), str) and _encoded(context["path"]) == path:
+        # No resource to go by: on the execute-api domain requestContext.path is
+        # /{stage}{path}; only when it is the path itself can the stage lead the path.
+        path = _without_stage(path, context.get("stage"))
+    query = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
+    identity = context.get("identity")
+    body, error = _body(event)
+    return HttpRequest(
+        kind=EventKind.REST,
+        method=event["httpMethod"].upper(),
+        raw_path=path,
+        query_string=urlencode(query, doseq=True).encode() if query else b"",
+        headers=_headers(event, body),
+        body=body,
+        client=_text(identity.get("sourceIp")) if isinstance(identity, dict) else None,
+        body_error=error,
+    )
+
+
+def _v2(event: Mapping[str, Any], context: Mapping[str, Any]) -> HttpRequest:
+    http = context["http"]
+    raw = event.get("rawPath")
+    path = _encoded(raw if isinstance(raw, str) and raw else http.get("path") or "/")
+    path = _without_stage(path, context.get("stage"))
+    route_key = event.get("routeKey") or context.get("routeKey")
+    template = route_key.partition(" ")[2] if isinstance(route_key, str) else None
+    path = _without_base(path, template, event.get("pathParameters"))
+    domain = str(context.get("domainName") or "")
+    kind = EventKind.FUNCTION_URL if ".lambda-url." in domain else EventKind.HTTP_API
+    body, error = _body(event)
+    headers = _headers(event, body)
+    cookies = event.get("cookies")
+    if isinstance(cookies, list) and cookies:
+        # The array is the whole truth; a Function URL's cookie header repeats it.
+        headers = [(name, value) for name, value in headers if name != b"cookie"]
+        headers.append((b"cookie", "; ".join(str(c) for c in cookies).encode()))
+    return HttpRequest(
+        kind=kind,
+        method=str(http.get("method") or "GET").upper(),
+        raw_path=path,
+        query_string=str(event.get("rawQueryString") or "").encode(),
+        headers=headers,
+        body=body,
+        client=_text(http.get("sourceIp")),
+        body_error=error,
+    )
+
+
+def _alb(event: Mapping[str, Any]) -> HttpRequest:
+    multi_value = "multiValueHeaders" in event
+    query = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
+    body, error = _body(event)
+    headers = _headers(event, body)
+    forwarded = dict(headers).get(b"x-forwarded-for", b"").decode("latin-1")
+    return HttpRequest(
+        kind=EventKind.ALB,
+        method=str(event.get("httpMethod") or "GET").upper(),
+        raw_path=_encoded(event.get("path") or "/"),
+        query_string=_alb_query(query) if query else b"",
+        headers=headers,
+        body=body,
+        # the load balancer appends the address it saw: the last entry, not the first
+        client=forwarded.rpartition(",")[2].strip() or None,
+        multi_value=multi_value,
+        body_error=error,
+    )
+
+
+# -- parts ----------------------------------------------------------------------------------
+
+
+def _headers(event: Mapping[str, Any], body: bytes) -> list[tuple[bytes, bytes]]:
+    """Lowercased names, one entry each (repeats joined as HTTP joins them), and the
+    content-length of the body as decoded."""
+    merged: dict[str, list[str]] = {}
+    multi = event.get("multiValueHeaders")
+    if isinstance(multi, dict) and multi:
+        for name, values in multi.items():
+            if isinstance(values, list):
+                merged.setdefault(name.lower(), []).extend(str(v) for v in values)
+    else:
+        single = event.get("headers")
+        if isinstance(single, dict):
+            for name, value in single.items():
+                if value is not None:
+                    merged.setdefault(name.lower(), []).append(str(value))
+    merged.pop("content-length", None)
+    if body:
+        merged["content-length"] = [str(len(body))]
+    return [
+        (name.encode(), ("; " if name == "cookie" else ", ").join(values).encode())
+        for name, values in merged.items()
+    ]
+
+
+def _body(event: Mapping[str, Any]) -> tuple[bytes, str | None]:
+    body = event.get("body")
+    if not body:
+        return b"", None
+    text = body if isinstance(body, str) else str(body)
+    if not event.get("isBase64Encoded"):
+        return text.encode(), None
+    try:
+        if len(text) % 4:  # b64decode lets surplus padding through
+            raise binascii.Error("length")
+        return base64.b64decode(text, validate=True), None
+    except (binascii.Error, ValueError):
+        return b"", "the body is flagged isBase64Encoded but is not valid base64"
+
+
+def _alb_query(params: Mapping[str, Any]) -> bytes:
+    """The load balancer passes query values as the client encoded them: decode once,
+    then encode again, so ``%3F`` stays a literal ``?`` and is never decoded twice."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        pairs.extend((unquote_plus(key), unquote_plus(str(v))) for v in values)
+    return urlencode(pairs).encode()
+
+
+def _encoded(path: str) -> str:
+    """``path`` as an encoded path: escapes kept, characters no URL holds literally (a
+    space, non-ASCII, from a gateway that decoded the path) encoded."""
+    path = quote(path, safe=_PATH_SAFE)
+    return path if path.startswith("/") else "/" + path
+
+
+def _without_stage(path: str, stage: Any) -> str:
+    """An HTTP API's ``rawPath`` starts with ``/{stage}`` for a named stage, never for
+    ``$default``."""
+    if not isinstance(stage, str) or not stage or stage == "$default":
+        return path
+    prefix = "/" + quote(stage, safe=_PATH_SAFE)
+    if path == prefix:
+        return "/"
+    return path[len(prefix) :] if path.startswith(prefix + "/") else path
+
+
+def _without_base(path: str, template: Any, params: Any) -> str:
+    """Drop a custom domain's base path: the route template that matched (``resource``,
+    the route key's path) ends the path, so any segments before it are the base path.
+    Their literal segments must agree, else the path is left as it is."""
+    if not isinstance(template, str) or not template.startswith("/"):
+        return path
+    if template == "/":
+        return "/"
+    wanted = template.split("/")[1:]
+    segments = path.split("/")[1:]
+    count = len(wanted)
+    last = wanted[-1]
+    if last.startswith("{") and last.endswith("+}"):
+        value = params.get(last[1:-2]) if isinstance(params, dict) else None
+        if not isinstance(value, str):
+            return path
+        count += value.count("/")  # a greedy parameter spans its slashes
+    extra = len(segments) - count
+    if extra <= 0:
+        return path
+    tail = segments[extra:]
+    for want, got in zip(wanted, tail, strict=False):
+        if not want.startswith("{") and want != unquote(got):
+            return path
+    return "/" + "/".join(tail)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
