@@ -27,6 +27,7 @@ from faaskit.store import Store, create_store
 
 if TYPE_CHECKING:
     from faaskit.ratelimit import RateLimiter
+    from faaskit.runtime.relay import Relay
 
 __all__ = ["Runtime"]
 
@@ -54,6 +55,8 @@ class Runtime:
         self._verifier: TokenVerifier | None = None
         self._issuer: TokenIssuer | None = None
         self._limiter: RateLimiter | None = None
+        self.relay: Relay | None = None
+        """Where committed deliveries are relayed (a cloud queue); None: workers poll."""
         self._warm: set[str] = set()
         self._is_async: dict[Callable[..., Any], bool] = {}
         self._faults: dict[str, tuple[int, BaseException | None]] = {}
@@ -182,6 +185,10 @@ class Runtime:
                     result = await result
             rendered = render(result)
             committed = await ctx._uow.commit()
+            if self.relay is not None and committed.deliveries:
+                from faaskit.runtime.relay import relay_after_commit
+
+                await relay_after_commit(self, ctx._uow.write_set)
             if committed.deduplicated:
                 self.metrics.count(
                     "faaskit_messages_deduplicated", function, committed.deduplicated

@@ -104,6 +104,24 @@ class Worker:
                 watchdog.cancel()
         return len(deliveries) + projected
 
+    async def deliver(self, message_id: str, target: str) -> bool:
+        """Claim the delivery a relayed queue message names and handle it (its ack in the
+        handler's unit of work); False when there is nothing to do — already handled,
+        leased by another, not due yet, or behind an earlier message of its key (the
+        sweeper relays those again)."""
+        await self.runtime.start()
+        delivery = await self.runtime.store.claim_delivery(
+            message_id, target, owner=self.owner, now=self.runtime.now(), lease=self.lease
+        )
+        if delivery is None:
+            return False
+        watchdog = asyncio.ensure_future(self._watch_deadlines())
+        try:
+            await self._handle(delivery)
+        finally:
+            watchdog.cancel()
+        return True
+
     async def _claim(self) -> list[Delivery]:
         free = self.concurrency - len(self._tasks)
         targets = self.targets

@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS faaskit_deliveries (
 
 CREATE INDEX IF NOT EXISTS faaskit_deliveries_due ON faaskit_deliveries (target, available_at);
 CREATE INDEX IF NOT EXISTS faaskit_deliveries_by_key ON faaskit_deliveries (target, key, seq);
+-- A relayed cloud message names its delivery by message and target.
+CREATE INDEX IF NOT EXISTS faaskit_deliveries_by_message ON faaskit_deliveries (message_id, target);
 
 CREATE TABLE IF NOT EXISTS faaskit_dead_letters (
     seq BIGINT NOT NULL PRIMARY KEY,

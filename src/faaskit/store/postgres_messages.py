@@ -41,6 +41,17 @@ CLAIM = (
 )
 
 
+CLAIM_ONE = (
+    "WITH one AS (SELECT d.seq FROM faaskit_deliveries d WHERE d.message_id = %s"
+    " AND d.target = %s AND" + sql.postgres_placeholders(sql.CLAIMABLE) + " LIMIT 1"
+    " FOR UPDATE SKIP LOCKED)"
+    " UPDATE faaskit_deliveries f SET lease_owner = %s, lease_until = %s,"
+    " attempts = f.attempts + 1 FROM one, faaskit_messages m"
+    " WHERE f.seq = one.seq AND m.id = f.message_id"
+    " RETURNING f.seq, f.target, f.attempts, f.errors, " + sql.MESSAGE_COLUMNS
+)
+
+
 def _pg(query: str) -> Any:
     return sql.postgres_placeholders(query)
 
@@ -69,6 +80,19 @@ class PostgresMessages:
             rows = await (await conn.execute(CLAIM, params)).fetchall()
         rows.sort(key=lambda row: row[0])
         return [delivery_from_row(row, owner, _identity) for row in rows]
+
+    async def claim_delivery(
+        self, message_id: str, target: str, *, owner: str, now: float, lease: float
+    ) -> Delivery | None:
+        params = (message_id, target, now, now, owner, now + lease)
+        async with self.pool.connection() as conn, conn.transaction():
+            row = await (await conn.execute(CLAIM_ONE, params)).fetchone()
+        return None if row is None else delivery_from_row(row, owner, _identity)
+
+    async def relayable(self, *, now: float, limit: int) -> list[tuple[str, str]]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(_pg(sql.RELAYABLE), (now, now, limit))
+            return [(row[0], row[1]) for row in await cursor.fetchall()]
 
     async def retry(
         self, delivery: Delivery, *, available_at: float, error: dict[str, Any]

@@ -324,6 +324,16 @@ class Store(Protocol):
     ) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries of ``targets`` (ordered ones head-of-key only)."""
 
+    async def claim_delivery(
+        self, message_id: str, target: str, *, owner: str, now: float, lease: float
+    ) -> Delivery | None:
+        """Lease the one delivery of ``message_id`` to ``target`` if it is due, not leased
+        and (ordered) head of its key; else None. What a relayed cloud message claims."""
+
+    async def relayable(self, *, now: float, limit: int) -> list[tuple[str, str]]:
+        """``(message_id, target)`` of up to ``limit`` deliveries due by ``now`` and not
+        leased, oldest first: what a sweeper relays again when a relay was lost."""
+
     async def retry(self, delivery: Delivery, *, available_at: float, error: JSONObject) -> bool:
         """Give the delivery back for another attempt at ``available_at``; False if the
         lease was lost meanwhile."""

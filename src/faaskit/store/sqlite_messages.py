@@ -39,6 +39,33 @@ CLAIM = (
 )
 
 
+CLAIM_ONE = (
+    "UPDATE faaskit_deliveries SET lease_owner = ?, lease_until = ?, attempts = attempts + 1"
+    " WHERE seq = (SELECT d.seq FROM faaskit_deliveries d WHERE d.message_id = ?"
+    " AND d.target = ? AND" + sql.CLAIMABLE + " LIMIT 1)"
+    " RETURNING seq, target, attempts, errors, message_id"
+)
+
+
+def _with_messages(conn: sqlite3.Connection, rows: list[Any], owner: str) -> list[Delivery]:
+    """Claimed rows (``seq, target, attempts, errors, message_id``) with their messages."""
+    if not rows:
+        return []
+    ids = list({row[4] for row in rows})
+    messages = {
+        row[0]: row
+        for row in conn.execute(
+            "SELECT "
+            + sql.MESSAGE_COLUMNS
+            + " FROM faaskit_messages m WHERE m.id IN "
+            + sql.in_list(len(ids)),
+            ids,
+        )
+    }
+    rows.sort(key=lambda row: row[0])
+    return [delivery_from_row((*row[:4], *messages[row[4]]), owner, orjson.loads) for row in rows]
+
+
 class SQLiteMessages:
     """Needs ``reader``, ``_write(work)`` and ``_wake`` from the store it is mixed into."""
 
@@ -63,26 +90,23 @@ class SQLiteMessages:
 
         def work(conn: sqlite3.Connection) -> list[Delivery]:
             rows = conn.execute(claim, (owner, now + lease, *targets, now, now, limit)).fetchall()
-            if not rows:
-                return []
-            ids = list({row[4] for row in rows})
-            messages = {
-                row[0]: row
-                for row in conn.execute(
-                    "SELECT "
-                    + sql.MESSAGE_COLUMNS
-                    + " FROM faaskit_messages m WHERE m.id IN "
-                    + sql.in_list(len(ids)),
-                    ids,
-                )
-            }
-            rows.sort(key=lambda row: row[0])
-            return [
-                delivery_from_row((*row[:4], *messages[row[4]]), owner, orjson.loads)
-                for row in rows
-            ]
+            return _with_messages(conn, rows, owner)
 
         return await self._write(work)
+
+    async def claim_delivery(
+        self, message_id: str, target: str, *, owner: str, now: float, lease: float
+    ) -> Delivery | None:
+        def work(conn: sqlite3.Connection) -> list[Delivery]:
+            params = (owner, now + lease, message_id, target, now, now)
+            return _with_messages(conn, conn.execute(CLAIM_ONE, params).fetchall(), owner)
+
+        claimed = await self._write(work)
+        return claimed[0] if claimed else None
+
+    async def relayable(self, *, now: float, limit: int) -> list[tuple[str, str]]:
+        rows = self.reader.execute(sql.RELAYABLE, (now, now, limit)).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     async def retry(
         self, delivery: Delivery, *, available_at: float, error: dict[str, Any]

@@ -85,6 +85,17 @@ PUBLISH = (
 DELIVER_ROW = "(?, ?, ?, ?, ?)"
 DELIVER = "INSERT INTO faaskit_deliveries (message_id, target, key, ordered, available_at) VALUES "
 ACK = "DELETE FROM faaskit_deliveries WHERE seq = ? AND lease_owner = ?"
+CLAIMABLE = (
+    " d.available_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)"
+    " AND (NOT d.ordered OR NOT EXISTS (SELECT 1 FROM faaskit_deliveries e"
+    " WHERE e.target = d.target AND e.key IS NOT DISTINCT FROM d.key AND e.seq < d.seq))"
+)
+"""Due, not leased, and (ordered) head of its key: the rule every claim applies."""
+RELAYABLE = (
+    "SELECT message_id, target FROM faaskit_deliveries"
+    " WHERE available_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+    " ORDER BY available_at, seq LIMIT ?"
+)
 RETRY = (
     "UPDATE faaskit_deliveries SET available_at = ?, lease_owner = NULL, lease_until = NULL,"
     " errors = ? WHERE seq = ? AND lease_owner = ?"

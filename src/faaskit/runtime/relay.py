@@ -1,0 +1,121 @@
+"""Relaying the outbox to a cloud queue: the queue carries names of deliveries, never the
+truth about them.
+
+After an invocation commits, the runtime hands its relay a :class:`RelayedDelivery` for
+each delivery the invocation wrote (the message id, the target, when it is due). A cloud
+function triggered by that queue message calls :meth:`faaskit.runtime.worker.Worker.deliver`,
+which claims the delivery in the store and runs its handler with the ack in one unit of
+work. So a duplicated relay finds the delivery claimed or done and does nothing; a lost one
+is relayed again by :func:`sweep`, which a schedule runs; and a relay that fails never
+fails the invocation whose writes already committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from faaskit.store.protocol import PublishMessage, WriteSet
+
+if TYPE_CHECKING:
+    from faaskit.runtime.runtime import Runtime
+
+__all__ = ["MemoryRelay", "Relay", "RelayedDelivery", "relayed_deliveries", "sweep"]
+
+logger = logging.getLogger("faaskit.relay")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedDelivery:
+    """What a queue message names: one delivery, by message and target."""
+
+    message_id: str
+    target: str
+    available_at: float
+
+
+class Relay(Protocol):
+    """Sends delivery names to a queue (SQS, Pub/Sub, Service Bus, or a test's queue)."""
+
+    async def send(self, deliveries: Sequence[RelayedDelivery]) -> None: ...
+
+
+def relayed_deliveries(write_set: WriteSet) -> list[RelayedDelivery]:
+    """The deliveries a committed write set created (a deduplicated publish names the
+    deliveries of the message it repeats, which a claim then finds done: harmless)."""
+    return [
+        RelayedDelivery(write.message.id, delivery.target, delivery.available_at)
+        for write in write_set.writes
+        if isinstance(write, PublishMessage)
+        for delivery in write.deliveries
+    ]
+
+
+async def relay_after_commit(runtime: Runtime, write_set: WriteSet) -> None:
+    """Relay what ``write_set`` created; a failure is logged, never raised: the outbox
+    holds the deliveries, and the sweeper relays them again."""
+    relay = runtime.relay
+    if relay is None:
+        return
+    deliveries = relayed_deliveries(write_set)
+    if not deliveries:
+        return
+    try:
+        await relay.send(deliveries)
+    except Exception:
+        logger.warning(
+            "relay failed; the sweeper will relay again",
+            exc_info=True,
+            extra={"fields": {"deliveries": len(deliveries)}},
+        )
+
+
+async def sweep(runtime: Runtime, *, limit: int = 500) -> int:
+    """Relay again every delivery that is due and not leased (its relay was lost, or it
+    was a task delayed past what the queue can delay); how many were relayed."""
+    relay = runtime.relay
+    if relay is None:
+        return 0
+    now = runtime.now()
+    names = await runtime.store.relayable(now=now, limit=limit)
+    if names:
+        await relay.send([RelayedDelivery(message_id, target, now) for message_id, target in names])
+    return len(names)
+
+
+class MemoryRelay:
+    """A relay into an in-process queue: tests, and the laptop's stand-in for a cloud
+    queue. ``lose_next`` and ``duplicate_next`` rehearse what a real queue may do."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[RelayedDelivery] = asyncio.Queue()
+        self.sent = 0
+        self._lose = 0
+        self._duplicate = 0
+
+    def lose_next(self, count: int = 1) -> None:
+        self._lose += count
+
+    def duplicate_next(self, count: int = 1) -> None:
+        self._duplicate += count
+
+    async def send(self, deliveries: Sequence[RelayedDelivery]) -> None:
+        for delivery in deliveries:
+            self.sent += 1
+            if self._lose > 0:
+                self._lose -= 1
+                continue
+            self.queue.put_nowait(delivery)
+            if self._duplicate > 0:
+                self._duplicate -= 1
+                self.queue.put_nowait(delivery)
+
+    def drain(self) -> list[RelayedDelivery]:
+        """Everything queued so far, in order, taken off the queue."""
+        taken = []
+        while not self.queue.empty():
+            taken.append(self.queue.get_nowait())
+        return taken
