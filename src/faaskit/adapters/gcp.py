@@ -1,0 +1,297 @@
+"""Google Cloud Functions: an :class:`~faaskit.App` as one HTTP function, for
+``functions-framework``::
+
+    # main.py, deployed with --entry-point=handler
+    import functions_framework
+
+    from faaskit.adapters.gcp import http_function
+    from shop import app
+
+    handler = functions_framework.http(http_function(app))
+
+The function takes every path and method (functions-framework routes all of them to it),
+so the whole route table sits behind it. Each ``flask.Request`` becomes an ASGI request to
+the same gateway that ``faaskit dev`` serves, in-process: routing, auth, validation,
+problem+json errors, CORS, security headers and ``/openapi.json`` are the local server's.
+The path is taken raw from the server (``RAW_URI``/``REQUEST_URI``), so ``%2F`` inside a
+path segment stays inside its path parameter; the query string is passed as it came.
+
+functions-framework serves with gunicorn's threaded worker: several requests call the
+function at once, from several threads. So the instance keeps one event loop on a thread of
+its own; start-up (the runtime, opening the store, loading keys) runs there once per
+process, on the first request, and every request's coroutine is handed to that loop. The
+start-up is lazy because gunicorn loads ``main.py`` before it forks its worker, and a
+thread, a loop or a database connection does not survive a fork; a process that finds
+itself forked after start-up starts afresh.
+
+Each invocation's Context carries ``cold_start`` (the first request of the process) and
+``startup_seconds``; ``Function-Execution-Id`` (set by Cloud Functions) becomes the request
+id when the client sent no ``X-Request-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, unquote, unquote_to_bytes
+
+from faaskit.adapters.asgi_call import Answer, call_asgi
+from faaskit.app import App
+from faaskit.auth import Principal
+from faaskit.config import Settings
+from faaskit.context import Context
+from faaskit.runtime.runtime import Runtime
+
+if TYPE_CHECKING:
+    import flask
+
+__all__ = ["HttpFunction", "http_function", "request_scope"]
+
+T = TypeVar("T")
+
+# Characters a decoded path may keep literally when it has to be encoded again (RFC 3986
+# pchar and "/"); "%" is not among them, so a literal percent sign becomes "%25".
+_PATH_SAFE = "/!$&'()*+,;=:@"
+_EXECUTION_ID_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-"
+)
+
+
+def http_function(
+    app: App, *, settings: Settings | None = None, trust_forwarded_for: bool = True
+) -> HttpFunction:
+    """A functions-framework HTTP function serving all of ``app``'s HTTP routes.
+
+    ``settings`` default to :meth:`Settings.load` (``FAASKIT_DATABASE_URL`` and the rest
+    of the environment), read when the process starts. With ``trust_forwarded_for`` the
+    client address is the last ``X-Forwarded-For`` entry, the one Google's front end
+    appends (rate limits key on it); without it, the socket's peer.
+    """
+    return HttpFunction(app, settings, trust_forwarded_for=trust_forwarded_for)
+
+
+@dataclass(frozen=True, slots=True)
+class _Invocation:
+    cold_start: bool
+    startup_seconds: float | None
+
+
+_invocation: ContextVar[_Invocation | None] = ContextVar("faaskit_gcp_invocation", default=None)
+
+
+class _CloudRuntime(Runtime):
+    """The runtime, telling each Context about the request it belongs to."""
+
+    def context(
+        self,
+        function: str,
+        invocation_id: str,
+        *,
+        principal: Principal | None = None,
+        correlation_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Context:
+        ctx = super().context(
+            function,
+            invocation_id,
+            principal=principal,
+            correlation_id=correlation_id,
+            headers=headers,
+        )
+        invocation = _invocation.get()
+        if invocation is not None:
+            ctx.cold_start = invocation.cold_start
+            ctx.startup_seconds = invocation.startup_seconds
+        return ctx
+
+
+@dataclass(slots=True)
+class _Instance:
+    """What one process starts once: its loop (on its own thread), runtime and ASGI app."""
+
+    pid: int
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    runtime: _CloudRuntime
+    asgi: Any
+    startup_seconds: float
+
+
+class HttpFunction:
+    """Call it with a ``flask.Request``; it answers with a ``flask.Response``."""
+
+    def __init__(
+        self, app: App, settings: Settings | None = None, *, trust_forwarded_for: bool = True
+    ) -> None:
+        self.app = app
+        self._settings = settings
+        self._trust_forwarded_for = trust_forwarded_for
+        self._lock = threading.Lock()
+        self._instance: _Instance | None = None
+        self._served = False
+        # functions_framework.http registers a function by its name
+        self.__name__ = self.__qualname__ = "faaskit_http"
+        self.__doc__ = f"faaskit app {app.name!r} over HTTP"
+
+    def start(self) -> None:
+        """Start the process now (idempotent): a loop on its own thread, the runtime, the
+        store and the keys. The first request does this when nothing did before."""
+        self._started()
+
+    def _started(self) -> _Instance:
+        instance = self._instance
+        if instance is not None and instance.pid == os.getpid():
+            return instance
+        with self._lock:
+            instance = self._instance
+            if instance is None or instance.pid != os.getpid():
+                # None, or inherited through a fork: its thread and connections are gone
+                self._instance = instance = self._start()
+                self._served = False
+            return instance
+
+    def _start(self) -> _Instance:
+        from faaskit.http.gateway import create_asgi_app
+
+        began = time.perf_counter()
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=loop.run_forever, name=f"faaskit-{self.app.name}", daemon=True
+        )
+        thread.start()
+        try:
+            runtime = _CloudRuntime(self.app, self._settings or Settings.load())
+            asgi = create_asgi_app(self.app, runtime)
+            asyncio.run_coroutine_threadsafe(runtime.start(), loop).result()
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+            raise
+        return _Instance(os.getpid(), loop, thread, runtime, asgi, time.perf_counter() - began)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The process's runtime (started on first use)."""
+        return self._started().runtime
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the process's event loop and wait for it (tests, warm-ups)."""
+        return asyncio.run_coroutine_threadsafe(work, self._started().loop).result()
+
+    def close(self) -> None:
+        """Stop the runtime, the loop and its thread (tests and scripts; Cloud Functions
+        never does)."""
+        with self._lock:
+            instance, self._instance = self._instance, None
+        if instance is None or instance.pid != os.getpid():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(instance.runtime.stop(), instance.loop).result()
+        finally:
+            instance.loop.call_soon_threadsafe(instance.loop.stop)
+            instance.thread.join(timeout=10)
+            instance.loop.close()
+
+    def __call__(self, request: flask.Request) -> flask.Response:
+        scope = request_scope(request, trust_forwarded_for=self._trust_forwarded_for)
+        body = request.get_data()
+        instance = self._started()
+        with self._lock:
+            cold, self._served = not self._served, True
+        invocation = _Invocation(cold, instance.startup_seconds if cold else None)
+        answer = asyncio.run_coroutine_threadsafe(
+            self._answer(instance.asgi, scope, body, invocation), instance.loop
+        ).result()
+        return _flask_response(answer)
+
+    @staticmethod
+    async def _answer(
+        asgi: Any, scope: dict[str, Any], body: bytes, invocation: _Invocation
+    ) -> Answer:
+        _invocation.set(invocation)  # this task's own context: concurrent requests differ
+        return await call_asgi(asgi, scope, body)
+
+
+def request_scope(request: flask.Request, *, trust_forwarded_for: bool = True) -> dict[str, Any]:
+    """The ASGI HTTP scope of a ``flask.Request`` (its body is read apart)."""
+    environ = request.environ
+    raw_path = _raw_path(environ)
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in request.headers.items()
+    ]
+    names = {name for name, _ in headers}
+    execution_id = request.headers.get("Function-Execution-Id", "")
+    if (
+        b"x-request-id" not in names
+        and 0 < len(execution_id) <= 128
+        and set(execution_id) <= _EXECUTION_ID_CHARS
+    ):
+        headers.append((b"x-request-id", execution_id.encode("ascii")))
+    scheme = request.headers.get("X-Forwarded-Proto", "") or environ.get("wsgi.url_scheme", "")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": request.method.upper(),
+        "scheme": scheme if scheme in ("http", "https") else "https",
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode("ascii"),
+        "root_path": "",
+        "query_string": str(environ.get("QUERY_STRING", "")).encode("latin-1"),
+        "headers": headers,
+        "client": _client(request, trust_forwarded_for),
+        "server": None,
+    }
+
+
+def _raw_path(environ: Mapping[str, Any]) -> str:
+    """The path as the client sent it, still percent-encoded.
+
+    WSGI's ``PATH_INFO`` is decoded (``%2F`` is already a ``/`` there), so the path comes
+    from the request target that gunicorn (``RAW_URI``) and werkzeug (``REQUEST_URI``)
+    keep, when it decodes to ``PATH_INFO``; otherwise ``PATH_INFO`` encoded again.
+    """
+    decoded = str(environ.get("PATH_INFO", "")).encode("latin-1")
+    if not environ.get("SCRIPT_NAME"):
+        for key in ("RAW_URI", "REQUEST_URI"):
+            target = environ.get(key)
+            if not isinstance(target, str) or not target:
+                continue
+            path = target.partition("?")[0].partition("#")[0]
+            if not path.startswith("/") and "://" in path:  # absolute-form request target
+                path = "/" + path.partition("://")[2].partition("/")[2]
+            if path.isascii() and unquote_to_bytes(path) == decoded:
+                return path
+    return quote(decoded, safe=_PATH_SAFE) or "/"
+
+
+def _client(request: flask.Request, trust_forwarded_for: bool) -> tuple[str, int] | None:
+    if trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return (last, 0)
+    if request.remote_addr:
+        port = str(request.environ.get("REMOTE_PORT") or "")
+        return (request.remote_addr, int(port) if port.isdigit() else 0)
+    return None
+
+
+def _flask_response(answer: Answer) -> flask.Response:
+    import flask
+    from werkzeug.datastructures import Headers
+
+    response = flask.Response(answer.body, status=answer.status)
+    # the gateway's headers exactly (repeated Set-Cookie too), not Flask's defaults
+    response.headers = Headers(
+        [(name.decode("latin-1"), value.decode("latin-1")) for name, value in answer.headers]
+    )
+    return response
