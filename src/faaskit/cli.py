@@ -38,6 +38,10 @@ def dev(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     database_url: DatabaseOpt = None,
     reload: Annotated[bool, typer.Option(help="Restart when the code changes")] = True,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Apply a platform's HTTP limits: aws, gcp or azure"),
+    ] = None,
 ) -> None:
     """Serve APP over HTTP with reload, for development."""
     from faaskit.config import Settings
@@ -47,12 +51,14 @@ def dev(
     # Development: /metrics is public and a JWT signing key may be generated.
     os.environ.setdefault("FAASKIT_ENV", "development")
     loaded = load_app(app)  # fail here, with one line, rather than inside the reloader
-    settings = Settings.load(database_url=database_url)
+    settings = Settings.load(database_url=database_url, target=target)
+    if settings.target is not None:
+        os.environ["FAASKIT_TARGET"] = settings.target  # for the reloader's child
     check_port_free(host, port)
     os.environ[APP_VARIABLE] = app
     os.environ["FAASKIT_DATABASE_URL"] = settings.database_url
     os.environ["FAASKIT_HOME"] = str(settings.data_dir)
-    _print_urls(loaded.title, f"http://{host}:{port}", settings.database_url)
+    _print_urls(loaded.title, f"http://{host}:{port}", settings.database_url, settings.target)
     run_server(
         uvicorn_config(
             "faaskit.serving:asgi_from_environment",
@@ -163,17 +169,29 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
-def _print_urls(title: str, base: str, database_url: str) -> None:
+def _print_urls(title: str, base: str, database_url: str, target: str | None = None) -> None:
     from rich.console import Console
 
     console = Console(stderr=True, soft_wrap=True)  # URLs are never wrapped or cut
     console.print(f"[bold]faaskit dev[/] — {title}")
-    for label, value in (
+    lines = [
         ("App", base),
         ("OpenAPI", f"{base}/openapi.json"),
         ("Metrics", f"{base}/metrics"),
         ("Database", database_url),
-    ):
+    ]
+    if target is not None:
+        from faaskit.platforms import TARGETS
+
+        limits = TARGETS[target]
+        lines.append(
+            (
+                "Limits",
+                f"{limits.name}: requests and answers up to {limits.max_request_bytes:,} / "
+                f"{limits.max_response_bytes:,} bytes, {limits.timeout_seconds:g} s",
+            )
+        )
+    for label, value in lines:
         console.print(f"  {label:<9}[cyan]{value}[/]", highlight=False)
 
 

@@ -3,7 +3,8 @@
 ``FAASKIT_DATABASE_URL`` picks the backend (default: SQLite under ``.faaskit/`` in the
 working directory); ``FAASKIT_HOME`` moves ``.faaskit/``; ``FAASKIT_LOG_LEVEL`` sets the log
 level (INFO); ``FAASKIT_METRICS`` who may read ``/metrics`` (``public``, ``token``, ``off``;
-public only by default when ``FAASKIT_ENV=development``).
+public only by default when ``FAASKIT_ENV=development``); ``FAASKIT_TARGET`` (``aws``,
+``gcp``, ``azure``) applies that platform's HTTP limits (:mod:`faaskit.platforms`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Settings:
     data_dir: Path
     log_level: str = "INFO"
     metrics: str = "token"
+    target: str | None = None
 
     @classmethod
     def load(
@@ -34,6 +36,7 @@ class Settings:
         data_dir: str | Path | None = None,
         log_level: str | None = None,
         metrics: str | None = None,
+        target: str | None = None,
     ) -> Settings:
         """Settings from explicit values, else the environment, else the defaults."""
         home = Path(data_dir or os.environ.get("FAASKIT_HOME") or Path.cwd() / ".faaskit")
@@ -50,7 +53,14 @@ class Settings:
             raise ConfigurationError(
                 f"FAASKIT_METRICS={access!r}: use {', '.join(sorted(METRICS_ACCESS))}"
             )
-        return cls(database_url=url, data_dir=home, log_level=level, metrics=access)
+        platform = (target or os.environ.get("FAASKIT_TARGET") or "").lower() or None
+        if platform is not None:
+            from faaskit.platforms import limits_for
+
+            limits_for(platform)  # an unknown target fails here, at start-up
+        return cls(
+            database_url=url, data_dir=home, log_level=level, metrics=access, target=platform
+        )
 
     @property
     def secrets_dir(self) -> Path:

@@ -14,7 +14,9 @@ FaaskitError                      500
 ├── PayloadTooLargeError          413
 ├── UnsupportedMediaTypeError     415
 ├── TooManyRequestsError          429  (rate limited; Retry-After says when to come back)
-└── CircuitOpenError              503
+├── BadGatewayError               502  (an answer the target platform would not pass on)
+├── CircuitOpenError              503
+└── GatewayTimeoutError           504  (slower than the target platform waits)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AuthError",
+    "BadGatewayError",
     "BadRequestError",
     "CircuitOpenError",
     "ConcurrencyError",
@@ -31,6 +34,7 @@ __all__ = [
     "ConflictError",
     "FaaskitError",
     "FieldError",
+    "GatewayTimeoutError",
     "LeaseLostError",
     "MalformedJSONError",
     "MethodNotAllowedError",
@@ -150,6 +154,21 @@ class TooManyRequestsError(FaaskitError):
     def __init__(self, detail: str | None = None, *, retry_after: float) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class BadGatewayError(FaaskitError):
+    """The handler answered, but not so that the platform in front would pass it on (an
+    answer over AWS Lambda's 6 MB under ``faaskit dev --target aws``)."""
+
+    status = 502
+    title = "Bad Gateway"
+
+
+class GatewayTimeoutError(FaaskitError):
+    """The handler took longer than the platform in front waits (API Gateway's 29 s)."""
+
+    status = 504
+    title = "Gateway Timeout"
 
 
 class CircuitOpenError(FaaskitError):

@@ -13,6 +13,7 @@ import inspect
 import logging
 import re
 import time
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import unquote
 
@@ -21,7 +22,9 @@ from starlette.routing import compile_path
 
 from faaskit.app import App, Route
 from faaskit.errors import (
+    BadGatewayError,
     FaaskitError,
+    GatewayTimeoutError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
@@ -32,6 +35,7 @@ from faaskit.http.headers import JSON_CSP, NO_STORE, SECURITY_HEADERS
 from faaskit.http.metrics_access import MetricsAccess
 from faaskit.http.problems import PROBLEM_MEDIA_TYPE, problem
 from faaskit.ids import new_id
+from faaskit.platforms import limits_for
 from faaskit.runtime.runtime import Runtime
 
 __all__ = ["Gateway", "create_asgi_app"]
@@ -74,6 +78,9 @@ class Gateway:
         self.app: App = runtime.app
         self.realm = self.app.name
         self.max_body = self.app.max_body_size
+        self.platform = limits_for(runtime.settings.target)
+        if self.platform is not None:
+            self.max_body = min(self.max_body, self.platform.max_request_bytes)
         self.endpoints: list[Endpoint] = []
         self._static: dict[str, _PathGroup] = {}
         self._dynamic: list[_PathGroup] = []
@@ -179,9 +186,13 @@ class Gateway:
                     endpoint = group.methods.get("GET")
                 if endpoint is not None:
                     function = endpoint.route.name
-                    rendered = await self._invoke(
+                    invocation = self._invoke(
                         endpoint, scope, receive, headers, path_params, request_id
                     )
+                    if self.platform is None:
+                        rendered = await invocation
+                    else:
+                        rendered = await self._within_platform(invocation)
                 elif method == "OPTIONS":
                     rendered = Rendered(204, b"", None, ((b"allow", group.allow),))
                 else:
@@ -261,6 +272,25 @@ class Gateway:
         arguments = endpoint.bind(path_params, scope["query_string"], body, ctx)
         return await self.runtime.invoke(ctx, route.handler, arguments, endpoint.render)
 
+    async def _within_platform(self, invocation: Coroutine[Any, Any, Rendered]) -> Rendered:
+        """What the target platform would answer: a 504 past its timeout, a 502 for an
+        answer larger than it passes on (``faaskit dev --target``)."""
+        platform = self.platform
+        assert platform is not None
+        try:
+            rendered = await asyncio.wait_for(invocation, platform.timeout_seconds)
+        except TimeoutError:
+            raise GatewayTimeoutError(
+                f"the function ran longer than {platform.timeout_seconds:g} s, "
+                f"which {platform.name} waits at most"
+            ) from None
+        if len(rendered.body) > platform.max_response_bytes:
+            raise BadGatewayError(
+                f"the answer is {len(rendered.body)} bytes; {platform.name} passes on at most "
+                f"{platform.max_response_bytes}"
+            )
+        return rendered
+
     async def _limit(self, route: Route, scope: Any) -> None:
         """Take from the route's per-client buckets (the client as uvicorn reports it;
         behind a proxy, uvicorn's ``--forwarded-allow-ips`` makes that the real one)."""
@@ -271,8 +301,11 @@ class Gateway:
 
     async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
         limit = self.max_body
+        too_large = f"the body is larger than {limit} bytes"
+        if self.platform is not None and limit == self.platform.max_request_bytes:
+            too_large += f", what {self.platform.name} accepts"
         if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-            raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+            raise PayloadTooLargeError(too_large)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -282,7 +315,7 @@ class Gateway:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+                raise PayloadTooLargeError(too_large)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
