@@ -425,3 +425,12 @@ def test_the_shop_through_the_registered_function(settings: Settings) -> None:
     finally:
         loop.run_until_complete(shop.handler.close())
         loop.close()
+
+
+def test_importing_the_adapter_loads_neither_the_sdk_nor_a_store(tmp_path: Path) -> None:
+    from tests.unit.test_import_hygiene import loaded_after
+
+    modules = loaded_after("import faaskit.adapters.azure", tmp_path)
+
+    assert "faaskit.adapters.azure" in modules
+    assert not {"azure.functions", "flask", "psycopg", "sqlite3"} & modules

@@ -410,3 +410,12 @@ def test_the_shop_through_the_functions_framework_server(
     assert encoded.headers["www-authenticate"].startswith("Bearer")
     assert encoded.headers["x-content-type-options"] == "nosniff"
     assert encoded.json()["instance"] == "/users/a/b"
+
+
+def test_importing_the_adapter_loads_neither_flask_nor_a_store(tmp_path: Path) -> None:
+    from tests.unit.test_import_hygiene import loaded_after
+
+    modules = loaded_after("import faaskit.adapters.gcp", tmp_path)
+
+    assert "faaskit.adapters.gcp" in modules
+    assert not {"flask", "functions_framework", "psycopg", "sqlite3"} & modules
