@@ -1,4 +1,5 @@
-"""AWS Lambda: an :class:`~faaskit.App` as a Lambda handler, for HTTP events::
+"""AWS Lambda: an :class:`~faaskit.App` as a Lambda handler, for HTTP, SQS and schedule
+events::
 
     # handler.py, the function's handler "handler.handler"
     from faaskit.adapters.aws import lambda_handler
@@ -14,6 +15,12 @@ execution environment, on the first event, or earlier with :meth:`LambdaHandler.
 at module scope; every event then runs on the environment's one event loop. Lambda hands
 an environment one event at a time, so nothing here is shared between two events at once.
 
+Messages: when ``FAASKIT_SQS_QUEUE_URL`` is set (or a ``relay`` is given), every commit
+relays the deliveries it wrote to that queue (:class:`~faaskit.adapters.aws_sqs.SQSRelay`);
+the same handler, triggered by the queue, claims and runs each one and answers SQS's
+partial batch response; a schedule sending ``{"faaskit": "sweep"}`` relays again what was
+lost or is due, and drives the crons (:mod:`faaskit.adapters.aws_messages`).
+
 Each invocation's Context carries the Lambda request id as ``invocation_id`` (also the
 ``X-Request-ID`` of the answer), ``cold_start``, ``startup_seconds`` and ``deadline``
 (epoch seconds, from ``context.get_remaining_time_in_millis()``).
@@ -22,6 +29,7 @@ Each invocation's Context carries the Lambda request id as ``invocation_id`` (al
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -30,26 +38,48 @@ from typing import Any, TypeVar
 from faaskit.adapters.asgi_call import call_asgi
 from faaskit.adapters.aws_answers import lambda_answer
 from faaskit.adapters.aws_events import HttpRequest, UnsupportedEventError, http_request
+from faaskit.adapters.aws_messages import (
+    ForeignMessageError,
+    handle_sqs,
+    is_sqs_event,
+    is_sweep_event,
+    run_sweep,
+)
 from faaskit.app import App
 from faaskit.auth import Principal
+from faaskit.clock import Clock
 from faaskit.config import Settings
 from faaskit.context import Context
 from faaskit.errors import BadRequestError
+from faaskit.runtime.relay import Relay
 from faaskit.runtime.runtime import Runtime
+from faaskit.runtime.worker import Worker
 
-__all__ = ["LambdaHandler", "UnsupportedEventError", "lambda_handler"]
+__all__ = ["ForeignMessageError", "LambdaHandler", "UnsupportedEventError", "lambda_handler"]
+
+QUEUE_URL_VARIABLE = "FAASKIT_SQS_QUEUE_URL"
 
 T = TypeVar("T")
 _REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
 
 
-def lambda_handler(app: App, *, settings: Settings | None = None) -> LambdaHandler:
-    """A Lambda handler ``handler(event, context)`` serving ``app``'s HTTP routes.
+def lambda_handler(
+    app: App,
+    *,
+    settings: Settings | None = None,
+    relay: Relay | None = None,
+    clock: Clock | None = None,
+) -> LambdaHandler:
+    """A Lambda handler ``handler(event, context)`` serving ``app``'s HTTP routes, the SQS
+    messages that relay its deliveries, and the sweeper's schedule.
 
     ``settings`` default to :meth:`Settings.load` (``FAASKIT_DATABASE_URL`` and the rest
-    of the environment), read when the environment starts.
+    of the environment), read when the environment starts. ``relay`` defaults to an
+    :class:`~faaskit.adapters.aws_sqs.SQSRelay` on ``FAASKIT_SQS_QUEUE_URL`` when that is
+    set (else none: the sweep schedule then delivers what is due itself). ``clock`` is
+    for tests (a :class:`faaskit.testing.VirtualClock`).
     """
-    return LambdaHandler(app, settings)
+    return LambdaHandler(app, settings, relay=relay, clock=clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +121,19 @@ class _LambdaRuntime(Runtime):
 class LambdaHandler:
     """Call it with ``(event, context)``; it answers in the shape the event came in."""
 
-    def __init__(self, app: App, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        settings: Settings | None = None,
+        *,
+        relay: Relay | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.app = app
         self._settings = settings
+        self._relay = relay
+        self._clock = clock
+        self._worker: Worker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runtime: _LambdaRuntime | None = None
         self._asgi: Any = None
@@ -110,7 +150,8 @@ class LambdaHandler:
         began = time.perf_counter()
         loop = asyncio.new_event_loop()
         try:
-            runtime = _LambdaRuntime(self.app, self._settings or Settings.load())
+            runtime = _LambdaRuntime(self.app, self._settings or Settings.load(), clock=self._clock)
+            runtime.relay = self._relay or _queue_relay(runtime.clock)
             asgi = create_asgi_app(self.app, runtime)
             loop.run_until_complete(runtime.start())
         except BaseException:
@@ -125,6 +166,13 @@ class LambdaHandler:
         self.start()
         assert self._runtime is not None
         return self._runtime
+
+    @property
+    def worker(self) -> Worker:
+        """The environment's worker: it claims and runs what SQS messages name."""
+        if self._worker is None:
+            self._worker = Worker(self.runtime)
+        return self._worker
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` on the environment's event loop (tests; a warm-up at module scope)."""
@@ -141,11 +189,26 @@ class LambdaHandler:
         finally:
             self._loop.close()
             self._loop = self._runtime = self._asgi = None
+            self._worker = None
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
-        request = http_request(event)  # UnsupportedEventError: Lambda reports the failure
+        work: Coroutine[Any, Any, dict[str, Any]]
+        if is_sqs_event(event):
+            work = handle_sqs(self.worker, event)
+        elif is_sweep_event(event):
+            work = run_sweep(self.worker)
+        else:
+            request = http_request(event)  # UnsupportedEventError: Lambda reports it
+            work = self._answer(request, _request_id(context))
+        return self._invoke(work, context)
+
+    def _invoke(self, work: Coroutine[Any, Any, T], context: Any) -> T:
         cold = not self._served
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            work.close()
+            raise
         assert self._runtime is not None and self._loop is not None
         self._served = True
         self._runtime.invocation = _Invocation(
@@ -154,7 +217,7 @@ class LambdaHandler:
             deadline=_deadline(context),
         )
         try:
-            return self._loop.run_until_complete(self._answer(request, _request_id(context)))
+            return self._loop.run_until_complete(work)
         finally:
             self._runtime.invocation = None
 
@@ -193,6 +256,16 @@ class LambdaHandler:
         from faaskit.http.cors import CORSMiddleware
 
         return CORSMiddleware(refuse, self.app.cors)
+
+
+def _queue_relay(clock: Clock) -> Relay | None:
+    """An SQSRelay on ``FAASKIT_SQS_QUEUE_URL``, when it is set."""
+    queue_url = os.environ.get(QUEUE_URL_VARIABLE, "").strip()
+    if not queue_url:
+        return None
+    from faaskit.adapters.aws_sqs import SQSRelay
+
+    return SQSRelay(queue_url, clock=clock)
 
 
 def _request_id(context: Any) -> str | None:

@@ -35,6 +35,8 @@ class RelayedDelivery:
     message_id: str
     target: str
     available_at: float
+    key: str | None = None
+    """The ordering key of an ordered delivery (a FIFO queue's message group), if known."""
 
 
 class Relay(Protocol):
@@ -47,7 +49,12 @@ def relayed_deliveries(write_set: WriteSet) -> list[RelayedDelivery]:
     """The deliveries a committed write set created (a deduplicated publish names the
     deliveries of the message it repeats, which a claim then finds done: harmless)."""
     return [
-        RelayedDelivery(write.message.id, delivery.target, delivery.available_at)
+        RelayedDelivery(
+            write.message.id,
+            delivery.target,
+            delivery.available_at,
+            write.message.key if delivery.ordered else None,
+        )
         for write in write_set.writes
         if isinstance(write, PublishMessage)
         for delivery in write.deliveries

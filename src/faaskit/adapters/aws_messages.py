@@ -1,0 +1,165 @@
+"""The Lambda events that are not HTTP: SQS batches of relayed deliveries, and the schedule
+that runs the sweeper.
+
+An SQS record whose body names a delivery (:func:`faaskit.adapters.aws_sqs.relay_body`) is
+handed to :meth:`~faaskit.runtime.worker.Worker.deliver`, which claims it in the store and
+runs its handler with the ack in one unit of work. The answer is SQS's partial batch
+response, ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`` (the event
+source mapping needs ``ReportBatchItemFailures``), listing only the records that should
+come back:
+
+- a record whose delivery could not be claimed or settled (the store was unreachable): it
+  comes back after the queue's visibility timeout;
+- a record whose body is not a faaskit relay body (:class:`ForeignMessageError`, logged):
+  faaskit cannot tell what it meant, so it is never dropped silently — it comes back
+  until the queue's redrive policy moves it to the dead-letter queue, where someone sees it.
+
+A handler that fails is not listed: the worker has already rescheduled the delivery in
+the store (or dead-lettered it after its last attempt), and the sweeper relays it again
+when it is due. Nor is a duplicate, or a delivery not due yet: ``deliver`` answers False,
+there is nothing to do now. Records are handled one after another in the order they came;
+on a FIFO queue, once a record fails, the later records of its message group are listed
+without being tried, so the group's order holds.
+
+The sweeper runs on a schedule: an event ``{"faaskit": "sweep"}`` (EventBridge
+Scheduler's configured input, or a rule's constant input) or an EventBridge scheduled-rule
+event (``source`` ``aws.events`` and ``detail-type`` ``Scheduled Event``). It schedules
+the first tick of any cron that has none, relays again every delivery that is due and
+unleased (lost relays, tasks delayed past SQS's 15 minutes, retries, cron ticks), and
+catches the projections up with the event log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from faaskit.errors import BadRequestError, ValidationError
+from faaskit.runtime.relay import sweep
+from faaskit.runtime.worker import Worker
+
+__all__ = [
+    "ForeignMessageError",
+    "SQSRecord",
+    "handle_sqs",
+    "is_sqs_event",
+    "is_sweep_event",
+    "relayed_names",
+    "run_sweep",
+]
+
+logger = logging.getLogger("faaskit.adapters.aws")
+SWEEP_INPUT = {"faaskit": "sweep"}
+
+
+class ForeignMessageError(BadRequestError):
+    """An SQS message on the relay queue that does not name a faaskit delivery."""
+
+    title = "Not a faaskit relay message"
+
+
+@dataclass(frozen=True, slots=True)
+class SQSRecord:
+    message_id: str
+    body: Any
+    group: str | None
+
+
+def is_sqs_event(event: Any) -> bool:
+    """Whether ``event`` is an SQS batch (its records come from ``aws:sqs``)."""
+    if not isinstance(event, Mapping):
+        return False
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
+
+
+def is_sweep_event(event: Any) -> bool:
+    """Whether ``event`` asks for a sweep: ``{"faaskit": "sweep"}``, or a scheduled rule's
+    event (its ``source`` and ``detail-type`` both: a custom event may say "Scheduled")."""
+    if not isinstance(event, Mapping):
+        return False
+    if event.get("faaskit") == "sweep":
+        return True
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def relayed_names(body: Any) -> tuple[str, str]:
+    """The (message id, target) a relay body names; ForeignMessageError for anything else."""
+    try:
+        named = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        named = None
+    if isinstance(named, dict):
+        message_id, target = named.get("message_id"), named.get("target")
+        if isinstance(message_id, str) and isinstance(target, str) and message_id and target:
+            return message_id, target
+    raise ForeignMessageError("the SQS message body does not name a faaskit delivery")
+
+
+async def handle_sqs(worker: Worker, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Deliver what each record names; the partial batch response."""
+    failures: list[dict[str, str]] = []
+    failed_groups: set[str] = set()
+    for raw in event["Records"]:
+        record = _record(raw)
+        if record.group is not None and record.group in failed_groups:
+            failures.append({"itemIdentifier": record.message_id})
+            continue
+        if not await _deliver(worker, record):
+            failures.append({"itemIdentifier": record.message_id})
+            if record.group is not None:
+                failed_groups.add(record.group)
+    return {"batchItemFailures": failures}
+
+
+async def _deliver(worker: Worker, record: SQSRecord) -> bool:
+    """Whether the record is settled (handled, or nothing to do); False: it comes back."""
+    fields = {"sqs_message_id": record.message_id}
+    try:
+        message_id, target = relayed_names(record.body)
+        await worker.deliver(message_id, target)
+    except (ForeignMessageError, ValidationError) as error:
+        logger.error("not a faaskit relay message: %s", error, extra={"fields": fields})
+        return False
+    except Exception:
+        logger.warning(
+            "delivery failed; SQS will bring the message back",
+            exc_info=True,
+            extra={"fields": fields},
+        )
+        return False
+    return True
+
+
+def _record(raw: Mapping[str, Any]) -> SQSRecord:
+    attributes = raw.get("attributes")
+    group = attributes.get("MessageGroupId") if isinstance(attributes, Mapping) else None
+    arn = raw.get("eventSourceARN")
+    fifo = isinstance(arn, str) and arn.endswith(".fifo")
+    return SQSRecord(
+        message_id=str(raw.get("messageId", "")),
+        body=raw.get("body"),
+        group=str(group) if fifo and group is not None else None,
+    )
+
+
+async def run_sweep(worker: Worker) -> dict[str, Any]:
+    """One scheduled round: cron first ticks, relays of what is due, projections. With no
+    relay (no queue configured), the round delivers what is due itself instead."""
+    runtime = worker.runtime
+    await runtime.start()
+    if runtime.relay is None:
+        return {"faaskit": "sweep", "relayed": 0, "handled": await worker.run_once()}
+    await worker.crons.ensure_scheduled()
+    relayed = await sweep(runtime)
+    projected = 0
+    for runner in worker.projections:
+        projected += await runner.catch_up()
+    return {"faaskit": "sweep", "relayed": relayed, "projected": projected}
