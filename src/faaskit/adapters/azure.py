@@ -41,7 +41,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from faaskit.adapters.asgi_call import Answer, call_asgi
 
 # One Runtime subclass for the adapters whose platforms run requests concurrently.
-from faaskit.adapters.gcp import _CloudRuntime, _Invocation, _invocation
+from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
 from faaskit.config import Settings
 from faaskit.runtime.runtime import Runtime
@@ -121,7 +121,7 @@ class AzureHttpHandler:
         self.app = app
         self.route_prefix = route_prefix.strip("/")
         self._settings = settings
-        self._runtime: _CloudRuntime | None = None
+        self._runtime: CloudRuntime | None = None
         self._asgi: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -147,7 +147,7 @@ class AzureHttpHandler:
             from faaskit.http.gateway import create_asgi_app
 
             began = time.perf_counter()
-            runtime = _CloudRuntime(self.app, self._settings or Settings.load())
+            runtime = CloudRuntime(self.app, self._settings or Settings.load())
             asgi = create_asgi_app(self.app, runtime)
             await runtime.start()
             self._runtime, self._asgi, self._loop = runtime, asgi, loop
@@ -173,7 +173,7 @@ class AzureHttpHandler:
         _request_id(scope, context)
         await self.start()
         cold, self._served = not self._served, True
-        _invocation.set(_Invocation(cold, self._startup_seconds if cold else None))
+        current_invocation.set(Invocation(cold, self._startup_seconds if cold else None))
         answer = await call_asgi(self._asgi, scope, req.get_body() or b"")
         return _http_response(answer)
 

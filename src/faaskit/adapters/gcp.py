@@ -36,16 +36,14 @@ import os
 import threading
 import time
 from collections.abc import Coroutine, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from faaskit.adapters.asgi_call import Answer, call_asgi
+from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
-from faaskit.auth import Principal
 from faaskit.config import Settings
-from faaskit.context import Context
 from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -76,41 +74,6 @@ def http_function(
     return HttpFunction(app, settings, trust_forwarded_for=trust_forwarded_for)
 
 
-@dataclass(frozen=True, slots=True)
-class _Invocation:
-    cold_start: bool
-    startup_seconds: float | None
-
-
-_invocation: ContextVar[_Invocation | None] = ContextVar("faaskit_gcp_invocation", default=None)
-
-
-class _CloudRuntime(Runtime):
-    """The runtime, telling each Context about the request it belongs to."""
-
-    def context(
-        self,
-        function: str,
-        invocation_id: str,
-        *,
-        principal: Principal | None = None,
-        correlation_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Context:
-        ctx = super().context(
-            function,
-            invocation_id,
-            principal=principal,
-            correlation_id=correlation_id,
-            headers=headers,
-        )
-        invocation = _invocation.get()
-        if invocation is not None:
-            ctx.cold_start = invocation.cold_start
-            ctx.startup_seconds = invocation.startup_seconds
-        return ctx
-
-
 @dataclass(slots=True)
 class _Instance:
     """What one process starts once: its loop (on its own thread), runtime and ASGI app."""
@@ -118,7 +81,7 @@ class _Instance:
     pid: int
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
-    runtime: _CloudRuntime
+    runtime: CloudRuntime
     asgi: Any
     startup_seconds: float
 
@@ -166,7 +129,7 @@ class HttpFunction:
         )
         thread.start()
         try:
-            runtime = _CloudRuntime(self.app, self._settings or Settings.load())
+            runtime = CloudRuntime(self.app, self._settings or Settings.load())
             asgi = create_asgi_app(self.app, runtime)
             asyncio.run_coroutine_threadsafe(runtime.start(), loop).result()
         except BaseException:
@@ -205,7 +168,7 @@ class HttpFunction:
         instance = self._started()
         with self._lock:
             cold, self._served = not self._served, True
-        invocation = _Invocation(cold, instance.startup_seconds if cold else None)
+        invocation = Invocation(cold, instance.startup_seconds if cold else None)
         answer = asyncio.run_coroutine_threadsafe(
             self._answer(instance.asgi, scope, body, invocation), instance.loop
         ).result()
@@ -213,9 +176,9 @@ class HttpFunction:
 
     @staticmethod
     async def _answer(
-        asgi: Any, scope: dict[str, Any], body: bytes, invocation: _Invocation
+        asgi: Any, scope: dict[str, Any], body: bytes, invocation: Invocation
     ) -> Answer:
-        _invocation.set(invocation)  # this task's own context: concurrent requests differ
+        current_invocation.set(invocation)  # this task's own context: concurrent requests differ
         return await call_asgi(asgi, scope, body)
 
 
