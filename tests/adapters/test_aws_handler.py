@@ -313,5 +313,5 @@ def test_without_a_lambda_context_there_is_no_deadline(handler: LambdaHandler) -
 def test_an_event_it_does_not_handle_raises_a_typed_error(handler: LambdaHandler) -> None:
     # SQS batches and the sweeper's schedule are handled (tests/adapters/test_aws_sqs.py);
     # an EventBridge event of another service is not.
-    with pytest.raises(UnsupportedEventError, match="an EventBridge event \\(aws.ec2"):
+    with pytest.raises(UnsupportedEventError, match=r"an EventBridge event \(aws\.ec2"):
         call(handler, event("powertools-eventBridgeEvent"))
