@@ -33,7 +33,7 @@ import os
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.adapters.asgi_call import call_asgi
 from faaskit.adapters.aws_answers import lambda_answer
@@ -53,7 +53,9 @@ from faaskit.context import Context
 from faaskit.errors import BadRequestError
 from faaskit.runtime.relay import Relay
 from faaskit.runtime.runtime import Runtime
-from faaskit.runtime.worker import Worker
+
+if TYPE_CHECKING:
+    from faaskit.runtime.worker import Worker
 
 __all__ = ["ForeignMessageError", "LambdaHandler", "UnsupportedEventError", "lambda_handler"]
 
@@ -171,6 +173,8 @@ class LambdaHandler:
     def worker(self) -> Worker:
         """The environment's worker: it claims and runs what SQS messages name."""
         if self._worker is None:
+            from faaskit.runtime.worker import Worker
+
             self._worker = Worker(self.runtime)
         return self._worker
 

@@ -35,11 +35,12 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faaskit.errors import BadRequestError, ValidationError
-from faaskit.runtime.relay import sweep
-from faaskit.runtime.worker import Worker
+
+if TYPE_CHECKING:  # the worker loads only when a message or a sweep arrives
+    from faaskit.runtime.worker import Worker
 
 __all__ = [
     "ForeignMessageError",
@@ -153,6 +154,8 @@ def _record(raw: Mapping[str, Any]) -> SQSRecord:
 async def run_sweep(worker: Worker) -> dict[str, Any]:
     """One scheduled round: cron first ticks, relays of what is due, projections. With no
     relay (no queue configured), the round delivers what is due itself instead."""
+    from faaskit.runtime.relay import sweep
+
     runtime = worker.runtime
     await runtime.start()
     if runtime.relay is None:
