@@ -31,8 +31,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.adapters.asgi_call import call_asgi
@@ -45,11 +44,10 @@ from faaskit.adapters.aws_messages import (
     is_sweep_event,
     run_sweep,
 )
+from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
-from faaskit.auth import Principal
 from faaskit.clock import Clock
 from faaskit.config import Settings
-from faaskit.context import Context
 from faaskit.errors import BadRequestError
 from faaskit.runtime.relay import Relay
 from faaskit.runtime.runtime import Runtime
@@ -84,42 +82,6 @@ def lambda_handler(
     return LambdaHandler(app, settings, relay=relay, clock=clock)
 
 
-@dataclass(frozen=True, slots=True)
-class _Invocation:
-    cold_start: bool
-    startup_seconds: float | None
-    deadline: float | None
-
-
-class _LambdaRuntime(Runtime):
-    """The runtime, telling each Context about the Lambda invocation it belongs to."""
-
-    invocation: _Invocation | None = None
-
-    def context(
-        self,
-        function: str,
-        invocation_id: str,
-        *,
-        principal: Principal | None = None,
-        correlation_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Context:
-        ctx = super().context(
-            function,
-            invocation_id,
-            principal=principal,
-            correlation_id=correlation_id,
-            headers=headers,
-        )
-        invocation = self.invocation
-        if invocation is not None:
-            ctx.cold_start = invocation.cold_start
-            ctx.startup_seconds = invocation.startup_seconds
-            ctx.deadline = invocation.deadline
-        return ctx
-
-
 class LambdaHandler:
     """Call it with ``(event, context)``; it answers in the shape the event came in."""
 
@@ -137,7 +99,7 @@ class LambdaHandler:
         self._clock = clock
         self._worker: Worker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runtime: _LambdaRuntime | None = None
+        self._runtime: CloudRuntime | None = None
         self._asgi: Any = None
         self._startup_seconds: float | None = None
         self._served = False
@@ -152,7 +114,7 @@ class LambdaHandler:
         began = time.perf_counter()
         loop = asyncio.new_event_loop()
         try:
-            runtime = _LambdaRuntime(self.app, self._settings or Settings.load(), clock=self._clock)
+            runtime = CloudRuntime(self.app, self._settings or Settings.load(), clock=self._clock)
             runtime.relay = self._relay or _queue_relay(runtime.clock)
             asgi = create_asgi_app(self.app, runtime)
             loop.run_until_complete(runtime.start())
@@ -215,15 +177,12 @@ class LambdaHandler:
             raise
         assert self._runtime is not None and self._loop is not None
         self._served = True
-        self._runtime.invocation = _Invocation(
-            cold_start=cold,
-            startup_seconds=self._startup_seconds,
-            deadline=_deadline(context),
-        )
+        invocation = Invocation(cold, self._startup_seconds, _deadline(context))
+        token = current_invocation.set(invocation)  # the event's task copies this context
         try:
             return self._loop.run_until_complete(work)
         finally:
-            self._runtime.invocation = None
+            current_invocation.reset(token)
 
     async def _answer(self, request: HttpRequest, request_id: str | None) -> dict[str, Any]:
         scope = request.scope()
