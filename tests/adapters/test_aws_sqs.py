@@ -22,15 +22,7 @@ from faaskit.config import Settings
 from faaskit.runtime.relay import RelayedDelivery
 from faaskit.testing import VirtualClock
 from tests.adapters.aws_support import LambdaContext, event, http_api_event
-from tests.adapters.sqs_support import (  # noqa: F401 (fixtures)
-    Queue,
-    RecordingClient,
-    aws_env_fixture,
-    make_queue_fixture,
-    moto_endpoint_fixture,
-    queue_fixture,
-    sqs_client_fixture,
-)
+from tests.adapters.sqs_support import Queue, RecordingClient
 
 app = App("relayed-over-sqs")
 handled: list[str] = []

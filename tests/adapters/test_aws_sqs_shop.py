@@ -19,15 +19,7 @@ from faaskit.adapters.aws_sqs import SQSRelay
 from faaskit.config import Settings
 from faaskit.runtime.relay import RelayedDelivery
 from faaskit.testing import VirtualClock
-from tests.adapters.sqs_support import (  # noqa: F401 (fixtures)
-    Queue,
-    RecordingClient,
-    aws_env_fixture,
-    make_queue_fixture,
-    moto_endpoint_fixture,
-    queue_fixture,
-    sqs_client_fixture,
-)
+from tests.adapters.sqs_support import Queue, RecordingClient
 from tests.adapters.test_aws_shop import ShopOverLambda
 from tests.e2e.order_support import line, order_body
 from tests.e2e.shop_support import PASSWORD

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlencode
 
+from faaskit.adapters.asgi_call import http_scope
 from faaskit.errors import BadRequestError
 
 __all__ = ["EventKind", "HttpRequest", "UnsupportedEventError", "http_request"]
@@ -77,20 +78,15 @@ class HttpRequest:
     def scope(self) -> dict[str, Any]:
         headers = dict(self.headers)
         scheme = headers.get(b"x-forwarded-proto", b"https").decode("latin-1")
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": self.method,
-            "scheme": scheme if scheme in ("http", "https") else "https",
-            "path": self.path,
-            "raw_path": self.raw_path.encode("ascii"),
-            "root_path": "",
-            "query_string": self.query_string,
-            "headers": self.headers,
-            "client": (self.client, 0) if self.client else None,
-            "server": None,
-        }
+        return http_scope(
+            method=self.method,
+            scheme=scheme,
+            raw_path=self.raw_path,
+            query_string=self.query_string,
+            headers=self.headers,
+            client=(self.client, 0) if self.client else None,
+            path=self.path,
+        )
 
 
 def http_request(event: Any) -> HttpRequest:

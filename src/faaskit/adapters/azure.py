@@ -36,9 +36,9 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
-from faaskit.adapters.asgi_call import Answer, call_asgi
+from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
 
 # One Runtime subclass for the adapters whose platforms run requests concurrently.
 from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
@@ -191,20 +191,14 @@ def request_scope(req: func.HttpRequest, *, route_prefix: str = "api") -> dict[s
         for name, value in req.headers.items()
     ]
     scheme = str(req.headers.get("x-forwarded-proto") or url.scheme or "https")
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": req.method.upper(),
-        "scheme": scheme if scheme in ("http", "https") else "https",
-        "path": unquote(raw_path),
-        "raw_path": raw_path.encode("ascii"),
-        "root_path": "",
-        "query_string": query.encode("latin-1", "replace"),
-        "headers": headers,
-        "client": _client(req.headers),
-        "server": None,
-    }
+    return http_scope(
+        method=req.method,
+        scheme=scheme,
+        raw_path=raw_path,
+        query_string=query.encode("latin-1", "replace"),
+        headers=headers,
+        client=_client(req.headers),
+    )
 
 
 def _strip_prefix(raw_path: str, prefix: str) -> str:

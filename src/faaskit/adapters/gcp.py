@@ -38,9 +38,9 @@ import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
-from faaskit.adapters.asgi_call import Answer, call_asgi
+from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
 from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
 from faaskit.config import Settings
@@ -199,20 +199,14 @@ def request_scope(request: flask.Request, *, trust_forwarded_for: bool = True) -
     ):
         headers.append((b"x-request-id", execution_id.encode("ascii")))
     scheme = request.headers.get("X-Forwarded-Proto", "") or environ.get("wsgi.url_scheme", "")
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": request.method.upper(),
-        "scheme": scheme if scheme in ("http", "https") else "https",
-        "path": unquote(raw_path),
-        "raw_path": raw_path.encode("ascii"),
-        "root_path": "",
-        "query_string": str(environ.get("QUERY_STRING", "")).encode("latin-1"),
-        "headers": headers,
-        "client": _client(request, trust_forwarded_for),
-        "server": None,
-    }
+    return http_scope(
+        method=request.method,
+        scheme=scheme,
+        raw_path=raw_path,
+        query_string=str(environ.get("QUERY_STRING", "")).encode("latin-1"),
+        headers=headers,
+        client=_client(request, trust_forwarded_for),
+    )
 
 
 def _raw_path(environ: Mapping[str, Any]) -> str:

@@ -130,34 +130,24 @@ class Gateway:
     def _match(
         self, path: str, raw_path: bytes | None = None
     ) -> tuple[_PathGroup | None, dict[str, Any]]:
-        if raw_path is not None and b"%" in raw_path:
-            return self._match_encoded(raw_path)
+        # With percent escapes, split the raw path first and decode each segment, so
+        # ``/files/a%2Fb`` is one parameter ``a/b``, never two segments.
+        encoded = raw_path is not None and b"%" in raw_path
+        if encoded:
+            assert raw_path is not None
+            raw = raw_path.partition(b"?")[0].decode("latin-1")
+            path = "/".join(unquote(part).replace("/", _ENCODED_SLASH) for part in raw.split("/"))
         group = self._static.get(path)
         if group is not None:
             return group, {}
         for group in self._dynamic:
             match = group.regex.match(path)
             if match is not None:
+                convertors = group.convertors
                 params = {
-                    key: group.convertors[key].convert(value)
-                    for key, value in match.groupdict().items()
-                }
-                return group, params
-        return None, {}
-
-    def _match_encoded(self, raw_path: bytes) -> tuple[_PathGroup | None, dict[str, Any]]:
-        """Match a path with percent escapes: split the raw path first, then decode each
-        segment, so ``/files/a%2Fb`` is one parameter ``a/b``, never two segments."""
-        raw = raw_path.partition(b"?")[0].decode("latin-1")
-        path = "/".join(unquote(part).replace("/", _ENCODED_SLASH) for part in raw.split("/"))
-        group = self._static.get(path)
-        if group is not None:
-            return group, {}
-        for group in self._dynamic:
-            match = group.regex.match(path)
-            if match is not None:
-                params = {
-                    key: group.convertors[key].convert(value.replace(_ENCODED_SLASH, "/"))
+                    key: convertors[key].convert(
+                        value.replace(_ENCODED_SLASH, "/") if encoded else value
+                    )
                     for key, value in match.groupdict().items()
                 }
                 return group, params
