@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.adapters.asgi_call import call_asgi
@@ -43,6 +43,13 @@ from faaskit.adapters.aws_messages import (
     is_sqs_event,
     is_sweep_event,
     run_sweep,
+)
+from faaskit.adapters.aws_notifications import (
+    describe_source,
+    is_eventbridge_event,
+    is_sns_event,
+    notifications,
+    publish_notifications,
 )
 from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
@@ -69,6 +76,7 @@ def lambda_handler(
     settings: Settings | None = None,
     relay: Relay | None = None,
     clock: Clock | None = None,
+    topics: Mapping[str, str] | None = None,
 ) -> LambdaHandler:
     """A Lambda handler ``handler(event, context)`` serving ``app``'s HTTP routes, the SQS
     messages that relay its deliveries, and the sweeper's schedule.
@@ -77,9 +85,11 @@ def lambda_handler(
     of the environment), read when the environment starts. ``relay`` defaults to an
     :class:`~faaskit.adapters.aws_sqs.SQSRelay` on ``FAASKIT_SQS_QUEUE_URL`` when that is
     set (else none: the sweep schedule then delivers what is due itself). ``clock`` is
-    for tests (a :class:`faaskit.testing.VirtualClock`).
+    for tests (a :class:`faaskit.testing.VirtualClock`). SNS notifications and EventBridge
+    events are published on faaskit topics (:mod:`faaskit.adapters.aws_notifications`;
+    ``topics`` maps an SNS topic or an event's ``detail-type`` to one).
     """
-    return LambdaHandler(app, settings, relay=relay, clock=clock)
+    return LambdaHandler(app, settings, relay=relay, clock=clock, topics=topics)
 
 
 class LambdaHandler:
@@ -92,8 +102,10 @@ class LambdaHandler:
         *,
         relay: Relay | None = None,
         clock: Clock | None = None,
+        topics: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.topics: Mapping[str, str] = dict(topics or {})
         self._settings = settings
         self._relay = relay
         self._clock = clock
@@ -163,6 +175,16 @@ class LambdaHandler:
             work = handle_sqs(self.worker, event)
         elif is_sweep_event(event):
             work = run_sweep(self.worker)
+        elif is_sns_event(event) or is_eventbridge_event(event):
+            published = notifications(event, self.topics)
+            for note in published:
+                if not self.app.subscribers(note.topic):  # a stray rule: say so, drop nothing
+                    raise UnsupportedEventError(
+                        f"{describe_source(event)} for topic {note.topic!r}, which no "
+                        "subscriber takes: subscribe to it or map it with topics="
+                    )
+            invocation_id = _request_id(context) or published[0].message_id
+            work = publish_notifications(self.runtime, published, invocation_id)
         else:
             request = http_request(event)  # UnsupportedEventError: Lambda reports it
             work = self._answer(request, _request_id(context))
