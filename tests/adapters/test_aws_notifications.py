@@ -45,7 +45,10 @@ def handler(
     made = lambda_handler(
         notified_app(seen),
         settings=settings,
-        topics={"aws.ec2/EC2 Instance State-change Notification": "instance.changed"},
+        topics={
+            "aws.ec2/EC2 Instance State-change Notification": "instance.changed",
+            "arn:aws:sns:eu-west-1:231436140809:Test.fifo": "sns-lambda",
+        },
     )
     yield made
     made.close()
@@ -99,3 +102,27 @@ def test_a_notification_no_subscriber_takes_is_refused_not_dropped(
         handler(stray, LambdaContext())
     handler(SWEEP, LambdaContext())
     assert seen == []
+
+
+def test_an_sns_notification_through_an_sqs_queue_reaches_the_subscriber_once(
+    handler: LambdaHandler, seen: list[tuple[str, Any]]
+) -> None:
+    fan_out = event("powertools-snsSqsFifoEvent")  # SNS → SQS → Lambda, in SNS's envelope
+
+    assert handler(fan_out, LambdaContext("q-1")) == {"batchItemFailures": []}
+    assert handler(copy.deepcopy(fan_out), LambdaContext("q-2")) == {"batchItemFailures": []}
+    handler(SWEEP, LambdaContext())
+
+    assert seen == [("sns-lambda", {"message": "hello world", "username": "lessa"})]
+
+
+def test_an_enveloped_notification_no_subscriber_takes_is_a_batch_item_failure(
+    handler: LambdaHandler, seen: list[tuple[str, Any]]
+) -> None:
+    stray = event("powertools-snsSqsFifoEvent")
+    record = stray["Records"][0]
+    record["body"] = record["body"].replace("Test.fifo", "Nobody.fifo")
+
+    answer = handler(stray, LambdaContext())
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}

@@ -45,11 +45,13 @@ from faaskit.adapters.aws_messages import (
     run_sweep,
 )
 from faaskit.adapters.aws_notifications import (
+    Notification,
     describe_source,
     is_eventbridge_event,
     is_sns_event,
     notifications,
     publish_notifications,
+    sns_notification,
 )
 from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
@@ -172,23 +174,34 @@ class LambdaHandler:
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         work: Coroutine[Any, Any, dict[str, Any]]
         if is_sqs_event(event):
-            work = handle_sqs(self.worker, event)
+            work = handle_sqs(self.worker, event, notify=self._publish_envelope)
         elif is_sweep_event(event):
             work = run_sweep(self.worker)
         elif is_sns_event(event) or is_eventbridge_event(event):
-            published = notifications(event, self.topics)
-            for note in published:
-                if not self.app.subscribers(note.topic):  # a stray rule: say so, drop nothing
-                    raise UnsupportedEventError(
-                        f"{describe_source(event)} for topic {note.topic!r}, which no "
-                        "subscriber takes: subscribe to it or map it with topics="
-                    )
+            published = self._subscribed(notifications(event, self.topics), event)
             invocation_id = _request_id(context) or published[0].message_id
             work = publish_notifications(self.runtime, published, invocation_id)
         else:
             request = http_request(event)  # UnsupportedEventError: Lambda reports it
             work = self._answer(request, _request_id(context))
         return self._invoke(work, context)
+
+    def _subscribed(self, published: list[Notification], event: Any) -> list[Notification]:
+        for note in published:
+            if not self.app.subscribers(note.topic):  # a stray rule: say so, drop nothing
+                raise UnsupportedEventError(
+                    f"{describe_source(event)} for topic {note.topic!r}, which no "
+                    "subscriber takes: subscribe to it or map it with topics="
+                )
+        return published
+
+    async def _publish_envelope(self, envelope: Mapping[str, Any], invocation_id: str) -> None:
+        """An SNS notification that reached the queue in SNS's envelope (SNS → SQS)."""
+        published = self._subscribed(
+            [sns_notification(envelope, self.topics)],
+            {"Records": [{"EventSource": "aws:sns", "Sns": envelope}]},
+        )
+        await publish_notifications(self.runtime, published, invocation_id)
 
     def _invoke(self, work: Coroutine[Any, Any, T], context: Any) -> T:
         cold = not self._served

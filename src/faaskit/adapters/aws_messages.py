@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +104,15 @@ def relayed_names(body: Any) -> tuple[str, str]:
     raise ForeignMessageError("the SQS message body does not name a faaskit delivery")
 
 
-async def handle_sqs(worker: Worker, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Deliver what each record names; the partial batch response."""
+Notify = Callable[[Mapping[str, Any], str], Awaitable[None]]
+"""Publishes an SNS notification that reached the queue in SNS's envelope (SNS → SQS)."""
+
+
+async def handle_sqs(
+    worker: Worker, event: Mapping[str, Any], *, notify: Notify | None = None
+) -> dict[str, Any]:
+    """Deliver what each record names (or, with ``notify``, publish the SNS notification a
+    record carries); the partial batch response."""
     failures: list[dict[str, str]] = []
     failed_groups: set[str] = set()
     for raw in event["Records"]:
@@ -113,20 +120,24 @@ async def handle_sqs(worker: Worker, event: Mapping[str, Any]) -> dict[str, Any]
         if record.group is not None and record.group in failed_groups:
             failures.append({"itemIdentifier": record.message_id})
             continue
-        if not await _deliver(worker, record):
+        if not await _deliver(worker, record, notify):
             failures.append({"itemIdentifier": record.message_id})
             if record.group is not None:
                 failed_groups.add(record.group)
     return {"batchItemFailures": failures}
 
 
-async def _deliver(worker: Worker, record: SQSRecord) -> bool:
+async def _deliver(worker: Worker, record: SQSRecord, notify: Notify | None) -> bool:
     """Whether the record is settled (handled, or nothing to do); False: it comes back."""
     fields = {"sqs_message_id": record.message_id}
     try:
+        envelope = _sns_envelope(record.body) if notify is not None else None
+        if envelope is not None and notify is not None:
+            await notify(envelope, f"sqs:{record.message_id}")
+            return True
         message_id, target = relayed_names(record.body)
         await worker.deliver(message_id, target)
-    except (ForeignMessageError, ValidationError) as error:
+    except (BadRequestError, ValidationError) as error:
         logger.error("not a faaskit relay message: %s", error, extra={"fields": fields})
         return False
     except Exception:
@@ -137,6 +148,24 @@ async def _deliver(worker: Worker, record: SQSRecord) -> bool:
         )
         return False
     return True
+
+
+def _sns_envelope(body: Any) -> Mapping[str, Any] | None:
+    """The SNS notification an SQS body is, when SNS delivered it to the queue (not raw)."""
+    if not isinstance(body, str) or '"Notification"' not in body:
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if (
+        isinstance(parsed, dict)
+        and parsed.get("Type") == "Notification"
+        and isinstance(parsed.get("TopicArn"), str)
+        and isinstance(parsed.get("MessageId"), str)
+    ):
+        return parsed
+    return None
 
 
 def _record(raw: Mapping[str, Any]) -> SQSRecord:

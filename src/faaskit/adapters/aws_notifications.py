@@ -30,6 +30,7 @@ __all__ = [
     "is_sns_event",
     "notifications",
     "publish_notifications",
+    "sns_notification",
 ]
 
 
@@ -66,13 +67,15 @@ def describe_source(event: Mapping[str, Any]) -> str:
 def notifications(event: Mapping[str, Any], topics: Mapping[str, str]) -> list[Notification]:
     """The messages an SNS or EventBridge ``event`` carries."""
     if is_sns_event(event):
-        return [_sns(record["Sns"], topics) for record in event["Records"]]
+        return [sns_notification(record["Sns"], topics) for record in event["Records"]]
     source, kind = event["source"], event["detail-type"]
     topic = topics.get(f"{source}/{kind}") or topics.get(kind) or kind
     return [Notification(topic, event.get("detail"), f"eventbridge:{event['id']}")]
 
 
-def _sns(sns: Mapping[str, Any], topics: Mapping[str, str]) -> Notification:
+def sns_notification(sns: Mapping[str, Any], topics: Mapping[str, str]) -> Notification:
+    """The message an SNS notification (a record's ``Sns``, or the envelope SNS puts on an
+    SQS queue: the same fields) carries."""
     arn = str(sns.get("TopicArn", ""))
     name = arn.rpartition(":")[2]
     topic = topics.get(arn) or topics.get(name) or name
