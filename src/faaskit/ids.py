@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+from typing import TypeGuard
 
-__all__ = ["new_id"]
+__all__ = ["is_request_id", "new_id"]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _reseed() -> None:
@@ -28,3 +32,9 @@ os.register_at_fork(after_in_child=_reseed)
 def new_id() -> str:
     """A 32-character hex id."""
     return f"{_prefix}{next(_counter):020x}"
+
+
+def is_request_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` may serve as a request id (``X-Request-ID``, a platform's
+    invocation id): 1 to 128 letters, digits and ``._:-``, safe in logs and headers."""
+    return isinstance(value, str) and _REQUEST_ID.match(value) is not None

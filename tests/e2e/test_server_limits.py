@@ -272,7 +272,7 @@ def _read_one_response(sock: socket.socket, timeout: float = 5) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def test_dev_restarts_on_its_port_at_once_after_kill_9(tmp_path: Path) -> None:
+def test_dev_restarts_on_its_port_at_once_after_kill_9(tmp_path: Path, backend_url: str) -> None:
     """A supervisor restarting ``faaskit dev`` after SIGKILL must not wait out TIME_WAIT."""
     port = free_port()
     command = [
@@ -284,7 +284,7 @@ def test_dev_restarts_on_its_port_at_once_after_kill_9(tmp_path: Path) -> None:
         "--port",
         str(port),
         "--database-url",
-        f"sqlite:///{tmp_path / 'dev.db'}",
+        backend_url,
     ]
     env = {**os.environ, "FAASKIT_HOME": str(tmp_path / ".faaskit")}
     processes: list[subprocess.Popen[bytes]] = []

@@ -53,11 +53,12 @@ from faaskit.adapters.aws_notifications import (
     publish_notifications,
     sns_notification,
 )
-from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
 from faaskit.clock import Clock
 from faaskit.config import Settings
 from faaskit.errors import BadRequestError
+from faaskit.ids import is_request_id
+from faaskit.runtime.invocation import Invocation, current_invocation
 from faaskit.runtime.relay import Relay
 from faaskit.runtime.runtime import Runtime
 
@@ -69,7 +70,6 @@ __all__ = ["ForeignMessageError", "LambdaHandler", "UnsupportedEventError", "lam
 QUEUE_URL_VARIABLE = "FAASKIT_SQS_QUEUE_URL"
 
 T = TypeVar("T")
-_REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
 
 
 def lambda_handler(
@@ -113,7 +113,7 @@ class LambdaHandler:
         self._clock = clock
         self._worker: Worker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runtime: CloudRuntime | None = None
+        self._runtime: Runtime | None = None
         self._asgi: Any = None
         self._startup_seconds: float | None = None
         self._served = False
@@ -128,7 +128,7 @@ class LambdaHandler:
         began = time.perf_counter()
         loop = asyncio.new_event_loop()
         try:
-            runtime = CloudRuntime(self.app, self._settings or Settings.load(), clock=self._clock)
+            runtime = Runtime(self.app, self._settings or Settings.load(), clock=self._clock)
             runtime.relay = self._relay or _queue_relay(runtime.clock)
             asgi = create_asgi_app(self.app, runtime)
             loop.run_until_complete(runtime.start())
@@ -268,9 +268,7 @@ def _queue_relay(clock: Clock) -> Relay | None:
 
 def _request_id(context: Any) -> str | None:
     value = getattr(context, "aws_request_id", None)
-    if isinstance(value, str) and 0 < len(value) <= 128 and set(value) <= _REQUEST_ID_CHARS:
-        return value
-    return None
+    return value if is_request_id(value) else None
 
 
 def _deadline(context: Any) -> float | None:

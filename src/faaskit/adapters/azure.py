@@ -39,11 +39,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
-
-# One Runtime subclass for the adapters whose platforms run requests concurrently.
-from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
 from faaskit.config import Settings
+from faaskit.ids import is_request_id
+
+# One Runtime subclass for the adapters whose platforms run requests concurrently.
+from faaskit.runtime.invocation import Invocation, current_invocation
 from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -58,9 +59,6 @@ ROUTE = "{*path}"
 # Characters an encoded path may hold literally (RFC 3986 pchar and "/"), and "%" itself:
 # quoting with these safe leaves an encoded path as it is and encodes what is not ASCII.
 _PATH_SAFE = "/%!$&'()*+,;=:@"
-_INVOCATION_ID_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-"
-)
 
 
 def function_app(
@@ -121,7 +119,7 @@ class AzureHttpHandler:
         self.app = app
         self.route_prefix = route_prefix.strip("/")
         self._settings = settings
-        self._runtime: CloudRuntime | None = None
+        self._runtime: Runtime | None = None
         self._asgi: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -147,7 +145,7 @@ class AzureHttpHandler:
             from faaskit.http.gateway import create_asgi_app
 
             began = time.perf_counter()
-            runtime = CloudRuntime(self.app, self._settings or Settings.load())
+            runtime = Runtime(self.app, self._settings or Settings.load())
             asgi = create_asgi_app(self.app, runtime)
             await runtime.start()
             self._runtime, self._asgi, self._loop = runtime, asgi, loop
@@ -240,9 +238,7 @@ def _client(headers: Mapping[str, str]) -> tuple[str, int] | None:
 def _request_id(scope: dict[str, Any], context: Any) -> None:
     """The host's invocation id as ``X-Request-ID`` when the client sent none."""
     invocation_id = getattr(context, "invocation_id", None)
-    if not isinstance(invocation_id, str) or not 0 < len(invocation_id) <= 128:
-        return
-    if not set(invocation_id) <= _INVOCATION_ID_CHARS:
+    if not is_request_id(invocation_id):
         return
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     if all(name != b"x-request-id" for name, _ in headers):

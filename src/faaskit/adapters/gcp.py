@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
 from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
-from faaskit.adapters.invocation import CloudRuntime, Invocation, current_invocation
 from faaskit.app import App
 from faaskit.config import Settings
+from faaskit.ids import is_request_id
+from faaskit.runtime.invocation import Invocation, current_invocation
 from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -56,9 +57,6 @@ T = TypeVar("T")
 # Characters a decoded path may keep literally when it has to be encoded again (RFC 3986
 # pchar and "/"); "%" is not among them, so a literal percent sign becomes "%25".
 _PATH_SAFE = "/!$&'()*+,;=:@"
-_EXECUTION_ID_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-"
-)
 
 
 def http_function(
@@ -81,7 +79,7 @@ class _Instance:
     pid: int
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
-    runtime: CloudRuntime
+    runtime: Runtime
     asgi: Any
     startup_seconds: float
 
@@ -129,7 +127,7 @@ class HttpFunction:
         )
         thread.start()
         try:
-            runtime = CloudRuntime(self.app, self._settings or Settings.load())
+            runtime = Runtime(self.app, self._settings or Settings.load())
             asgi = create_asgi_app(self.app, runtime)
             asyncio.run_coroutine_threadsafe(runtime.start(), loop).result()
         except BaseException:
@@ -192,11 +190,7 @@ def request_scope(request: flask.Request, *, trust_forwarded_for: bool = True) -
     ]
     names = {name for name, _ in headers}
     execution_id = request.headers.get("Function-Execution-Id", "")
-    if (
-        b"x-request-id" not in names
-        and 0 < len(execution_id) <= 128
-        and set(execution_id) <= _EXECUTION_ID_CHARS
-    ):
+    if b"x-request-id" not in names and is_request_id(execution_id):
         headers.append((b"x-request-id", execution_id.encode("ascii")))
     scheme = request.headers.get("X-Forwarded-Proto", "") or environ.get("wsgi.url_scheme", "")
     return http_scope(

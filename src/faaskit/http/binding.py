@@ -31,7 +31,7 @@ from faaskit.errors import (
     ValidationError,
 )
 from faaskit.params import Body, Query
-from faaskit.store.text import NUL_MESSAGE
+from faaskit.store.text import NUL_MESSAGE, nul_places
 
 __all__ = ["Endpoint", "Rendered", "build_endpoint"]
 
@@ -230,21 +230,10 @@ def _nul_fields(body: bytes, errors: list[FieldError]) -> bool:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return False
-    found: list[FieldError] = []
-    pending: list[tuple[Any, list[Any]]] = [(document, ["body"])]
-    while pending:  # a loop, not recursion: JSON may nest deeper than Python's stack
-        value, loc = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                found.append({"loc": loc, "msg": NUL_MESSAGE, "type": "nul"})
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if "\x00" in key:
-                    found.append({"loc": loc, "msg": f"a key: {NUL_MESSAGE}", "type": "nul"})
-                pending.append((item, [*loc, key]))
-        elif isinstance(value, list):
-            pending.extend((item, [*loc, index]) for index, item in enumerate(value))
-    errors.extend(sorted(found, key=lambda error: [str(part) for part in error["loc"]]))
+    found = nul_places(document)
+    for path, in_key in found:
+        message = f"a key: {NUL_MESSAGE}" if in_key else NUL_MESSAGE
+        errors.append({"loc": ["body", *path], "msg": message, "type": "nul"})
     return bool(found)
 
 

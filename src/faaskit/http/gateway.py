@@ -34,14 +34,13 @@ from faaskit.http.binding import JSON, Endpoint, Rendered, build_endpoint
 from faaskit.http.headers import JSON_CSP, NO_STORE, SECURITY_HEADERS
 from faaskit.http.metrics_access import MetricsAccess
 from faaskit.http.problems import PROBLEM_MEDIA_TYPE, problem
-from faaskit.ids import new_id
+from faaskit.ids import is_request_id, new_id
 from faaskit.platforms import limits_for
 from faaskit.runtime.runtime import Runtime
 
 __all__ = ["Gateway", "create_asgi_app"]
 
 logger = logging.getLogger("faaskit.http")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _INTERNAL = "An unexpected error occurred; quote the request id when you report it."
 _JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
@@ -159,7 +158,7 @@ class Gateway:
             key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
         }
         request_id = headers.get("x-request-id", "")
-        if not _REQUEST_ID.match(request_id):
+        if not is_request_id(request_id):
             request_id = new_id()
         path: str = scope["path"]
         method: str = scope["method"]

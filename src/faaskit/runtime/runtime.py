@@ -21,6 +21,7 @@ from faaskit.config import Settings
 from faaskit.context import Context
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.observability.metrics import InvocationMetrics
+from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.unit_of_work import UnitOfWork
 from faaskit.secrets import Secrets
 from faaskit.store import Store, create_store
@@ -151,6 +152,11 @@ class Runtime:
             principal=principal,
             headers=headers,
         )
+        invocation = current_invocation.get()  # set by a cloud adapter; None under faaskit dev
+        if invocation is not None:
+            ctx.cold_start = invocation.cold_start
+            ctx.startup_seconds = invocation.startup_seconds
+            ctx.deadline = invocation.deadline
         return ctx
 
     async def invoke(

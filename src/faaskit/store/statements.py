@@ -32,7 +32,7 @@ from faaskit.store.protocol import (
     Write,
     WriteSet,
 )
-from faaskit.store.text import dump_json, refuse_nul
+from faaskit.store.text import dump_json
 
 __all__ = ["Statement", "compile_write_set", "not_found", "postgres_placeholders"]
 
@@ -257,9 +257,9 @@ def compile_write_set(
     ``index`` maintains its full-text index."""
     statements: list[Statement] = []
     for write in write_set.writes:
-        for statement in _compile(write, json_param):
-            refuse_nul(statement.params)
-            statements.append(statement)
+        # Text parameters meet the NUL rule when they are bound (each backend's connection
+        # checks them); JSON is checked as it is encoded (dump_json).
+        statements.extend(_compile(write, json_param))
         if isinstance(write, InsertDocument | UpdateDocument) and write.search is not None:
             statements.extend(index(write.collection, write.id, write.search))
         elif isinstance(write, DeleteDocument) and write.searchable:

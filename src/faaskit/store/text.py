@@ -14,7 +14,15 @@ import orjson
 
 from faaskit.errors import ValidationError
 
-__all__ = ["NUL_MESSAGE", "dump_json", "error_log", "nul_error", "refuse_nul", "without_nul"]
+__all__ = [
+    "NUL_MESSAGE",
+    "dump_json",
+    "error_log",
+    "nul_error",
+    "nul_places",
+    "refuse_nul",
+    "without_nul",
+]
 
 NUL_MESSAGE = "text must not contain the NUL character (U+0000)"
 _ESCAPED_NUL = b"\\u0000"
@@ -31,21 +39,30 @@ def refuse_nul(values: Iterable[Any]) -> None:
             raise nul_error()
 
 
-def without_nul(value: Any) -> bool:
-    """True when no string in ``value`` (keys included, at any depth) holds NUL."""
-    pending = [value]
+def nul_places(value: Any) -> list[tuple[list[Any], bool]]:
+    """Where NUL stands in ``value`` (parsed JSON): each string's path, or an object's path
+    with True when one of its keys holds it; in document order."""
+    found: list[tuple[list[Any], bool]] = []
+    pending: list[tuple[Any, list[Any]]] = [(value, [])]
     while pending:  # a loop, not recursion: JSON may nest deeper than Python's stack
-        item = pending.pop()
+        item, path = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return False
+                found.append((path, False))
         elif isinstance(item, dict):
-            if any("\x00" in key for key in item if isinstance(key, str)):
-                return False
-            pending.extend(item.values())
+            if any(isinstance(key, str) and "\x00" in key for key in item):
+                found.append((path, True))
+            pending.extend((child, [*path, key]) for key, child in reversed(item.items()))
         elif isinstance(item, list | tuple):
-            pending.extend(item)
-    return True
+            pending.extend(
+                (child, [*path, index]) for index, child in reversed(list(enumerate(item)))
+            )
+    return found
+
+
+def without_nul(value: Any) -> bool:
+    """True when no string in ``value`` (keys included, at any depth) holds NUL."""
+    return not nul_places(value)
 
 
 def dump_json(value: Any) -> bytes:
