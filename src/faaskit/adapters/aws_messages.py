@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faaskit.errors import BadRequestError, ValidationError
+from faaskit.runtime.relay import ForeignMessageError, relayed_names
 
 if TYPE_CHECKING:  # the worker loads only when a message or a sweep arrives
     from faaskit.runtime.worker import Worker
@@ -54,12 +55,6 @@ __all__ = [
 
 logger = logging.getLogger("faaskit.adapters.aws")
 SWEEP_INPUT = {"faaskit": "sweep"}
-
-
-class ForeignMessageError(BadRequestError):
-    """An SQS message on the relay queue that does not name a faaskit delivery."""
-
-    title = "Not a faaskit relay message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +84,6 @@ def is_sweep_event(event: Any) -> bool:
     if event.get("faaskit") == "sweep":
         return True
     return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
-
-
-def relayed_names(body: Any) -> tuple[str, str]:
-    """The (message id, target) a relay body names; ForeignMessageError for anything else."""
-    try:
-        named = json.loads(body) if isinstance(body, str) else None
-    except ValueError:
-        named = None
-    if isinstance(named, dict):
-        message_id, target = named.get("message_id"), named.get("target")
-        if isinstance(message_id, str) and isinstance(target, str) and message_id and target:
-            return message_id, target
-    raise ForeignMessageError("the SQS message body does not name a faaskit delivery")
 
 
 Notify = Callable[[Mapping[str, Any], str], Awaitable[None]]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import math
 import re
 import threading
@@ -34,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from faaskit.clock import Clock, SystemClock
-from faaskit.runtime.relay import RelayedDelivery
+from faaskit.runtime.relay import RelayedDelivery, relay_body
 
 __all__ = ["MAX_DELAY_SECONDS", "SQSRelay", "SQSRelayError", "relay_body"]
 
@@ -54,11 +53,6 @@ class SQSRelayError(RuntimeError):
         super().__init__(
             f"SQS refused {len(self.failed)} relayed deliveries on {queue_url}: {', '.join(codes)}"
         )
-
-
-def relay_body(message_id: str, target: str) -> str:
-    """The body of the queue message that names one delivery."""
-    return json.dumps({"message_id": message_id, "target": target}, separators=(",", ":"))
 
 
 class SQSRelay:

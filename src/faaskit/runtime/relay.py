@@ -13,17 +13,28 @@ fails the invocation whose writes already committed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from faaskit.errors import BadRequestError
 from faaskit.store.protocol import PublishMessage, WriteSet
 
 if TYPE_CHECKING:
     from faaskit.runtime.runtime import Runtime
 
-__all__ = ["MemoryRelay", "Relay", "RelayedDelivery", "relayed_deliveries", "sweep"]
+__all__ = [
+    "ForeignMessageError",
+    "MemoryRelay",
+    "Relay",
+    "RelayedDelivery",
+    "relay_body",
+    "relayed_deliveries",
+    "relayed_names",
+    "sweep",
+]
 
 logger = logging.getLogger("faaskit.relay")
 
@@ -37,6 +48,31 @@ class RelayedDelivery:
     available_at: float
     key: str | None = None
     """The ordering key of an ordered delivery (a FIFO queue's message group), if known."""
+
+
+class ForeignMessageError(BadRequestError):
+    """A queue message on a relay queue that does not name a faaskit delivery."""
+
+    title = "Not a faaskit relay message"
+
+
+def relay_body(message_id: str, target: str) -> str:
+    """The body of the queue message that names one delivery, on every cloud's queue."""
+    return json.dumps({"message_id": message_id, "target": target}, separators=(",", ":"))
+
+
+def relayed_names(body: Any) -> tuple[str, str]:
+    """The (message id, target) a relay body (text or bytes) names; ForeignMessageError
+    for anything else."""
+    try:
+        named = json.loads(body) if isinstance(body, str | bytes | bytearray) else None
+    except ValueError:
+        named = None
+    if isinstance(named, dict):
+        message_id, target = named.get("message_id"), named.get("target")
+        if isinstance(message_id, str) and isinstance(target, str) and message_id and target:
+            return message_id, target
+    raise ForeignMessageError("the queue message body does not name a faaskit delivery")
 
 
 class Relay(Protocol):
