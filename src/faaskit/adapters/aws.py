@@ -50,9 +50,9 @@ from faaskit.adapters.aws_notifications import (
     is_eventbridge_event,
     is_sns_event,
     notifications,
-    publish_notifications,
     sns_notification,
 )
+from faaskit.adapters.notifications import publish_notifications, unsubscribed
 from faaskit.app import App
 from faaskit.clock import Clock
 from faaskit.config import Settings
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 __all__ = ["ForeignMessageError", "LambdaHandler", "UnsupportedEventError", "lambda_handler"]
 
 QUEUE_URL_VARIABLE = "FAASKIT_SQS_QUEUE_URL"
+NOTIFICATIONS = "aws.notifications"  # the function name SNS and EventBridge events run as
 
 T = TypeVar("T")
 
@@ -180,19 +181,21 @@ class LambdaHandler:
         elif is_sns_event(event) or is_eventbridge_event(event):
             published = self._subscribed(notifications(event, self.topics), event)
             invocation_id = _request_id(context) or published[0].message_id
-            work = publish_notifications(self.runtime, published, invocation_id)
+            work = publish_notifications(
+                self.runtime, published, invocation_id, source=NOTIFICATIONS
+            )
         else:
             request = http_request(event)  # UnsupportedEventError: Lambda reports it
             work = self._answer(request, _request_id(context))
         return self._invoke(work, context)
 
     def _subscribed(self, published: list[Notification], event: Any) -> list[Notification]:
-        for note in published:
-            if not self.app.subscribers(note.topic):  # a stray rule: say so, drop nothing
-                raise UnsupportedEventError(
-                    f"{describe_source(event)} for topic {note.topic!r}, which no "
-                    "subscriber takes: subscribe to it or map it with topics="
-                )
+        stray = unsubscribed(self.app, published)
+        if stray is not None:  # a stray rule: say so, drop nothing
+            raise UnsupportedEventError(
+                f"{describe_source(event)} for topic {stray.topic!r}, which no "
+                "subscriber takes: subscribe to it or map it with topics="
+            )
         return published
 
     async def _publish_envelope(self, envelope: Mapping[str, Any], invocation_id: str) -> None:
@@ -201,7 +204,7 @@ class LambdaHandler:
             [sns_notification(envelope, self.topics)],
             {"Records": [{"EventSource": "aws:sns", "Sns": envelope}]},
         )
-        await publish_notifications(self.runtime, published, invocation_id)
+        await publish_notifications(self.runtime, published, invocation_id, source=NOTIFICATIONS)
 
     def _invoke(self, work: Coroutine[Any, Any, T], context: Any) -> T:
         cold = not self._served

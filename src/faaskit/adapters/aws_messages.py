@@ -163,17 +163,7 @@ def _record(raw: Mapping[str, Any]) -> SQSRecord:
 
 
 async def run_sweep(worker: Worker) -> dict[str, Any]:
-    """One scheduled round: cron first ticks, relays of what is due, projections. With no
-    relay (no queue configured), the round delivers what is due itself instead."""
-    from faaskit.runtime.relay import sweep
+    """One scheduled round (:func:`faaskit.runtime.relay.sweep_round`)."""
+    from faaskit.runtime.relay import sweep_round
 
-    runtime = worker.runtime
-    await runtime.start()
-    if runtime.relay is None:
-        return {"faaskit": "sweep", "relayed": 0, "handled": await worker.run_once()}
-    await worker.crons.ensure_scheduled()
-    relayed = await sweep(runtime)
-    projected = 0
-    for runner in worker.projections:
-        projected += await runner.catch_up()
-    return {"faaskit": "sweep", "relayed": relayed, "projected": projected}
+    return await sweep_round(worker)

@@ -13,15 +13,12 @@ any other as its text; an EventBridge event arrives as its ``detail``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from faaskit.context import Context
-    from faaskit.runtime.runtime import Runtime
+from faaskit.adapters.notifications import Notification, publish_notifications
 
 __all__ = [
     "Notification",
@@ -32,13 +29,6 @@ __all__ = [
     "publish_notifications",
     "sns_notification",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    topic: str
-    data: Any
-    message_id: str
 
 
 def is_sns_event(event: Any) -> bool:
@@ -87,17 +77,3 @@ def sns_notification(sns: Mapping[str, Any], topics: Mapping[str, str]) -> Notif
         except orjson.JSONDecodeError:
             data = text
     return Notification(topic, data, f"sns:{sns.get('MessageId')}")
-
-
-async def publish_notifications(
-    runtime: Runtime, published: Sequence[Notification], invocation_id: str
-) -> dict[str, Any]:
-    """Publish every notification in one unit of work; what the handler answers Lambda."""
-
-    async def publish(ctx: Context) -> None:
-        for note in published:
-            ctx.publish(note.topic, note.data, message_id=note.message_id)
-
-    ctx = runtime.context("aws.notifications", invocation_id)
-    await runtime.invoke(ctx, publish, {"ctx": ctx}, lambda result: result)
-    return {"published": len(published)}

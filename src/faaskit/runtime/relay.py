@@ -24,6 +24,7 @@ from faaskit.store.protocol import PublishMessage, WriteSet
 
 if TYPE_CHECKING:
     from faaskit.runtime.runtime import Runtime
+    from faaskit.runtime.worker import Worker
 
 __all__ = [
     "ForeignMessageError",
@@ -34,6 +35,7 @@ __all__ = [
     "relayed_deliveries",
     "relayed_names",
     "sweep",
+    "sweep_round",
 ]
 
 logger = logging.getLogger("faaskit.relay")
@@ -127,6 +129,24 @@ async def sweep(runtime: Runtime, *, limit: int = 500) -> int:
     if names:
         await relay.send([RelayedDelivery(message_id, target, now) for message_id, target in names])
     return len(names)
+
+
+async def sweep_round(worker: Worker) -> dict[str, Any]:
+    """One scheduled round of a cloud's sweeper (a schedule calls it, every minute say):
+    the first tick of any cron that has none, relays of what is due and unleased (lost
+    relays, tasks delayed past what the queue can delay, retries, cron ticks), and the
+    projections caught up with the event log. With no relay (no queue configured), the
+    round delivers what is due itself instead."""
+    runtime = worker.runtime
+    await runtime.start()
+    if runtime.relay is None:
+        return {"faaskit": "sweep", "relayed": 0, "handled": await worker.run_once()}
+    await worker.crons.ensure_scheduled()
+    relayed = await sweep(runtime)
+    projected = 0
+    for runner in worker.projections:
+        projected += await runner.catch_up()
+    return {"faaskit": "sweep", "relayed": relayed, "projected": projected}
 
 
 class MemoryRelay:
