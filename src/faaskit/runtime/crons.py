@@ -54,6 +54,10 @@ class CronScheduler:
         unit = UnitOfWork(self.runtime.store, self.runtime.clock)
         unit.add(write)
         await unit.commit()
+        if self.runtime.relay is not None:  # a cloud queue holds the tick until it is due
+            from faaskit.runtime.relay import relay_after_commit
+
+            await relay_after_commit(self.runtime, unit.write_set)
 
 
 def tick_write(cron: Cron, tick: float) -> PublishMessage:

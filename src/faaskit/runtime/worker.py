@@ -20,6 +20,7 @@ from typing import Any
 from faaskit.cqrs.projections import ProjectionRunner
 from faaskit.errors import LeaseLostError, ValidationError
 from faaskit.runtime.handlers import MessageHandler, Trigger, message_handler
+from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.runtime import Runtime
 from faaskit.store.protocol import AckDelivery, Delivery, PublishMessage
 
@@ -27,6 +28,9 @@ __all__ = ["Worker"]
 
 logger = logging.getLogger("faaskit.worker")
 WATCH_INTERVAL = 0.25
+DEADLINE_MARGIN = 2.0
+"""Seconds before a platform's deadline (a Lambda's timeout) when a handler still running is
+cancelled, so its failure is recorded and retried rather than lost with the environment."""
 
 
 class Worker:
@@ -110,14 +114,21 @@ class Worker:
         leased by another, not due yet, or behind an earlier message of its key (the
         sweeper relays those again)."""
         await self.runtime.start()
+        lease, budget = self.lease, _platform_budget()
+        if budget is not None:
+            if budget <= 0:  # too little time left to run anything: the sweeper relays it
+                return False
+            # Held until just past the platform's deadline: long enough for a long handler
+            # on a long function, and no longer than needed once the environment is gone.
+            lease = budget + 2 * DEADLINE_MARGIN
         delivery = await self.runtime.store.claim_delivery(
-            message_id, target, owner=self.owner, now=self.runtime.now(), lease=self.lease
+            message_id, target, owner=self.owner, now=self.runtime.now(), lease=lease
         )
         if delivery is None:
             return False
         watchdog = asyncio.ensure_future(self._watch_deadlines())
         try:
-            await self._handle(delivery)
+            await self._handle(delivery, budget)
         finally:
             watchdog.cancel()
         return True
@@ -164,7 +175,7 @@ class Worker:
         await asyncio.gather(*late, return_exceptions=True)
         await self.runtime.store.release(unfinished)
 
-    async def _handle(self, delivery: Delivery) -> None:
+    async def _handle(self, delivery: Delivery, budget: float | None = None) -> None:
         handler = self.handlers.get(delivery.target)
         if handler is None:  # code changed under a stored message: keep it, visibly
             await self._bury(delivery, "no handler", None)
@@ -172,11 +183,15 @@ class Worker:
         target = delivery.target
         self._inflight[target] = self._inflight.get(target, 0) + 1
         try:
-            await self._attempt(handler, delivery)
+            await self._attempt(handler, delivery, budget)
         finally:
             self._inflight[target] -= 1
 
-    async def _attempt(self, handler: MessageHandler, delivery: Delivery) -> None:
+    async def _attempt(
+        self, handler: MessageHandler, delivery: Delivery, budget: float | None = None
+    ) -> None:
+        """One attempt; ``budget`` is the seconds the platform leaves the handler, if it
+        says (the handler is cancelled then, like at its own timeout)."""
         runtime = self.runtime
         message = delivery.message
         now = runtime.now()
@@ -199,8 +214,9 @@ class Worker:
         if next_tick is not None:
             ctx._uow.add(next_tick)
         task = asyncio.current_task()
-        if handler.policy.timeout is not None and task is not None:
-            self._deadlines[task] = time.monotonic() + handler.policy.timeout
+        allowed = [t for t in (handler.policy.timeout, budget) if t is not None]
+        if allowed and task is not None:
+            self._deadlines[task] = time.monotonic() + min(allowed)
         try:
             await runtime.invoke(ctx, handler.handler, arguments, _no_render)
         except asyncio.CancelledError:
@@ -253,7 +269,25 @@ class Worker:
                 await self.crons.schedule(next_tick)
             return
         delay = handler.policy.backoff.delay(delivery.attempt, self.rng)
-        await self.runtime.store.retry(delivery, available_at=now + delay, error=record)
+        if await self.runtime.store.retry(delivery, available_at=now + delay, error=record):
+            await self._relay_retry(delivery, now + delay)
+
+    async def _relay_retry(self, delivery: Delivery, available_at: float) -> None:
+        """On a cloud queue, relay the retry when it is scheduled (SQS and Service Bus
+        hold it until it is due); else it waits for the sweeper's next round."""
+        relay = self.runtime.relay
+        if relay is None:
+            return
+        from faaskit.runtime.relay import RelayedDelivery
+
+        message = delivery.message
+        # the message's key keeps a FIFO queue's group for an ordered delivery (for any
+        # other it only orders this one retry behind its key's messages: harmless)
+        retry = RelayedDelivery(message.id, delivery.target, available_at, message.key)
+        try:
+            await relay.send([retry])
+        except Exception:  # the retry is in the store; the sweeper relays it
+            logger.warning("relaying a retry failed; the sweeper will", exc_info=True)
 
     async def _bury(self, delivery: Delivery, reason: str, record: dict[str, Any] | None) -> None:
         buried = await self.runtime.store.dead_letter(
@@ -266,6 +300,15 @@ class Worker:
                 reason,
                 extra={"fields": {"message_id": delivery.message.id, "target": delivery.target}},
             )
+
+
+def _platform_budget() -> float | None:
+    """Seconds a handler may run before the platform's deadline (less a margin to record
+    its failure), when the invocation under way has one (Lambda's remaining time)."""
+    invocation = current_invocation.get()
+    if invocation is None or invocation.deadline is None:
+        return None
+    return invocation.deadline - time.time() - DEADLINE_MARGIN
 
 
 def _no_render(result: Any) -> None:
