@@ -15,8 +15,10 @@ come back:
   until the queue's redrive policy moves it to the dead-letter queue, where someone sees it.
 
 A handler that fails is not listed: the worker has already rescheduled the delivery in
-the store (or dead-lettered it after its last attempt), and the sweeper relays it again
-when it is due. Nor is a duplicate, or a delivery not due yet: ``deliver`` answers False,
+the store (or dead-lettered it after its last attempt) and relayed the retry with its
+backoff as the delay (the sweeper relays it again if that relay is lost). A handler still
+running two seconds before the Lambda's deadline is cancelled, so its failure is recorded
+too; the delivery's lease lasts just past the deadline. Nor is a duplicate, or a delivery not due yet: ``deliver`` answers False,
 there is nothing to do now. Records are handled one after another in the order they came;
 on a FIFO queue, once a record fails, the later records of its message group are listed
 without being tried, so the group's order holds.
