@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# aws-sam-cli (and the cfn-lint it brings) pins its own dependencies, so it lives in a venv
+# of its own; tests/packaging runs its sam and cfn-lint on the generated SAM template.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: demo test dev bench lint postgres clean
+.PHONY: demo test dev bench lint postgres clean sam-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(SAM_STAMP): requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $(SAM_STAMP)
+
+sam-tools: $(SAM_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/faaskit demo
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_STAMP)
 	$(BIN)/python -m pytest -q
 
 dev: $(STAMP)
@@ -36,4 +48,4 @@ postgres:
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 
 clean:
-	rm -rf $(VENV) .faaskit .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .faaskit .pytest_cache .mypy_cache .ruff_cache
