@@ -52,6 +52,7 @@ from faaskit.adapters.aws_notifications import (
     notifications,
     sns_notification,
 )
+from faaskit.adapters.aws_secrets import load_environment_secrets
 from faaskit.adapters.notifications import publish_notifications, unsubscribed
 from faaskit.app import App
 from faaskit.clock import Clock
@@ -120,13 +121,17 @@ class LambdaHandler:
         self._served = False
 
     def start(self) -> None:
-        """Start the environment now (idempotent): build the runtime, open the store and
-        load the keys. The first event does this when nothing did before."""
+        """Start the environment now (idempotent): read the secret ``FAASKIT_SECRETS_ARN``
+        names into the environment (:mod:`faaskit.adapters.aws_secrets`), build the
+        runtime, open the store and load the keys. The first event does this when nothing
+        did before."""
         if self._runtime is not None:
             return
         from faaskit.http.gateway import create_asgi_app
 
         began = time.perf_counter()
+        # FAASKIT_SECRETS_ARN: the database URL and signing key, before Settings read them
+        load_environment_secrets()
         loop = asyncio.new_event_loop()
         try:
             runtime = Runtime(self.app, self._settings or Settings.load(), clock=self._clock)
