@@ -1,18 +1,40 @@
-"""Azure Functions: an :class:`~faaskit.App` as one HTTP-triggered function of the Python
-v2 programming model::
+"""Azure Functions: an :class:`~faaskit.App` as the functions of one function app on the
+Python v2 programming model::
 
     # function_app.py
     from faaskit.adapters.azure import function_app
     from shop import app as shop
 
-    app = function_app(shop)
+    app = function_app(shop)                  # HTTP (+ Service Bus and the sweep when
+                                              # FAASKIT_SERVICEBUS_QUEUE is set)
+    app = function_app(shop, servicebus=True)  # Service Bus and the sweep, always
 
-:func:`function_app` answers an ``azure.functions.FunctionApp`` with one function,
-``faaskit_http``: an HTTP trigger on the route ``{*path}`` for every method, auth level
-ANONYMOUS (faaskit checks its own bearer tokens, so a function key would only be in the
-way). Each ``azure.functions.HttpRequest`` becomes an ASGI request to the same gateway that
-``faaskit dev`` serves, in-process: routing, auth, validation, problem+json errors, CORS,
-security headers and ``/openapi.json`` are the local server's.
+:func:`function_app` answers an ``azure.functions.FunctionApp`` with these functions:
+
+``faaskit_http``
+    an HTTP trigger on the route ``{*path}`` for every method, auth level ANONYMOUS
+    (faaskit checks its own bearer tokens, so a function key would only be in the way).
+    Each ``azure.functions.HttpRequest`` becomes an ASGI request to the same gateway that
+    ``faaskit dev`` serves, in-process: routing, auth, validation, problem+json errors,
+    CORS, security headers and ``/openapi.json`` are the local server's.
+``faaskit_servicebus``
+    a Service Bus queue trigger on the queue the app setting ``FAASKIT_SERVICEBUS_QUEUE``
+    names, through the connection ``FAASKIT_SERVICEBUS`` (a connection string, or
+    ``FAASKIT_SERVICEBUS__fullyQualifiedNamespace`` for the app's managed identity). Every
+    commit relays the deliveries it wrote to that queue
+    (:class:`~faaskit.adapters.azure_servicebus.ServiceBusRelay`); this function claims
+    and runs each one in the store; a message from another sender, with a ``subject``, is
+    published on a faaskit topic (:mod:`faaskit.adapters.azure_messages`).
+``faaskit_sweep``
+    a timer trigger (NCRONTAB ``sweep_schedule``, every minute by default) that relays
+    again what was lost or is due, schedules the crons and catches up the projections. With
+    no Service Bus, it delivers what is due itself, once a minute.
+
+The Service Bus and timer functions are registered when ``servicebus`` is True, or when
+it is None (the default) and ``FAASKIT_SERVICEBUS_QUEUE`` is set where the worker indexes
+the functions (the app settings, or local.settings.json under ``func start``); ``sweep``
+alone registers the timer without Service Bus. An app with no subscribers, tasks or crons
+needs neither.
 
 The Functions host puts every HTTP route behind a prefix, ``api`` unless ``host.json`` says
 otherwise (``extensions.http.routePrefix``); the adapter strips it before routing, so give
@@ -21,40 +43,54 @@ request URL as the host passes it, still percent-encoded, so ``%2F`` stays insid
 path parameter; the query string is the URL's own, repeats included (``HttpRequest.params``
 keeps one value per name).
 
-The function is ``async def``: the Python worker awaits it on its event loop, which lives
-as long as the worker process, and runs only ``def`` functions in its thread pool. So the
-runtime starts on that loop once, on the first request, and every request after runs on
+The functions are ``async def``: the Python worker awaits them on its event loop, which
+lives as long as the worker process, and runs only ``def`` functions in its thread pool.
+So one runtime (:class:`~faaskit.adapters.azure_environment.AzureEnvironment`) starts on
+that loop once, at the first invocation of any of them, and every invocation after runs on
 it, interleaved as under uvicorn, with no thread hop. Each invocation's Context carries
-``cold_start`` (the first request of the process) and ``startup_seconds``; the host's
-invocation id becomes the request id when the client sent no ``X-Request-ID``.
+``cold_start`` (the first invocation of the process) and ``startup_seconds``; the host's
+invocation id becomes the request id when the client sent no ``X-Request-ID``, and the
+invocation id of a published Service Bus message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
+from faaskit.adapters.azure_environment import AzureEnvironment
 from faaskit.app import App
+from faaskit.clock import Clock
 from faaskit.config import Settings
 from faaskit.ids import is_request_id
-
-# One Runtime subclass for the adapters whose platforms run requests concurrently.
-from faaskit.runtime.invocation import Invocation, current_invocation
+from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
     import azure.functions as func
 
-__all__ = ["AzureHttpHandler", "function_app", "http_handler", "request_scope"]
+    from faaskit.runtime.relay import Relay
+
+__all__ = [
+    "SERVICEBUS_FUNCTION",
+    "SWEEP_FUNCTION",
+    "SWEEP_SCHEDULE",
+    "AzureEnvironment",
+    "AzureHttpHandler",
+    "function_app",
+    "http_handler",
+    "request_scope",
+]
 
 logger = logging.getLogger("faaskit.adapters.azure")
 
 FUNCTION_NAME = "faaskit_http"
+SERVICEBUS_FUNCTION = "faaskit_servicebus"
+SWEEP_FUNCTION = "faaskit_sweep"
+SWEEP_SCHEDULE = "0 */1 * * * *"  # NCRONTAB, seconds first: every minute
 ROUTE = "{*path}"
 # Characters an encoded path may hold literally (RFC 3986 pchar and "/"), and "%" itself:
 # quoting with these safe leaves an encoded path as it is and encodes what is not ASCII.
@@ -67,18 +103,53 @@ def function_app(
     settings: Settings | None = None,
     route_prefix: str = "api",
     function_name: str = FUNCTION_NAME,
+    servicebus: bool | None = None,
+    sweep: bool | None = None,
+    sweep_schedule: str = SWEEP_SCHEDULE,
+    sessions: bool = False,
+    relay: Relay | None = None,
+    topics: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
 ) -> func.FunctionApp:
     """An ``azure.functions.FunctionApp`` serving all of ``app``'s HTTP routes through one
-    HTTP trigger (route ``{*path}``, every method, auth level ANONYMOUS).
+    HTTP trigger (route ``{*path}``, every method, auth level ANONYMOUS), and its messages
+    through a Service Bus queue trigger and a sweep timer when asked or configured.
 
     ``settings`` default to :meth:`Settings.load` (``FAASKIT_DATABASE_URL`` and the rest
     of the environment, the function app's application settings on Azure), read when the
-    worker serves its first request. ``route_prefix`` is host.json's
+    worker serves its first invocation. ``route_prefix`` is host.json's
     ``extensions.http.routePrefix`` (``api`` when host.json does not set it).
+
+    ``servicebus``: register ``faaskit_servicebus`` (None: when ``FAASKIT_SERVICEBUS_QUEUE``
+    is set); ``sweep``: register ``faaskit_sweep`` (None: with Service Bus) on
+    ``sweep_schedule`` (NCRONTAB with seconds, or an app-setting expression such as
+    ``"%FAASKIT_SWEEP_SCHEDULE%"``). ``sessions``: the queue is session-enabled (the
+    trigger says so, and every relayed message gets a session). ``relay`` replaces the
+    :class:`~faaskit.adapters.azure_servicebus.ServiceBusRelay` made from the app settings
+    (tests); ``topics`` maps a foreign message's subject to a faaskit topic; ``clock`` is
+    for tests (a :class:`faaskit.testing.VirtualClock`).
     """
     import azure.functions as func
 
-    handler = http_handler(app, settings=settings, route_prefix=route_prefix)
+    from faaskit.adapters.azure_servicebus import QUEUE_SETTING
+
+    if servicebus is None:
+        import os
+
+        servicebus = bool(os.environ.get(QUEUE_SETTING, "").strip())
+    if sweep is None:
+        sweep = servicebus
+    if app.has_triggers and not (servicebus or sweep):
+        logger.warning(
+            "%s has subscriptions, tasks, crons or projections but no function delivers "
+            "them: set %s (or pass servicebus=True), or pass sweep=True",
+            app.name,
+            QUEUE_SETTING,
+        )
+    environment = AzureEnvironment(
+        app, settings, relay=relay, servicebus_relay=servicebus, sessions=sessions, clock=clock
+    )
+    handler = AzureHttpHandler(app, route_prefix=route_prefix, environment=environment)
     functions = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
     async def faaskit_http(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
@@ -98,6 +169,15 @@ def function_app(
         auth_level=func.AuthLevel.ANONYMOUS,
     )
     functions.function_name(name=function_name)(route(faaskit_http))
+    if servicebus or sweep:
+        from faaskit.adapters import azure_messages
+
+        if servicebus:
+            azure_messages.register_servicebus(
+                functions, environment, SERVICEBUS_FUNCTION, sessions=sessions, topics=topics
+            )
+        if sweep:
+            azure_messages.register_sweep(functions, environment, SWEEP_FUNCTION, sweep_schedule)
     return functions
 
 
@@ -114,65 +194,40 @@ class AzureHttpHandler:
     """Answers ``azure.functions.HttpRequest`` with ``azure.functions.HttpResponse``."""
 
     def __init__(
-        self, app: App, settings: Settings | None = None, *, route_prefix: str = "api"
+        self,
+        app: App,
+        settings: Settings | None = None,
+        *,
+        route_prefix: str = "api",
+        environment: AzureEnvironment | None = None,
     ) -> None:
         self.app = app
         self.route_prefix = route_prefix.strip("/")
-        self._settings = settings
-        self._runtime: Runtime | None = None
-        self._asgi: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock: asyncio.Lock | None = None
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
-        self._startup_seconds: float | None = None
-        self._served = False
+        self.environment = environment or AzureEnvironment(app, settings)
+        """The runtime this process shares with the app's other functions."""
+        self.environment.serve_http = True
 
     async def start(self) -> None:
         """Start on the running loop now (idempotent): the runtime, the store, the keys.
-        The first request does this when nothing did before."""
-        loop = asyncio.get_running_loop()
-        if self._runtime is not None and self._loop is loop:
-            return
-        if self._lock is None or self._lock_loop is not loop:
-            self._lock, self._lock_loop = asyncio.Lock(), loop
-        async with self._lock:
-            if self._runtime is not None and self._loop is loop:
-                return
-            if self._runtime is not None:
-                # started on a loop that is gone (the worker keeps one; a script may not)
-                logger.warning("the event loop changed: starting the runtime again")
-                self._runtime = None
-            from faaskit.http.gateway import create_asgi_app
-
-            began = time.perf_counter()
-            runtime = Runtime(self.app, self._settings or Settings.load())
-            asgi = create_asgi_app(self.app, runtime)
-            await runtime.start()
-            self._runtime, self._asgi, self._loop = runtime, asgi, loop
-            self._startup_seconds = time.perf_counter() - began
-            self._served = False
+        The first invocation does this when nothing did before."""
+        await self.environment.start()
 
     @property
     def runtime(self) -> Runtime:
         """The runtime (after :meth:`start` or the first request)."""
-        if self._runtime is None:
-            raise RuntimeError("the Azure handler has not started: await handler.start()")
-        return self._runtime
+        return self.environment.runtime
 
     async def close(self) -> None:
         """Stop the runtime (tests and scripts; the Functions host never does)."""
-        runtime, self._runtime, self._asgi, self._loop = self._runtime, None, None, None
-        if runtime is not None:
-            await runtime.stop()
+        await self.environment.close()
 
     async def handle(self, req: func.HttpRequest, context: Any = None) -> func.HttpResponse:
         """Answer one request; ``context`` is the ``azure.functions.Context`` (optional)."""
         scope = request_scope(req, route_prefix=self.route_prefix)
         _request_id(scope, context)
-        await self.start()
-        cold, self._served = not self._served, True
-        current_invocation.set(Invocation(cold, self._startup_seconds if cold else None))
-        answer = await call_asgi(self._asgi, scope, req.get_body() or b"")
+        await self.environment.start()
+        current_invocation.set(self.environment.invocation())
+        answer = await call_asgi(self.environment.asgi, scope, req.get_body() or b"")
         return _http_response(answer)
 
 
