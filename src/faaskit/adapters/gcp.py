@@ -1,4 +1,4 @@
-"""Google Cloud Functions: an :class:`~faaskit.App` as one HTTP function, for
+r"""Google Cloud Functions: an :class:`~faaskit.App` as one HTTP function, for
 ``functions-framework``::
 
     # main.py, deployed with --entry-point=handler
@@ -16,39 +16,42 @@ problem+json errors, CORS, security headers and ``/openapi.json`` are the local 
 The path is taken raw from the server (``RAW_URI``/``REQUEST_URI``), so ``%2F`` inside a
 path segment stays inside its path parameter; the query string is passed as it came.
 
-functions-framework serves with gunicorn's threaded worker: several requests call the
-function at once, from several threads. So the instance keeps one event loop on a thread of
-its own; start-up (the runtime, opening the store, loading keys) runs there once per
-process, on the first request, and every request's coroutine is handed to that loop. The
-start-up is lazy because gunicorn loads ``main.py`` before it forks its worker, and a
-thread, a loop or a database connection does not survive a fork; a process that finds
-itself forked after start-up starts afresh.
+Start-up is once per process, lazy and fork-safe, on one event loop on a thread of its own
+(:mod:`faaskit.adapters.gcp_process`, shared with the CloudEvent function of
+:mod:`faaskit.adapters.gcp_events`). Each invocation's Context carries ``cold_start`` (the
+first request of the process) and ``startup_seconds``; ``Function-Execution-Id`` (set by
+Cloud Functions) becomes the request id when the client sent no ``X-Request-ID``.
 
-Each invocation's Context carries ``cold_start`` (the first request of the process) and
-``startup_seconds``; ``Function-Execution-Id`` (set by Cloud Functions) becomes the request
-id when the client sent no ``X-Request-ID``.
+Messages: when ``FAASKIT_PUBSUB_TOPIC`` is set (or a ``relay`` is given), every commit
+relays the deliveries it wrote to that Pub/Sub topic
+(:class:`~faaskit.adapters.gcp_pubsub.PubSubRelay`); the CloudEvent function that topic
+triggers claims and runs each one.
+
+Deploy (2nd gen; the store is PostgreSQL, its URL a secret)::
+
+    gcloud functions deploy shop-http --gen2 --runtime=python311 --region=REGION \
+        --source=. --entry-point=handler --trigger-http --allow-unauthenticated \
+        --set-env-vars=FAASKIT_PUBSUB_TOPIC=projects/PROJECT/topics/faaskit-relay \
+        --set-secrets=FAASKIT_DATABASE_URL=faaskit-database-url:latest
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import threading
-import time
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
 from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
+from faaskit.adapters.gcp_process import FunctionProcess, ProcessState
 from faaskit.app import App
 from faaskit.config import Settings
 from faaskit.ids import is_request_id
-from faaskit.runtime.invocation import Invocation, current_invocation
 from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
     import flask
+
+    from faaskit.runtime.relay import Relay
 
 __all__ = ["HttpFunction", "http_function", "request_scope"]
 
@@ -60,42 +63,46 @@ _PATH_SAFE = "/!$&'()*+,;=:@"
 
 
 def http_function(
-    app: App, *, settings: Settings | None = None, trust_forwarded_for: bool = True
+    app: App,
+    *,
+    settings: Settings | None = None,
+    trust_forwarded_for: bool = True,
+    relay: Relay | None = None,
 ) -> HttpFunction:
     """A functions-framework HTTP function serving all of ``app``'s HTTP routes.
 
     ``settings`` default to :meth:`Settings.load` (``FAASKIT_DATABASE_URL`` and the rest
     of the environment), read when the process starts. With ``trust_forwarded_for`` the
     client address is the last ``X-Forwarded-For`` entry, the one Google's front end
-    appends (rate limits key on it); without it, the socket's peer.
+    appends (rate limits key on it); without it, the socket's peer. ``relay`` defaults to
+    a :class:`~faaskit.adapters.gcp_pubsub.PubSubRelay` on ``FAASKIT_PUBSUB_TOPIC`` when
+    that is set (else none: workers or a sweep deliver from the store).
     """
-    return HttpFunction(app, settings, trust_forwarded_for=trust_forwarded_for)
+    return HttpFunction(app, settings, trust_forwarded_for=trust_forwarded_for, relay=relay)
 
 
-@dataclass(slots=True)
-class _Instance:
-    """What one process starts once: its loop (on its own thread), runtime and ASGI app."""
+def _gateway(runtime: Runtime) -> Any:
+    from faaskit.http.gateway import create_asgi_app
 
-    pid: int
-    loop: asyncio.AbstractEventLoop
-    thread: threading.Thread
-    runtime: Runtime
-    asgi: Any
-    startup_seconds: float
+    return create_asgi_app(runtime.app, runtime)
 
 
 class HttpFunction:
     """Call it with a ``flask.Request``; it answers with a ``flask.Response``."""
 
     def __init__(
-        self, app: App, settings: Settings | None = None, *, trust_forwarded_for: bool = True
+        self,
+        app: App,
+        settings: Settings | None = None,
+        *,
+        trust_forwarded_for: bool = True,
+        relay: Relay | None = None,
     ) -> None:
         self.app = app
-        self._settings = settings
         self._trust_forwarded_for = trust_forwarded_for
-        self._lock = threading.Lock()
-        self._instance: _Instance | None = None
-        self._served = False
+        self._process: FunctionProcess[Any] = FunctionProcess(
+            app, _gateway, settings=settings, relay=relay
+        )
         # functions_framework.http registers a function by its name
         self.__name__ = self.__qualname__ = "faaskit_http"
         self.__doc__ = f"faaskit app {app.name!r} over HTTP"
@@ -103,81 +110,30 @@ class HttpFunction:
     def start(self) -> None:
         """Start the process now (idempotent): a loop on its own thread, the runtime, the
         store and the keys. The first request does this when nothing did before."""
-        self._started()
-
-    def _started(self) -> _Instance:
-        instance = self._instance
-        if instance is not None and instance.pid == os.getpid():
-            return instance
-        with self._lock:
-            instance = self._instance
-            if instance is None or instance.pid != os.getpid():
-                # None, or inherited through a fork: its thread and connections are gone
-                self._instance = instance = self._start()
-                self._served = False
-            return instance
-
-    def _start(self) -> _Instance:
-        from faaskit.http.gateway import create_asgi_app
-
-        began = time.perf_counter()
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=loop.run_forever, name=f"faaskit-{self.app.name}", daemon=True
-        )
-        thread.start()
-        try:
-            runtime = Runtime(self.app, self._settings or Settings.load())
-            asgi = create_asgi_app(self.app, runtime)
-            asyncio.run_coroutine_threadsafe(runtime.start(), loop).result()
-        except BaseException:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            loop.close()
-            raise
-        return _Instance(os.getpid(), loop, thread, runtime, asgi, time.perf_counter() - began)
+        self._process.start()
 
     @property
     def runtime(self) -> Runtime:
         """The process's runtime (started on first use)."""
-        return self._started().runtime
+        return self._process.runtime
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` on the process's event loop and wait for it (tests, warm-ups)."""
-        return asyncio.run_coroutine_threadsafe(work, self._started().loop).result()
+        return self._process.run(work)
 
     def close(self) -> None:
         """Stop the runtime, the loop and its thread (tests and scripts; Cloud Functions
         never does)."""
-        with self._lock:
-            instance, self._instance = self._instance, None
-        if instance is None or instance.pid != os.getpid():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(instance.runtime.stop(), instance.loop).result()
-        finally:
-            instance.loop.call_soon_threadsafe(instance.loop.stop)
-            instance.thread.join(timeout=10)
-            instance.loop.close()
+        self._process.close()
 
     def __call__(self, request: flask.Request) -> flask.Response:
         scope = request_scope(request, trust_forwarded_for=self._trust_forwarded_for)
         body = request.get_data()
-        instance = self._started()
-        with self._lock:
-            cold, self._served = not self._served, True
-        invocation = Invocation(cold, instance.startup_seconds if cold else None)
-        answer = asyncio.run_coroutine_threadsafe(
-            self._answer(instance.asgi, scope, body, invocation), instance.loop
-        ).result()
-        return _flask_response(answer)
 
-    @staticmethod
-    async def _answer(
-        asgi: Any, scope: dict[str, Any], body: bytes, invocation: Invocation
-    ) -> Answer:
-        current_invocation.set(invocation)  # this task's own context: concurrent requests differ
-        return await call_asgi(asgi, scope, body)
+        async def answer(state: ProcessState[Any]) -> Answer:
+            return await call_asgi(state.prepared, scope, body)
+
+        return _flask_response(self._process.invoke(answer))
 
 
 def request_scope(request: flask.Request, *, trust_forwarded_for: bool = True) -> dict[str, Any]:
