@@ -148,3 +148,36 @@ def test_an_order_is_projected_and_found_through_the_relay(shop: ShopOverSQS) ->
     assert [item["order_id"] for item in page["items"]] == [accepted["order_id"]]
     letters = shop.mailbox("buyer@example.com")
     assert [letter["template"] for letter in letters] == ["activated"]
+
+
+def test_an_order_is_found_as_soon_as_the_queue_is_pumped(shop: ShopOverSQS) -> None:
+    """The order's events relay a nudge to the read model's projection: no sweep needed
+    (unless that nudge was lost: then the sweep makes it good)."""
+    over = shop.shop
+    staff = over.handler.runtime.tokens.mint("staff-1", ("users:read", *MAILBOX_SCOPES))
+    new_user = {"email": "quick@example.com", "name": "Qui Ck", "password": PASSWORD}
+    _, created = over.request("POST", "/users", body=new_user, token=staff)
+    over.request("POST", f"/users/{created['id']}/activate", token=staff)
+    credentials = {"email": "quick@example.com", "password": PASSWORD}
+    _, issued = over.request("POST", "/auth/token", body=credentials)
+    token = issued["access_token"]
+
+    placed, accepted = over.request(
+        "POST", "/orders", body=order_body(line("Quick Lamp", 1, 9.5)), token=token
+    )
+    assert placed == 202, accepted
+    shop.queue.pump(over.handler, duplicate=shop.duplicate)  # the queue only, no sweep
+    found, page = over.request("GET", "/orders", params={"q": "quick"}, token=token)
+    assert found == 200, page
+
+    relay = over.handler.runtime.relay
+    lost = isinstance(relay, LosingRelay) and any(
+        d.target.startswith("projection:") for d in relay.lost
+    )
+    if lost:
+        assert page["items"] == []
+        shop.deliver()
+        _, page = over.request("GET", "/orders", params={"q": "quick"}, token=token)
+    else:
+        assert "projection:orders_view" in shop.relayed_targets()
+    assert [item["order_id"] for item in page["items"]] == [accepted["order_id"]]

@@ -20,17 +20,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from faaskit.errors import BadRequestError
-from faaskit.store.protocol import PublishMessage, WriteSet
+from faaskit.ids import new_id
+from faaskit.store.protocol import AppendEvents, PublishMessage, WriteSet
 
 if TYPE_CHECKING:
     from faaskit.runtime.runtime import Runtime
     from faaskit.runtime.worker import Worker
 
 __all__ = [
+    "PROJECTION_TARGET",
     "ForeignMessageError",
     "MemoryRelay",
     "Relay",
     "RelayedDelivery",
+    "projection_nudges",
     "relay_body",
     "relayed_deliveries",
     "relayed_names",
@@ -83,6 +86,32 @@ class Relay(Protocol):
     async def send(self, deliveries: Sequence[RelayedDelivery]) -> None: ...
 
 
+PROJECTION_TARGET = "projection:"
+"""The target prefix of a relayed nudge: ``projection:orders_view`` asks the function the
+queue triggers to catch that projection up with the event log (no delivery to claim:
+catching up twice, or at once in two places, applies each event once all the same)."""
+
+
+def projection_nudges(runtime: Runtime, write_set: WriteSet) -> list[RelayedDelivery]:
+    """One nudge for each projection that follows an event ``write_set`` appended, so the
+    read model catches up now rather than at the sweeper's next round."""
+    appended = {
+        event.type
+        for write in write_set.writes
+        if isinstance(write, AppendEvents)
+        for event in write.events
+    }
+    if not appended:
+        return []
+    now = runtime.now()
+    nudge_id = f"nudge:{new_id()}"
+    return [
+        RelayedDelivery(nudge_id, PROJECTION_TARGET + projection.name, now)
+        for projection in runtime.app.projections.values()
+        if appended.intersection(projection.event_types)
+    ]
+
+
 def relayed_deliveries(write_set: WriteSet) -> list[RelayedDelivery]:
     """The deliveries a committed write set created (a deduplicated publish names the
     deliveries of the message it repeats, which a claim then finds done: harmless)."""
@@ -106,6 +135,8 @@ async def relay_after_commit(runtime: Runtime, write_set: WriteSet) -> None:
     if relay is None:
         return
     deliveries = relayed_deliveries(write_set)
+    if runtime.app.projections:
+        deliveries += projection_nudges(runtime, write_set)
     if not deliveries:
         return
     try:

@@ -191,7 +191,8 @@ class Runtime:
                     result = await result
             rendered = render(result)
             committed = await ctx._uow.commit()
-            if self.relay is not None and committed.deliveries:
+            # with projections, appended events are relayed too (as nudges to catch up)
+            if self.relay is not None and (committed.deliveries or self.app.projections):
                 from faaskit.runtime.relay import relay_after_commit
 
                 await relay_after_commit(self, ctx._uow.write_set)

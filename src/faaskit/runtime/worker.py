@@ -21,6 +21,7 @@ from faaskit.cqrs.projections import ProjectionRunner
 from faaskit.errors import LeaseLostError, ValidationError
 from faaskit.runtime.handlers import MessageHandler, Trigger, message_handler
 from faaskit.runtime.invocation import current_invocation
+from faaskit.runtime.relay import PROJECTION_TARGET
 from faaskit.runtime.runtime import Runtime
 from faaskit.store.protocol import AckDelivery, Delivery, PublishMessage
 
@@ -114,6 +115,8 @@ class Worker:
         leased by another, not due yet, or behind an earlier message of its key (the
         sweeper relays those again)."""
         await self.runtime.start()
+        if target.startswith(PROJECTION_TARGET):
+            return await self._catch_up(target.removeprefix(PROJECTION_TARGET))
         lease, budget = self.lease, _platform_budget()
         if budget is not None:
             if budget <= 0:  # too little time left to run anything: the sweeper relays it
@@ -132,6 +135,16 @@ class Worker:
         finally:
             watchdog.cancel()
         return True
+
+    async def _catch_up(self, projection: str) -> bool:
+        """A relayed nudge: catch ``projection`` up with the event log (False: the app has
+        no such projection any more; the nudge is dropped, there is nothing to keep)."""
+        for runner in self.projections:
+            if runner.name == projection:
+                await runner.catch_up()
+                return True
+        logger.warning("a nudge for an unknown projection", extra={"fields": {"name": projection}})
+        return False
 
     async def _claim(self) -> list[Delivery]:
         free = self.concurrency - len(self._tasks)
