@@ -5,6 +5,8 @@
 
 Sections: hello (faaskit, Starlette, FastAPI, Powertools under the same uvicorn settings),
 writes (faaskit POST /items on SQLite and PostgreSQL), import times, start-up to first 200,
+adapters (Lambda HTTP events in-process: faaskit, Powertools, Chalice, Mangum; per event and
+cold start; `--only adapters` or `benchmarks/adapters.py` updates only its section),
 messaging (faaskit workers on SQLite and PostgreSQL vs Celery on Redis vs raw inserts),
 cqrs (faaskit aggregates, projections and search vs the eventsourcing library).
 Writes benchmarks/RESULTS.md (report.py) and shows progress and tables (display.py).
@@ -26,6 +28,7 @@ from typing import Any
 
 from rich.console import Console
 
+import adapters
 import cqrs
 import display as terminal
 import harness
@@ -34,6 +37,7 @@ import load
 import machine
 import messaging
 import report
+import report_adapters
 import stores
 from results import (
     FAASKIT,
@@ -46,6 +50,7 @@ from results import (
     Settings,
     StartupRow,
 )
+from results_adapters import AdapterResults
 from results_cqrs import (
     EVENTSOURCING,
     EVENTSOURCING_FULL,
@@ -75,7 +80,7 @@ CONTENDERS = {  # name -> factory in servers.py; Starlette is the anchor
 }
 IMPORTED = ("faaskit", "aws_lambda_powertools", "chalice", "faaskit.http.gateway")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SECTIONS = ("hello", "writes", "imports", "startup", "messaging", "cqrs")
+SECTIONS = ("hello", "writes", "imports", "startup", "adapters", "messaging", "cqrs")
 USES_POSTGRES = {"writes", "messaging", "cqrs"}
 
 
@@ -95,10 +100,15 @@ class Sizes:
     documents: int = 100_000
     queries: int = 200
     query_deadline: float = 2.0
+    adapter_rounds: int = 15
+    """Interleaved per-event rounds of the adapters section (its cold-start samples are
+    the import runs)."""
+    adapter_events: int = 2_000
+    """Events per contender per round."""
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(4_000, 1_000, 1_000, (1, 2), 30, 20_000, 2_000, 500, 10_000, 40, 2.0)
+        return cls(4_000, 1_000, 1_000, (1, 2), 30, 20_000, 2_000, 500, 10_000, 40, 2.0, 3, 300)
 
 
 @dataclass
@@ -191,6 +201,7 @@ class Bench:
         self.wrk = wrk
         self.pin = pin
         self.advance = advance
+        self.adapters_found = AdapterResults()
 
     def timed_load(self, port: int, request: load.Load) -> tuple[load.LoadResult, int]:
         """The measured run after a discarded warm-up, and how many 2xx both got."""
@@ -292,6 +303,30 @@ class Bench:
                 except Exception as error:
                     row.error = str(error).splitlines()[0]
                     break
+
+    def adapters(self) -> None:
+        """Lambda HTTP adapters in-process: per-event dispatch, then the cold-start proxy."""
+        found, sizes = self.adapters_found, self.options.sizes
+        found.date = adapters.utc_now()
+        found.load_before = machine.load_average()
+        found.pinning = f"`{' '.join(self.pin.server)}`" if self.pin.server else "none"
+        found.versions = adapters.versions()
+        found.machine = f"{machine.cpu_model()}, {os.cpu_count()} cores"
+        try:
+            adapters.measure(
+                found,
+                WORK / "adapters",
+                base_environment(),
+                self.pin.server,
+                rounds=sizes.adapter_rounds,
+                events=sizes.adapter_events,
+                samples=self.options.import_runs,
+                advance=self.advance,
+            )
+        except Exception as error:
+            self.results.log.append(f"adapters: {error}")
+            found.notes.append(f"the section failed: {error}")
+        found.load_after = machine.load_average()
 
     def messaging(self) -> None:
         """Throughput (interleaved by worker processes), latency, then the raw limit."""
@@ -439,6 +474,7 @@ class Bench:
             "writes": 2,
             "imports": 1 + len(IMPORTED),
             "startup": o.startup_runs * len(CONTENDERS),
+            "adapters": adapters.steps(o.sizes.adapter_rounds, o.import_runs),
             "messaging": 3 * len(o.sizes.processes) + 4 + 1,
             "cqrs": 3 + 2,
         }
@@ -461,7 +497,7 @@ def prepare_workdir() -> None:
     WORK.mkdir(parents=True)
 
 
-def run(options: Options, console: Console) -> Results:
+def run(options: Options, console: Console) -> tuple[Results, AdapterResults]:
     prepare_workdir()
     log: list[str] = []
     wrk = load.find_wrk(log) if options.loadgen == "auto" else None
@@ -486,8 +522,10 @@ def run(options: Options, console: Console) -> Results:
     postgres = options.postgres_url if USES_POSTGRES & set(options.sections) else None
     redis = "messaging" in options.sections
     results = Results(machine.describe(wrk, postgres, redis=redis), settings, log=log)
-    with terminal.Display(console, results) as display:
+    found = AdapterResults()
+    with report_adapters.Display(console, results, found) as display:
         bench = Bench(options, results, wrk, pin, display.step)
+        bench.adapters_found = found
         display.start(bench.steps())
         for section in SECTIONS:
             if section in options.sections:
@@ -495,19 +533,33 @@ def run(options: Options, console: Console) -> Results:
         display.finish()
     console.print()
     results.machine.load_after = machine.load_average()
-    return results
+    return results, found
+
+
+def markdown(options: Options, results: Results, found: AdapterResults) -> str:
+    """RESULTS.md: the whole report, with the adapters section when it ran; a run of only
+    the adapters section replaces just that section of the file already there."""
+    section = report_adapters.section(found, report._table) if found.dispatch else []
+    if options.sections == ("adapters",) and options.output.exists():
+        return report_adapters.splice(options.output.read_text(), section)
+    text = report.markdown(results)
+    return report_adapters.splice(text, section) if section else text
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     console = Console()
-    results = run(options, console)
-    options.output.write_text(report.markdown(results))
-    for table in terminal.final_tables(results):
+    results, found = run(options, console)
+    options.output.write_text(markdown(options, results, found))
+    if options.sections != ("adapters",):
+        for table in terminal.final_tables(results):
+            console.print(table)
+    for table in report_adapters.terminal_tables(found):
         console.print(table)
     console.print(f"wrote {options.output}")
     failed = [row.name for row in results.hello + results.writes if row.error]
     failed += terminal.failed_rows(results)
+    failed += [f"adapters {row.name}" for row in [*found.dispatch, *found.cold] if row.error]
     if failed:
         console.print(f"[red]failed: {', '.join(failed)} (see {options.output})[/]")
     return 1 if failed else 0
