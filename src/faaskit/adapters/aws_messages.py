@@ -18,10 +18,13 @@ A handler that fails is not listed: the worker has already rescheduled the deliv
 the store (or dead-lettered it after its last attempt) and relayed the retry with its
 backoff as the delay (the sweeper relays it again if that relay is lost). A handler still
 running two seconds before the Lambda's deadline is cancelled, so its failure is recorded
-too; the delivery's lease lasts just past the deadline. Nor is a duplicate, or a delivery not due yet: ``deliver`` answers False,
-there is nothing to do now. Records are handled one after another in the order they came;
-on a FIFO queue, once a record fails, the later records of its message group are listed
-without being tried, so the group's order holds.
+too; the delivery's lease lasts just past the deadline. Nor is a duplicate, or a delivery
+not due yet: ``deliver`` answers False, there is nothing to do now.
+
+The records of a batch are handled concurrently, on the environment's one event loop (a
+handler waiting on I/O lets the others run); on a FIFO queue the records of one message
+group are handled one after another in the order they came, and once one fails the later
+ones of its group are listed without being tried, so the group's order holds.
 
 The sweeper runs on a schedule: an event ``{"faaskit": "sweep"}`` (EventBridge
 Scheduler's configured input, or a rule's constant input) or an EventBridge scheduled-rule
@@ -33,6 +36,7 @@ catches the projections up with the event log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -97,18 +101,27 @@ async def handle_sqs(
 ) -> dict[str, Any]:
     """Deliver what each record names (or, with ``notify``, publish the SNS notification a
     record carries); the partial batch response."""
-    failures: list[dict[str, str]] = []
-    failed_groups: set[str] = set()
-    for raw in event["Records"]:
-        record = _record(raw)
-        if record.group is not None and record.group in failed_groups:
-            failures.append({"itemIdentifier": record.message_id})
-            continue
-        if not await _deliver(worker, record, notify):
-            failures.append({"itemIdentifier": record.message_id})
-            if record.group is not None:
-                failed_groups.add(record.group)
-    return {"batchItemFailures": failures}
+    records = [_record(raw) for raw in event["Records"]]
+    lines: dict[object, list[SQSRecord]] = {}
+    for position, record in enumerate(records):
+        # a FIFO group is one line, in order; any other record is a line of its own
+        lines.setdefault(record.group if record.group is not None else position, []).append(record)
+    failed: set[str] = set()
+
+    async def run_line(line: list[SQSRecord]) -> None:
+        for index, record in enumerate(line):
+            if not await _deliver(worker, record, notify):
+                failed.update(r.message_id for r in line[index:])  # the rest keep order
+                return
+
+    await asyncio.gather(*(run_line(line) for line in lines.values()))
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": record.message_id}
+            for record in records
+            if record.message_id in failed
+        ]
+    }
 
 
 async def _deliver(worker: Worker, record: SQSRecord, notify: Notify | None) -> bool:
