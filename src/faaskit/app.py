@@ -32,6 +32,8 @@ __all__ = ["CORS", "App", "Response", "Route"]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls but tab
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,35 @@ class Response:
     """Return one to control the status, headers or raw body of an HTTP answer.
 
     ``body`` may be bytes, str, or anything JSON-serialisable (a dict, a pydantic model).
+    ``headers`` is a mapping, or a sequence of ``(name, value)`` pairs when a name repeats
+    (several ``Set-Cookie``)::
+
+        Response({"ok": True}, headers=[("set-cookie", "a=1; Secure"), ("set-cookie", "b=2")])
+
+    A name or value that could split the answer (CR, LF, NUL, a name that is not an HTTP
+    token) is a ValueError here, where the response is built.
     """
 
     body: Any = None
     status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] = field(default_factory=dict)
     media_type: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in self.header_items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"Response header name {name!r} is not an HTTP token")
+            if not isinstance(value, str) or _BAD_HEADER_VALUE.search(value):
+                raise ValueError(
+                    f"Response header {name!r} has a value that is not one line of text"
+                )
+
+    def header_items(self) -> list[tuple[str, str]]:
+        """The headers as ``(name, value)`` pairs, repeats kept, in order."""
+        headers = self.headers
+        if isinstance(headers, Mapping):
+            return list(headers.items())
+        return [tuple(pair) for pair in headers]  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

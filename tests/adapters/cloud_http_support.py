@@ -69,10 +69,10 @@ def echo_app(name: str) -> App:
 
     @app.get("/cookies")
     async def cookies() -> Response:
-        # two answer headers of one name: the keys differ only in case
+        # two answer headers of one name
         return Response(
             {"ok": True},
-            headers={"Set-Cookie": "a=1; HttpOnly; Secure", "set-cookie": "b=2; Path=/"},
+            headers=[("Set-Cookie", "a=1; HttpOnly; Secure"), ("Set-Cookie", "b=2; Path=/")],
         )
 
     @app.get("/private", auth="things:read")

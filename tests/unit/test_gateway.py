@@ -105,6 +105,12 @@ def make_app() -> App:
     async def custom() -> Response:
         return Response({"accepted": True}, status=202, headers={"X-Custom": "yes"})
 
+    @app.get("/two-cookies")
+    async def two_cookies() -> Response:
+        return Response(
+            {"ok": True}, headers=[("Set-Cookie", "a=1; Secure"), ("Set-Cookie", "b=2; Path=/")]
+        )
+
     @app.get("/text")
     async def text() -> Response:
         return Response("plain words", media_type="text/plain; charset=utf-8")
@@ -666,3 +672,30 @@ def test_500_logs_request_id_and_traceback_but_shows_no_internals(
     assert line["path"] == "/crash"
     assert "Traceback" in line["error"]
     assert f"RuntimeError: database said no: {SECRET}" in line["error"]
+
+
+def test_a_response_may_repeat_a_header_name(client: httpx.Client) -> None:
+    response = client.get("/two-cookies")
+    assert response.status_code == 200
+    assert response.headers.get_list("set-cookie") == ["a=1; Secure", "b=2; Path=/"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Split": "one\r\nSet-Cookie: injected=1"},
+        {"X-Nul": "a\x00b"},
+        [("Bad Name", "x")],
+        [("X-Line", "two\nlines")],
+        {"": "empty name"},
+    ],
+)
+def test_a_response_header_that_could_split_the_answer_is_refused_where_it_is_built(
+    headers: Any,
+) -> None:
+    with pytest.raises(ValueError, match="Response header"):
+        Response({"ok": True}, headers=headers)
+
+
+def test_a_tab_inside_a_header_value_is_allowed() -> None:
+    assert Response(None, headers={"X-Tabbed": "a\tb"}).header_items() == [("X-Tabbed", "a\tb")]

@@ -311,7 +311,7 @@ def _title(function: str, part: str) -> str:
 
 
 def _render_response(response: Response) -> Rendered:
-    headers = tuple((k.lower().encode(), v.encode()) for k, v in response.headers.items())
+    headers = tuple((k.lower().encode(), v.encode()) for k, v in response.header_items())
     body = response.body
     media = response.media_type.encode() if response.media_type else None
     if body is None:
