@@ -44,6 +44,7 @@ from urllib.parse import quote, unquote_to_bytes
 from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
 from faaskit.adapters.gcp_process import FunctionProcess, ProcessState
 from faaskit.app import App
+from faaskit.clock import Clock
 from faaskit.config import Settings
 from faaskit.ids import is_request_id
 from faaskit.runtime.runtime import Runtime
@@ -68,6 +69,7 @@ def http_function(
     settings: Settings | None = None,
     trust_forwarded_for: bool = True,
     relay: Relay | None = None,
+    clock: Clock | None = None,
 ) -> HttpFunction:
     """A functions-framework HTTP function serving all of ``app``'s HTTP routes.
 
@@ -76,9 +78,12 @@ def http_function(
     client address is the last ``X-Forwarded-For`` entry, the one Google's front end
     appends (rate limits key on it); without it, the socket's peer. ``relay`` defaults to
     a :class:`~faaskit.adapters.gcp_pubsub.PubSubRelay` on ``FAASKIT_PUBSUB_TOPIC`` when
-    that is set (else none: workers or a sweep deliver from the store).
+    that is set (else none: workers or a sweep deliver from the store). ``clock`` is for
+    tests (a :class:`faaskit.testing.VirtualClock`).
     """
-    return HttpFunction(app, settings, trust_forwarded_for=trust_forwarded_for, relay=relay)
+    return HttpFunction(
+        app, settings, trust_forwarded_for=trust_forwarded_for, relay=relay, clock=clock
+    )
 
 
 def _gateway(runtime: Runtime) -> Any:
@@ -97,11 +102,12 @@ class HttpFunction:
         *,
         trust_forwarded_for: bool = True,
         relay: Relay | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.app = app
         self._trust_forwarded_for = trust_forwarded_for
         self._process: FunctionProcess[Any] = FunctionProcess(
-            app, _gateway, settings=settings, relay=relay
+            app, _gateway, settings=settings, relay=relay, clock=clock
         )
         # functions_framework.http registers a function by its name
         self.__name__ = self.__qualname__ = "faaskit_http"
