@@ -120,11 +120,12 @@ def function_app(
     worker serves its first invocation. ``route_prefix`` is host.json's
     ``extensions.http.routePrefix`` (``api`` when host.json does not set it).
 
-    ``servicebus``: register ``faaskit_servicebus`` (None: when ``FAASKIT_SERVICEBUS_QUEUE``
-    is set); ``sweep``: register ``faaskit_sweep`` (None: with Service Bus) on
-    ``sweep_schedule`` (NCRONTAB with seconds, or an app-setting expression such as
-    ``"%FAASKIT_SWEEP_SCHEDULE%"``). ``sessions``: the queue is session-enabled (the
-    trigger says so, and every relayed message gets a session). ``relay`` replaces the
+    ``servicebus``: register ``faaskit_servicebus`` and relay every commit's deliveries to
+    its queue (None: when ``FAASKIT_SERVICEBUS_QUEUE`` is set). ``sweep``: register
+    ``faaskit_sweep`` (None: with Service Bus) on ``sweep_schedule`` (NCRONTAB with
+    seconds, or an app-setting expression such as ``"%FAASKIT_SWEEP_SCHEDULE%"``).
+    ``sessions``: the queue is session-enabled (the trigger says so, and every relayed
+    message gets a session). ``relay`` replaces the
     :class:`~faaskit.adapters.azure_servicebus.ServiceBusRelay` made from the app settings
     (tests); ``topics`` maps a foreign message's subject to a faaskit topic; ``clock`` is
     for tests (a :class:`faaskit.testing.VirtualClock`).
