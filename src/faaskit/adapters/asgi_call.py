@@ -40,7 +40,10 @@ async def call_asgi(app: Any, scope: dict[str, Any], body: bytes) -> Answer:
         if message["type"] == "http.response.start":
             started = True
             answer.status = int(message["status"])
-            answer.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+            answer.headers = [
+                (k if type(k) is bytes else bytes(k), v if type(v) is bytes else bytes(v))
+                for k, v in message.get("headers", ())
+            ]
         elif message["type"] == "http.response.body":
             chunks.append(bytes(message.get("body", b"")))
 

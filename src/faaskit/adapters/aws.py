@@ -179,6 +179,14 @@ class LambdaHandler:
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         work: Coroutine[Any, Any, dict[str, Any]]
+        if (
+            type(event) is dict
+            and "Records" not in event
+            and "faaskit" not in event
+            and "detail-type" not in event
+        ):  # none of the keys SQS, SNS, a sweep or EventBridge need: the checks say HTTP
+            request = http_request(event)
+            return self._invoke(self._answer(request, _request_id(context)), context)
         if is_sqs_event(event):
             work = handle_sqs(self.worker, event, notify=self._publish_envelope)
         elif is_sweep_event(event):
@@ -230,10 +238,9 @@ class LambdaHandler:
     async def _answer(self, request: HttpRequest, request_id: str | None) -> dict[str, Any]:
         scope = request.scope()
         if request_id is not None:
-            scope["headers"] = [
-                *(item for item in request.headers if item[0] != b"x-request-id"),
-                (b"x-request-id", request_id.encode()),
-            ]
+            headers = [item for item in request.headers if item[0] != b"x-request-id"]
+            headers.append((b"x-request-id", request_id.encode()))
+            scope["headers"] = headers
         app = self._asgi
         if request.body_error is not None:
             app = self._refusal(request.body_error, request_id)

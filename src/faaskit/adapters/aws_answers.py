@@ -49,9 +49,12 @@ def lambda_answer(
     """The answer to ``request`` for Lambda, from an ASGI status, headers and body."""
     by_name: dict[str, list[str]] = {}
     for raw_name, raw_value in headers:
-        by_name.setdefault(raw_name.decode("latin-1").lower(), []).append(
-            raw_value.decode("latin-1")
-        )
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        values = by_name.get(name)
+        if values is None:
+            by_name[name] = [value]
+        else:
+            values.append(value)
     text, encoded = _body(body, by_name)
     answer: dict[str, Any] = {"statusCode": status}
     kind = request.kind
@@ -60,7 +63,7 @@ def lambda_answer(
         answer["multiValueHeaders"] = {k: v for k, v in by_name.items() if len(v) > 1}
     elif kind in (EventKind.HTTP_API, EventKind.FUNCTION_URL):
         cookies = by_name.pop("set-cookie", [])
-        answer["headers"] = {k: ", ".join(v) for k, v in by_name.items()}
+        answer["headers"] = {k: v[0] if len(v) == 1 else ", ".join(v) for k, v in by_name.items()}
         answer["cookies"] = cookies
     else:
         answer["statusDescription"] = _status_line(status)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = ["EventKind", "HttpRequest", "UnsupportedEventError", "http_request"]
 # Characters an encoded path may hold literally (RFC 3986 pchar and "/"), and "%" itself:
 # quoting with these safe leaves an encoded path as it is and encodes a decoded one.
 _PATH_SAFE = "/%!$&'()*+,;=:@"
+# A path of only those characters and the ones quote() never encodes: quote leaves it as is.
+_ENCODED_PATH = re.compile(r"[A-Za-z0-9_.~/%!$&'()*+,;=:@-]*")
 
 
 class UnsupportedEventError(BadRequestError):
@@ -76,8 +79,11 @@ class HttpRequest:
         return unquote(self.raw_path)
 
     def scope(self) -> dict[str, Any]:
-        headers = dict(self.headers)
-        scheme = headers.get(b"x-forwarded-proto", b"https").decode("latin-1")
+        proto = b"https"
+        for name, value in self.headers:  # the last one, as a dict of them would keep
+            if name == b"x-forwarded-proto":
+                proto = value
+        scheme = proto.decode("latin-1")
         return http_scope(
             method=self.method,
             scheme=scheme,
@@ -204,25 +210,31 @@ def _alb(event: Mapping[str, Any]) -> HttpRequest:
 def _headers(event: Mapping[str, Any], body: bytes) -> list[tuple[bytes, bytes]]:
     """Lowercased names, one entry each (repeats joined as HTTP joins them), and the
     content-length of the body as decoded."""
-    merged: dict[str, list[str]] = {}
+    joined: dict[str, str] = {}
     multi = event.get("multiValueHeaders")
     if isinstance(multi, dict) and multi:
+        merged: dict[str, list[str]] = {}
         for name, values in multi.items():
             if isinstance(values, list):
                 merged.setdefault(name.lower(), []).extend(str(v) for v in values)
+        for name, texts in merged.items():
+            joined[name] = ("; " if name == "cookie" else ", ").join(texts)
     else:
         single = event.get("headers")
         if isinstance(single, dict):
             for name, value in single.items():
-                if value is not None:
-                    merged.setdefault(name.lower(), []).append(str(value))
-    merged.pop("content-length", None)
+                if value is None:
+                    continue
+                key, text = name.lower(), str(value)
+                before = joined.get(key)
+                if before is None:
+                    joined[key] = text
+                else:  # names that differ only in case: one header, joined
+                    joined[key] = before + ("; " if key == "cookie" else ", ") + text
+    joined.pop("content-length", None)
     if body:
-        merged["content-length"] = [str(len(body))]
-    return [
-        (name.encode(), ("; " if name == "cookie" else ", ").join(values).encode())
-        for name, values in merged.items()
-    ]
+        joined["content-length"] = str(len(body))
+    return [(name.encode(), value.encode()) for name, value in joined.items()]
 
 
 def _body(event: Mapping[str, Any]) -> tuple[bytes, str | None]:
@@ -253,7 +265,8 @@ def _alb_query(params: Mapping[str, Any]) -> bytes:
 def _encoded(path: str) -> str:
     """``path`` as an encoded path: escapes kept, characters no URL holds literally (a
     space, non-ASCII, from a gateway that decoded the path) encoded."""
-    path = quote(path, safe=_PATH_SAFE)
+    if _ENCODED_PATH.fullmatch(path) is None:
+        path = quote(path, safe=_PATH_SAFE)
     return path if path.startswith("/") else "/" + path
 
 
@@ -273,6 +286,8 @@ def _without_base(path: str, template: Any, params: Any) -> str:
     the route key's path) ends the path, so any segments before it are the base path.
     Their literal segments must agree, else the path is left as it is."""
     if not isinstance(template, str) or not template.startswith("/"):
+        return path
+    if path == template:  # a route without parameters, reached without a base path
         return path
     if template == "/":
         return "/"
