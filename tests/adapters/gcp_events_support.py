@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -397,11 +398,12 @@ class Server:
     log: Path
 
 
+@contextlib.contextmanager
 def serve(
     source: Path, target: str, env: dict[str, str], tmp_path: Path, *, probe: str = "GET"
 ) -> Iterator[Server]:
-    """``source`` served by the ``functions-framework`` command (gunicorn) on a free port
-    until the generator is closed."""
+    """``source`` served by the ``functions-framework`` command (gunicorn) on a free port,
+    while the context lasts."""
     from tests.conftest import free_port
 
     port = free_port()

@@ -35,13 +35,16 @@ from tests.adapters.gcp_events_support import (
     Message,
     Push,
     RecordingPublisher,
+    Spool,
     cloud_event,
     envelope,
     fixture,
     framework_client,
     post,
     publish,
+    read_runs,
     recording_app,
+    serve,
     shaped,
     stored,
     topic_path,
@@ -510,3 +513,69 @@ def test_topics_map_a_topic_or_subscription_to_a_faaskit_topic(
         assert (by_topic["topic"], by_subscription["topic"]) == ("gcf-test", "things")
     finally:
         function.close()
+
+
+# -- end to end through the functions-framework server -------------------------------------------
+
+SERVED_MAIN_PY = """
+import os
+from pathlib import Path
+
+import functions_framework
+
+from faaskit.adapters.gcp_events import event_function
+from faaskit.adapters.gcp_pubsub import PubSubRelay
+from tests.adapters.gcp_events_support import RecordingPublisher, recording_app
+
+relay = PubSubRelay(client=RecordingPublisher(Path(os.environ["FAASKIT_TEST_SPOOL"])))
+events = functions_framework.cloud_event(event_function(recording_app(), relay=relay))
+"""
+
+
+def test_every_shape_through_the_functions_framework_server(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import httpx
+
+    source = tmp_path / "fn" / "main.py"
+    source.parent.mkdir()
+    source.write_text(SERVED_MAIN_PY)
+    spool = Spool(tmp_path / "published.jsonl")
+    env = {
+        "FAASKIT_DATABASE_URL": settings.database_url,
+        "FAASKIT_HOME": str(settings.data_dir),
+        "FAASKIT_PUBSUB_TOPIC": RELAY_TOPIC,
+        "FAASKIT_TEST_SPOOL": str(spool.path),
+    }
+    notes = {
+        shape: Message(json.dumps({"shape": shape}).encode(), topic=GCF_TEST) for shape in SHAPES
+    }
+    storage = fixture("conformance-storage-cloudevent-input")
+    with (
+        serve(source, "events", env, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        published = [post(client, shaped(notes[s], s))[0] for s in SHAPES for _ in range(2)]
+        relayed = spool.take()
+        handled = [
+            post(client, shaped(r.as_message(), SHAPES[i % len(SHAPES)]))[0]
+            for i, r in enumerate(relayed)
+            for _ in range(2)
+        ]
+        swept = [post(client, shaped(Message(SWEEP), shape))[0] for shape in SHAPES]
+        refused = post(
+            client,
+            Push(
+                "/", {"Content-Type": "application/cloudevents+json"}, json.dumps(storage).encode()
+            ),
+        )[0]
+
+    assert published == [200] * 10 and swept == [200] * 5
+    assert len({r.names()["message_id"] for r in relayed}) == 5  # one message per note
+    assert handled == [200] * 2 * len(relayed)
+    assert refused == 500
+    found = read_runs(recording_app(), settings)
+    assert sorted((r["data"]["shape"], r["message_id"]) for r in found) == sorted(
+        (shape, f"pubsub:{notes[shape].message_id}") for shape in SHAPES
+    )
+    assert all(r["headers"] == {} and r["topic"] == "gcf-test" for r in found)
