@@ -134,6 +134,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved hello rounds")
     parser.add_argument("--import-runs", type=int, default=7)
     parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument(
+        "--adapter-rounds", type=int, help="interleaved per-event rounds (default 15; quick 3)"
+    )
+    parser.add_argument(
+        "--adapter-events", type=int, help="events per contender per round (default 2,000)"
+    )
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument(
         "--postgres-url", default=os.environ.get("FAASKIT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
@@ -154,6 +160,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
     if args.quick:
         args.warmup, args.duration, args.rounds = 1.0, 2.0, 1
         args.import_runs = args.startup_runs = 3
+    sizes = Sizes.quick() if args.quick else Sizes()
+    sizes.adapter_rounds = args.adapter_rounds or sizes.adapter_rounds
+    sizes.adapter_events = args.adapter_events or sizes.adapter_events
     return Options(
         args.connections,
         args.warmup,
@@ -165,7 +174,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         args.postgres_url,
         args.output,
         args.loadgen,
-        Sizes.quick() if args.quick else Sizes(),
+        sizes,
     )
 
 
