@@ -105,11 +105,15 @@ def gcp_readme(app: App, *, events: bool, topic: str) -> str:
         "--gen2 --runtime=python311 --region=$REGION --source=. \\\n"
         f"  --set-env-vars={env} \\\n  --set-secrets={secrets}"
     )
+    topics = (
+        f"\n# the relay topic (each commit publishes its deliveries' names) and its dead letters"
+        f"\ngcloud pubsub topics create {topic}\ngcloud pubsub topics create {topic}-dead\n"
+        if events
+        else ""
+    )
     if events:
         messaging = f"""
-# the relay topic, the events function it triggers, and the sweep every minute
-gcloud pubsub topics create {topic}
-gcloud pubsub topics create {topic}-dead
+# the events function the relay topic triggers, and the sweep every minute
 gcloud functions deploy {name}-events --entry-point=events --trigger-topic={topic} --retry \\
   {common}
 gcloud scheduler jobs create pubsub {name}-sweep --location=$REGION \\
@@ -150,7 +154,7 @@ for secret in {name}-database-url {name}-jwt-signing-key; do
   gcloud secrets add-iam-policy-binding $secret --role=roles/secretmanager.secretAccessor \\
     --member=serviceAccount:SERVICE_ACCOUNT
 done
-
+{topics}
 # the HTTP function
 gcloud functions deploy {name} --entry-point=handler --trigger-http --allow-unauthenticated \\
   {common}
