@@ -579,3 +579,24 @@ def test_every_shape_through_the_functions_framework_server(
         (shape, f"pubsub:{notes[shape].message_id}") for shape in SHAPES
     )
     assert all(r["headers"] == {} and r["topic"] == "gcf-test" for r in found)
+
+
+def test_a_process_forked_after_start_up_starts_afresh(
+    function: EventFunction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import os
+
+    parent = function._process.start()
+    real_pid = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: real_pid + 1)  # as gunicorn's forked worker
+
+    child = function.runtime
+    function.close()  # the child's
+
+    assert child is not parent.runtime and not child.started
+    # a real fork leaves the parent's loop thread behind; here it still runs: stop it
+    asyncio.run_coroutine_threadsafe(parent.runtime.stop(), parent.loop).result()
+    parent.loop.call_soon_threadsafe(parent.loop.stop)
+    parent.thread.join(timeout=10)
+    parent.loop.close()
