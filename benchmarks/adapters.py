@@ -57,25 +57,20 @@ V1 = "REST API proxy (payload 1.0)"
 HELLO = {"message": "hello"}
 DISTRIBUTIONS = ("faaskit", "aws-lambda-powertools", "chalice", "mangum", "starlette")
 
-# name -> (module, event kind, source). faaskit's is the module its docs show a user
-# deploying (src/faaskit/adapters/aws.py); each app is written as its documentation shows.
+# name -> (module, event kind, source). faaskit's is the handler module that `faaskit
+# package --target aws-sam` writes (src/faaskit/packaging/aws_sam.py), importing the app
+# from the user's module (APP_MODULES); each app is written as its documentation shows.
 HANDLERS: dict[str, tuple[str, str, str]] = {
     FAASKIT: (
         "handler_faaskit",
         V2,
         """\
-from faaskit import App
 from faaskit.adapters.aws import lambda_handler
+from hello_faaskit import app as faaskit_app
 
-app = App("hello")
-
-
-@app.get("/hello")
-async def hello() -> dict[str, str]:
-    return {"message": "hello"}
-
-
-handler = lambda_handler(app)
+handler = lambda_handler(faaskit_app)
+# Start-up (the secret, the store, the keys) in Lambda's init phase, not in the first event.
+handler.start()
 """,
     ),
     POWERTOOLS: (
@@ -146,6 +141,19 @@ def handler(event, context):
     }
 """,
     ),
+}
+
+APP_MODULES = {
+    "hello_faaskit": """\
+from faaskit import App
+
+app = App("hello")
+
+
+@app.get("/hello")
+async def hello() -> dict[str, str]:
+    return {"message": "hello"}
+""",
 }
 
 CONTEXT_SOURCE = '''\
@@ -231,6 +239,8 @@ def prepare(workdir: Path) -> None:
     """The handler modules, the context class and the two events, into ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     for module, _, source in HANDLERS.values():
+        (workdir / f"{module}.py").write_text(source)
+    for module, source in APP_MODULES.items():
         (workdir / f"{module}.py").write_text(source)
     (workdir / "bench_context.py").write_text(CONTEXT_SOURCE)
     for kind, make in EVENTS.items():

@@ -30,8 +30,10 @@ DOES = {
 METHOD = """\
 - Each contender is a handler module written into a work folder, as a user would deploy
   it, serving `GET /hello` → `{{"message": "hello"}}` (the apps as their documentation shows
-  them): faaskit `handler = lambda_handler(app)` (`faaskit.adapters.aws`; SQLite store in
-  the work folder, started by the first event); Powertools `APIGatewayHttpResolver` and
+  them): faaskit's is the handler module `faaskit package --target aws-sam` writes
+  (`handler = lambda_handler(app)`, then `handler.start()` at module scope: the runtime,
+  the gateway and opening the store happen in the import, Lambda's init phase; the app
+  in its own module; SQLite store in the work folder); Powertools `APIGatewayHttpResolver` and
   `app.resolve(event, context)`; Chalice `app(event, context)`; `Mangum(starlette_app,
   lifespan="off")` over a bare Starlette app; a bare function returning a fixed answer
   (the floor: what calling a handler costs on this machine).
@@ -55,9 +57,9 @@ METHOD = """\
   event, separately; each sample a fresh, empty faaskit store folder (a new environment's
   `/tmp`). One discarded run per contender first (compiles the `.pyc` files), then
   {samples} samples each, interleaved across contenders; the medians.
-- faaskit's first event includes what `lambda_handler` defers to it: the runtime, the
-  gateway's import and opening (and creating) the store; `handler.start()` at module
-  scope moves that into the import.
+- faaskit's import therefore includes its start-up: the runtime, the gateway's import
+  (pydantic among it) and opening (here: creating) the SQLite store. Without
+  `handler.start()` at module scope the first event would pay that instead.
 """
 
 
