@@ -122,3 +122,12 @@ def test_the_handler_starts_with_the_secrets_database_and_key(
 
     assert url == f"sqlite:///{database}" and database.is_file()
     assert key == KEY.encode()
+
+
+def test_importing_the_adapter_does_not_load_boto3(tmp_path: Path) -> None:
+    from tests.unit.test_import_hygiene import loaded_after
+
+    modules = loaded_after("import faaskit.adapters.aws", tmp_path)
+
+    assert "faaskit.adapters.aws_secrets" in modules
+    assert not {"boto3", "botocore"} & modules
