@@ -231,7 +231,12 @@ class Worker:
         if allowed and task is not None:
             self._deadlines[task] = time.monotonic() + min(allowed)
         try:
-            await runtime.invoke(ctx, handler.handler, arguments, _no_render)
+            try:
+                await runtime.invoke(ctx, handler.handler, arguments, _no_render)
+            finally:
+                # before recording a failure: the watchdog must not cancel that too
+                if task is not None:
+                    self._deadlines.pop(task, None)
         except asyncio.CancelledError:
             if task is None or task not in self._overdue:
                 raise  # shutting down: the lease runs out and the message comes back
@@ -245,9 +250,6 @@ class Worker:
             )
         except Exception as error:
             await self._failed(handler, delivery, error, now, next_tick)
-        finally:
-            if task is not None:
-                self._deadlines.pop(task, None)
 
     async def _watch_deadlines(self) -> None:
         """Cancel handlers past their timeout. One watchdog per worker is much cheaper than

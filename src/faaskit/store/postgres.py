@@ -8,6 +8,8 @@ processes racing to insert the same email cannot both win.
 from __future__ import annotations
 
 import os
+import time
+import weakref
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,7 +41,10 @@ _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 
 
 class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLimits):
-    """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10)."""
+    """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10).
+
+    Connections are opened once and reused by every later invocation of the process (a warm
+    Lambda environment's included); one idle for a while is checked before reuse."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -48,9 +53,16 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLi
     async def open(self) -> None:
         if self._pool is not None:
             return
-        size = int(os.environ.get("FAASKIT_POSTGRES_POOL_SIZE", "10"))
+        size = pool_size()
         pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
-            self.url, min_size=1, max_size=size, open=False, configure=_configure, timeout=30
+            self.url,
+            min_size=1,
+            max_size=size,
+            open=False,
+            configure=_configure,
+            check=_check_if_idle,
+            reset=_stamp_returned,
+            timeout=30,
         )
         try:
             await pool.open(wait=True, timeout=10)
@@ -158,7 +170,39 @@ class _NulRefusingDumper(StrDumperUnknown):
         return super().dump(obj)
 
 
+POOL_SIZE_VARIABLE = "FAASKIT_POSTGRES_POOL_SIZE"
+IDLE_CHECK_SECONDS = 30.0
+"""A pooled connection idle longer than this is checked (one round trip) before it is
+handed out: a serverless environment frozen between invocations, or a proxy's idle
+timeout, leaves connections the server has closed meanwhile."""
+
+_returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
+
+def pool_size() -> int:
+    """The most connections a store opens: ``FAASKIT_POSTGRES_POOL_SIZE`` (10; 1 or 2 suit
+    a Lambda environment, which runs one invocation at a time)."""
+    text = (os.environ.get(POOL_SIZE_VARIABLE) or "10").strip()
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise ConfigurationError(f"{POOL_SIZE_VARIABLE}={text!r}: use a whole number, 1 to 1000")
+    return int(text)
+
+
+async def _stamp_returned(conn: AsyncConnection[Any]) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+async def _check_if_idle(conn: AsyncConnection[Any]) -> None:
+    """Check a connection that sat idle (the pool discards it and hands out another when the
+    check fails); a connection in steady use costs nothing."""
+    returned = _returned_at.get(conn)
+    if returned is not None and time.monotonic() - returned < IDLE_CHECK_SECONDS:
+        return
+    await AsyncConnectionPool.check_connection(conn)
+
+
 async def _configure(conn: AsyncConnection[Any]) -> None:
+    _returned_at[conn] = time.monotonic()  # just opened: no check needed before first use
     set_json_loads(orjson.loads, conn)
     conn.adapters.register_dumper(str, _NulRefusingDumper)
     await conn.set_autocommit(True)
