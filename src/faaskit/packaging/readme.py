@@ -206,9 +206,11 @@ PRINCIPAL=$(az functionapp identity show -n {function_app} -g {group} \\
 az role assignment create --role "Key Vault Secrets User" --assignee $PRINCIPAL \\
   --scope $(az keyvault show -n {vault} --query id -o tsv)
 
-# the relay queue
+# the relay queue (duplicate detection drops a send the SDK retried; it is set at creation)
 az servicebus namespace create -n {bus} -g {group} -l $LOCATION --sku Standard
-az servicebus queue create -n {queue} --namespace-name {bus} -g {group} --max-delivery-count 10
+az servicebus queue create -n {queue} --namespace-name {bus} -g {group} \\
+  --max-delivery-count 10 --enable-duplicate-detection true \\
+  --duplicate-detection-history-time-window PT10M
 
 az functionapp config appsettings set -n {function_app} -g {group} --settings \\
   "FAASKIT_DATABASE_URL=@Microsoft.KeyVault(VaultName={vault};SecretName=database-url)" \\
