@@ -342,7 +342,8 @@ async def test_start_up_happens_once_and_only_the_first_request_is_cold(
     second = body(await handler.handle(request("GET", "/things/b")))
 
     assert (first["cold_start"], second["cold_start"]) == (True, False)
-    assert first["startup_seconds"] is not None and second["startup_seconds"] is None
+    # every invocation knows how long its environment took to start (Lambda's rule too)
+    assert first["startup_seconds"] > 0 and second["startup_seconds"] == first["startup_seconds"]
     assert handler.runtime is runtime and runtime.started
 
 

@@ -4,7 +4,8 @@ app: the HTTP trigger, the Service Bus trigger and the sweep timer.
 The Python worker awaits ``async def`` functions on its one event loop, which lives as
 long as the process; so the runtime starts on that loop once, at the first invocation of
 any of the functions, and every invocation after runs on it. The first invocation of the
-process is the cold one: its Context carries ``cold_start`` and ``startup_seconds``.
+process is the cold one (``ctx.cold_start``); every invocation's Context carries how long
+the process's start-up took (``ctx.startup_seconds``), as on Lambda.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ class AzureEnvironment:
     def invocation(self) -> Invocation:
         """The facts of the invocation beginning now: only the process's first is cold."""
         cold, self._served = not self._served, True
-        return Invocation(cold, self._startup_seconds if cold else None)
+        return Invocation(cold, self._startup_seconds)
 
     async def close(self) -> None:
         """Stop the runtime and the relay it made (tests and scripts; the host never does)."""

@@ -209,7 +209,7 @@ class ServiceBusRelay:
 def _identity_credential(kind: str, client_id: str) -> Any:
     """The function app's identity, as the Functions host reads the same settings."""
     try:
-        # azure-identity is optional (not in faaskit[azure]) and untyped for mypy here
+        # in faaskit[azure], but a plain install of azure-servicebus may lack it (untyped)
         from azure.identity.aio import (  # type: ignore[import-untyped,unused-ignore]
             DefaultAzureCredential,
             ManagedIdentityCredential,
@@ -217,7 +217,7 @@ def _identity_credential(kind: str, client_id: str) -> Any:
     except ImportError as error:
         raise ConfigurationError(
             f"{NAMESPACE_SETTING} (an identity-based connection) needs azure-identity: "
-            f"pip install azure-identity, or set {CONNECTION_SETTING} to a connection string"
+            f"pip install 'faaskit[azure]', or set {CONNECTION_SETTING} to a connection string"
         ) from error
     if kind.strip().lower() == "managedidentity":
         return ManagedIdentityCredential(client_id=client_id or None)

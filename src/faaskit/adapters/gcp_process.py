@@ -119,7 +119,7 @@ class FunctionProcess(Generic[P]):
         state = self.start()
         with self._lock:
             cold, state.served = not state.served, True
-        invocation = Invocation(cold, state.startup_seconds if cold else None)
+        invocation = Invocation(cold, state.startup_seconds)
         return asyncio.run_coroutine_threadsafe(
             _within(invocation, work(state)), state.loop
         ).result()
