@@ -119,12 +119,11 @@ def openapi(app: AppArg) -> None:
 
     from faaskit.http.binding import build_endpoint
     from faaskit.http.openapi import openapi_document
+    from faaskit.http.paths import compile_path
     from faaskit.loader import load_app
 
     loaded = load_app(app)
-    from starlette.routing import compile_path
-
-    endpoints = [build_endpoint(r, compile_path(r.path)[2]) for r in loaded.routes]
+    endpoints = [build_endpoint(r, compile_path(r.path)[1]) for r in loaded.routes]
     document = openapi_document(loaded, endpoints)
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 

@@ -16,9 +16,9 @@ def endpoint_of(handler: Any, path: str = "/things") -> Endpoint:
     app = App("binding")
     app.post(path)(handler)
     route = app.routes[0]
-    from starlette.routing import compile_path
+    from faaskit.http.paths import compile_path
 
-    return build_endpoint(route, compile_path(path)[2])
+    return build_endpoint(route, compile_path(path)[1])
 
 
 def refused(endpoint: Endpoint, query: bytes = b"", body: bytes | None = None) -> list[Any]:

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel, Field
-from starlette.routing import compile_path
 
 from faaskit import App, Body, ConfigurationError, Query
 from faaskit.http.binding import build_endpoint
 from faaskit.http.openapi import NUL_FREE, openapi_document
+from faaskit.http.paths import compile_path
 from faaskit.ratelimit import RateLimit
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -26,7 +26,7 @@ class Item(BaseModel):
 
 
 def document(app: App) -> dict[str, Any]:
-    endpoints = [build_endpoint(r, compile_path(r.path)[2]) for r in app.routes]
+    endpoints = [build_endpoint(r, compile_path(r.path)[1]) for r in app.routes]
     doc = openapi_document(app, endpoints)
     validate(doc)
     return doc

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
-from starlette.routing import compile_path
 
 from faaskit.app import App, Route
 from faaskit.errors import (
@@ -33,6 +32,7 @@ from faaskit.errors import (
 from faaskit.http.binding import JSON, Endpoint, Rendered, build_endpoint
 from faaskit.http.headers import JSON_CSP, NO_STORE, SECURITY_HEADERS
 from faaskit.http.metrics_access import MetricsAccess
+from faaskit.http.paths import compile_path
 from faaskit.http.problems import PROBLEM_MEDIA_TYPE, problem
 from faaskit.ids import is_request_id, new_id
 from faaskit.platforms import limits_for
@@ -60,7 +60,7 @@ class _PathGroup:
     __slots__ = ("convertors", "methods", "regex")
 
     def __init__(self, path: str) -> None:
-        self.regex, _, self.convertors = compile_path(path)
+        self.regex, self.convertors = compile_path(path)
         self.methods: dict[str, Endpoint] = {}
 
     @property
