@@ -116,9 +116,8 @@ def section(found: AdapterResults, table: Table) -> list[str]:
         HEADING,
         "",
         f"- Measured: {found.date} on {found.machine}; load average before "
-        f"{found.load_before}, after {found.load_after} (a shared 2-core machine: other "
-        "engineers' test runs were on it; the interleaving keeps the ratios fair, not the "
-        "absolute numbers)",
+        f"{found.load_before}, after {found.load_after} (a shared 2-core machine, where other "
+        "work may run: the interleaving keeps the ratios fair, not the absolute numbers)",
         f"- {versions}",
         METHOD.format(
             pinning=found.pinning,
