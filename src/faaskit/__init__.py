@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # loaded lazily at run time (see __getattr__)
     from faaskit.events import Event
     from faaskit.params import Body, Query
     from faaskit.ratelimit import RateLimit
+    from faaskit.sagas import Pending, Saga, SagaState, StepFailed, StepNotPendingError
     from faaskit.store.protocol import Document
     from faaskit.triggers import Backoff
 
@@ -53,8 +54,13 @@ _LAZY = {
     "Event": "faaskit.events",
     "Query": "faaskit.params",
     "RateLimit": "faaskit.ratelimit",
+    "Pending": "faaskit.sagas",
     "Recorded": "faaskit.cqrs.projections",
+    "Saga": "faaskit.sagas",
+    "SagaState": "faaskit.sagas",
     "Search": "faaskit.cqrs.search",
+    "StepFailed": "faaskit.sagas",
+    "StepNotPendingError": "faaskit.sagas",
 }
 
 
@@ -89,6 +95,7 @@ __all__ = [
     "JWTAuth",
     "MalformedJSONError",
     "NotFoundError",
+    "Pending",
     "PermissionDeniedError",
     "Principal",
     "Query",
@@ -96,7 +103,11 @@ __all__ = [
     "Recorded",
     "Response",
     "Route",
+    "Saga",
+    "SagaState",
     "Search",
+    "StepFailed",
+    "StepNotPendingError",
     "TooManyRequestsError",
     "ValidationError",
     "__version__",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.auth import JWTAuth
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from faaskit.cqrs.registry import EventTypes
     from faaskit.cqrs.search import Search
     from faaskit.ratelimit import RateLimit
+    from faaskit.sagas.definitions import Saga
     from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
 from faaskit.documents import CollectionSpec
 from faaskit.errors import ConfigurationError
@@ -132,6 +134,7 @@ class App:
         self.tasks: dict[str, Task] = {}
         self.crons: dict[str, Cron] = {}
         self.projections: dict[str, Projection] = {}
+        self.sagas: dict[str, Saga] = {}
         self._by_topic: dict[str, list[Subscription]] | None = None
         self._indexed: list[Subscription] = []
         self._event_types: EventTypes | None = None
@@ -294,6 +297,29 @@ class App:
             return handler
 
         return register
+
+    def saga(self, name: str, *, deadline: timedelta | float | None = None) -> Saga:
+        """Declare a saga: steps added with ``@saga.step(...)`` run in declaration order,
+        each as a durable task; when one fails, the completed ones are compensated in
+        reverse order. Past ``deadline`` (from the start) the next transition compensates::
+
+            order = app.saga("order", deadline=timedelta(hours=1))
+
+            @order.step(compensate=release_inventory, max_attempts=3)
+            async def reserve_inventory(input: dict, results: dict, ctx: Context) -> dict:
+                ...
+
+        Start one with ``await ctx.start_saga(order, input)``.
+        """
+        if not _NAME.match(name):
+            raise ConfigurationError(f"saga name {name!r}: use letters, digits, '_', '.', '-'")
+        if name in self.sagas:
+            raise ConfigurationError(f"saga {name!r} is declared twice")
+        from faaskit.sagas.definitions import Saga
+
+        saga = Saga(self, name, deadline=deadline)
+        self.sagas[name] = saga
+        return saga
 
     def event_type(self, model: Any = None, *, name: str | None = None, version: int = 1) -> Any:
         """Register a pydantic model as a domain event type (by class name unless ``name``);

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from faaskit.ratelimit import RateLimit
     from faaskit.runtime.runtime import Runtime
     from faaskit.runtime.unit_of_work import UnitOfWork
+    from faaskit.sagas.definitions import Saga, StepRun
+    from faaskit.sagas.state import SagaState
     from faaskit.triggers import Task
 
 __all__ = ["Context"]
@@ -57,6 +59,7 @@ class Context:
         "invocation_id",
         "principal",
         "startup_seconds",
+        "step",
     )
 
     def __init__(
@@ -83,6 +86,8 @@ class Context:
         self.cold_start = False
         self.startup_seconds: float | None = None
         self.deadline: float | None = None
+        self.step: StepRun | None = None
+        """Inside a saga step or compensation: which, the attempt, the completion token."""
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -133,8 +138,11 @@ class Context:
         return self._uow.clock.now()
 
     def idempotency_key(self, purpose: str = "") -> str:
-        """A key stable for this invocation, for effects outside faaskit (a payment API)."""
-        return f"{self.invocation_id}:{purpose}" if purpose else self.invocation_id
+        """A key stable for this invocation, for effects outside faaskit (a payment API);
+        inside a saga step ``{saga_id}:{step}:do`` (``:undo`` in its compensation), the
+        same on every attempt."""
+        base = self.invocation_id if self.step is None else self.step.idempotency_key
+        return f"{base}:{purpose}" if purpose else base
 
     def publish(
         self,
@@ -196,6 +204,33 @@ class Context:
         )
         self._uow.add(write)
         return write.message.id
+
+    async def start_saga(self, saga: Saga | str, input: Any, saga_id: str | None = None) -> str:
+        """Start ``saga`` when this invocation commits (its state and first step are written
+        with it); returns the saga id. An id already started is not started again."""
+        from faaskit.sagas import engine
+
+        return await engine.start(self, saga, input, saga_id)
+
+    async def get_saga(self, saga_id: str) -> SagaState | None:
+        """A saga's state (with this invocation's own changes), or None."""
+        from faaskit.sagas import engine
+
+        return await engine.get(self, saga_id)
+
+    async def complete_step(self, token: str, result: Any = None) -> None:
+        """Complete the pending saga step ``token`` names, with this invocation's unit of
+        work; StepNotPendingError (409) when that step no longer waits (the same
+        completion twice is a no-op)."""
+        from faaskit.sagas import engine
+
+        await engine.complete_step(self, token, result)
+
+    async def fail_step(self, token: str, reason: str, **details: Any) -> None:
+        """Fail the pending saga step ``token`` names (no retry: its saga compensates)."""
+        from faaskit.sagas import engine
+
+        await engine.fail_step(self, token, reason, **details)
 
     def issue_token(
         self,

@@ -18,11 +18,14 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faaskit.app import App
 from faaskit.config import Settings
 from faaskit.store.protocol import DeadLetter, Message, Pending
+
+if TYPE_CHECKING:
+    from faaskit.sagas.state import SagaState
 
 __all__ = ["AppHarness", "VirtualClock"]
 
@@ -157,6 +160,14 @@ class AppHarness:
         if task is None:
             return pending
         return [p for p in pending if p.target == f"task:{task}"]
+
+    async def saga(self, saga_id: str) -> SagaState:
+        """A saga's committed state (AssertionError when there is no such saga)."""
+        from faaskit.sagas import get_saga
+
+        state = await get_saga(self.runtime, saga_id)
+        assert state is not None, f"no saga {saga_id!r}"
+        return state
 
     async def dead_letters(self) -> list[DeadLetter]:
         return await self.runtime.store.dead_letters(limit=100_000)

@@ -37,6 +37,11 @@ EXPECTED = {
     "Search",
     "TooManyRequestsError",
     "ValidationError",
+    "Pending",
+    "Saga",
+    "SagaState",
+    "StepFailed",
+    "StepNotPendingError",
     "__version__",
 }
 

@@ -1,0 +1,149 @@
+"""A saga's state: one document per saga in the ``faaskit_sagas`` collection (id = saga id).
+
+Top-level fields (``name``, ``status``, ``current_step``, ``started_at``) are plain values so
+``find(status="compensation_failed")`` lists sagas by status; ``steps`` keeps one entry per
+declared step, in declaration order, with its attempts, result or error, timestamps (epoch
+seconds) and, once it is compensated, its compensation's own record. The document's version
+is the saga's version: every transition is an update that expects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from faaskit.store.protocol import Document
+
+__all__ = [
+    "ACTIVE",
+    "FINAL",
+    "SAGAS_COLLECTION",
+    "SagaState",
+    "StepState",
+    "UndoState",
+]
+
+SAGAS_COLLECTION = "faaskit_sagas"
+
+# Saga statuses. started: inserted, first step not yet through; running: a step has
+# completed and the next is scheduled or waiting; completed: every step completed;
+# compensating: a step failed, compensations are running newest first; compensated: they
+# all ran; failed: a step failed and nothing needed compensating; compensation_failed: a
+# compensation exhausted its attempts (stays so until retried by hand).
+STARTED, RUNNING, COMPLETED = "started", "running", "completed"
+FAILED, COMPENSATING, COMPENSATED = "failed", "compensating", "compensated"
+COMPENSATION_FAILED = "compensation_failed"
+ACTIVE = frozenset({STARTED, RUNNING})
+FINAL = frozenset({COMPLETED, FAILED, COMPENSATED, COMPENSATION_FAILED})
+"""Statuses where nothing more happens by itself (compensation_failed waits for a human)."""
+
+# Step statuses: pending (not reached), scheduled (its task is due or running), waiting
+# (returned Pending; a token completes it), completed, failed, cancelled.
+
+
+@dataclass
+class UndoState:
+    """A step's compensation: ``status`` is scheduled, compensated or failed; ``round``
+    counts manual retries (each gets a fresh set of attempts)."""
+
+    status: str = "scheduled"
+    round: int = 0
+    attempts: int = 0
+    result: Any = None
+    error: str | None = None
+    scheduled_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass
+class StepState:
+    """One step's record. ``round`` is how many attempts were used before the delivery
+    now scheduled (a timed-out pending step is retried with a new delivery), so the
+    attempt number is ``round + delivery attempt``."""
+
+    name: str
+    status: str = "pending"
+    round: int = 0
+    attempts: int = 0
+    result: Any = None
+    error: str | None = None
+    scheduled_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    token: str | None = None
+    timeout_at: float | None = None
+    undo: UndoState | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from being scheduled (first attempt) to finishing, retries included."""
+        if self.scheduled_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.scheduled_at
+
+
+@dataclass
+class SagaState:
+    """A saga as stored. ``current`` is the index of the step being run or compensated
+    (None once final); ``failure`` says which step failed, how (``kind``: failed, error,
+    timeout, deadline, cancelled) and why."""
+
+    id: str
+    name: str
+    status: str
+    input: Any
+    steps: list[StepState]
+    current: int | None = 0
+    failure: dict[str, Any] | None = None
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+    deadline_at: float | None = None
+    version: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def current_step(self) -> str | None:
+        """The name of the step being run or compensated."""
+        return None if self.current is None else self.steps[self.current].name
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Completed steps' results by step name."""
+        return {s.name: s.result for s in self.steps if s.status == COMPLETED}
+
+    def step(self, name: str) -> StepState:
+        """The record of the step called ``name`` (KeyError if the saga has none)."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    @property
+    def compensated(self) -> list[str]:
+        """Steps whose compensation ran, in the order it ran (newest step first)."""
+        done = [s for s in self.steps if s.undo is not None and s.undo.status == COMPENSATED]
+        return [s.name for s in sorted(done, key=lambda s: s.undo.finished_at or 0.0)]  # type: ignore[union-attr]
+
+    def to_data(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("id", "version", "extra"):
+            del data[key]
+        data["current_step"] = self.current_step
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_document(cls, doc: Document) -> SagaState:
+        data = dict(doc.data)
+        steps = []
+        for raw in data.pop("steps"):
+            raw = dict(raw)
+            undo = raw.pop("undo", None)
+            steps.append(StepState(**raw, undo=UndoState(**undo) if undo else None))
+        data.pop("current_step", None)
+        known = {name for name in cls.__dataclass_fields__ if name not in ("id", "version")}
+        extra = {k: data.pop(k) for k in list(data) if k not in known}
+        return cls(id=doc.id, steps=steps, version=doc.version, extra=extra, **data)

@@ -1,0 +1,220 @@
+"""The internal tasks that run a saga: a step's action (``.do``), its compensation
+(``.undo``), a pending step's timeout and the saga's deadline.
+
+Each runs as an ordinary delivery. It reads the saga's state first: a delivery whose step
+or phase is already past (a redelivery after a crash whose first run committed, a timeout
+that lost to a completion) does nothing and is acknowledged. The step's handler runs in a
+child context with its own write buffer, merged into the delivery's unit of work only when
+the step succeeds, so a failed step's writes are dropped while the transition that records
+the failure, and the ack, still commit.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from faaskit.context import Context
+from faaskit.events import Event
+from faaskit.sagas.definitions import Pending, StepRun
+from faaskit.sagas.errors import StepFailed
+from faaskit.sagas.state import ACTIVE, COMPENSATING, SagaState
+from faaskit.sagas.transitions import Transition, checked_json, describe, load, new_token
+
+if TYPE_CHECKING:
+    from faaskit.sagas.definitions import Saga, Step
+
+__all__ = ["deadline_task", "do_task", "timeout_task", "undo_task"]
+
+logger = logging.getLogger("faaskit.sagas")
+TaskHandler = Callable[[Event[dict[str, Any]], Context], Coroutine[Any, Any, None]]
+
+
+def child_context(ctx: Context, run: StepRun) -> Context:
+    """A context like ``ctx`` whose writes go to a buffer of their own."""
+    from faaskit.runtime.unit_of_work import UnitOfWork
+
+    uow = ctx._uow
+    child = Context(
+        invocation_id=ctx.invocation_id,
+        function=ctx.function,
+        uow=UnitOfWork(uow.store, uow.clock),
+        runtime=ctx._runtime,
+        collections=ctx._collections,
+        correlation_id=ctx.correlation_id,
+        principal=ctx.principal,
+        headers=ctx.headers,
+    )
+    child.cold_start, child.startup_seconds = ctx.cold_start, ctx.startup_seconds
+    child.deadline = ctx.deadline
+    child.step = run
+    return child
+
+
+def merge(child: Context, ctx: Context) -> None:
+    """The step succeeded: its writes join the delivery's unit of work."""
+    parent, own = ctx._uow, child._uow
+    parent.write_set.writes.extend(own.write_set.writes)
+    parent.pending.update(own.pending)
+    for key, doc in own.seen.items():
+        parent.seen.setdefault(key, doc)
+
+
+def _past(what: str, state: SagaState | None, payload: dict[str, Any]) -> None:
+    logger.info(
+        "saga %s already past: nothing to do",
+        what,
+        extra={"fields": {"saga_id": payload.get("saga"), "step": payload.get("step")}},
+    )
+
+
+def do_task(saga: Saga, step: Step) -> TaskHandler:
+    async def run_step(event: Event[dict[str, Any]], ctx: Context) -> None:
+        await run_action(saga, step, event, ctx)
+
+    return run_step
+
+
+async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: Context) -> None:
+    payload = event.data
+    state = await load(ctx, payload["saga"])
+    here = None if state is None else state.steps[step.index]
+    if (
+        state is None
+        or here is None
+        or state.status not in ACTIVE
+        or state.current != step.index
+        or here.status != "scheduled"
+        or here.round != payload["round"]
+    ):
+        return _past("step", state, payload)
+    move = Transition(ctx, saga, state)
+    attempt = here.round + event.attempt
+    if state.deadline_at is not None and move.now >= state.deadline_at:
+        move.fail(step.index, "deadline", "the saga's deadline passed before this step ran")
+        return move.save()
+    if attempt > step.max_attempts:  # the last attempt ran but its outcome lost a race
+        move.fail(step.index, "error", f"{step.max_attempts} attempts used")
+        return move.save()
+    token = new_token(state.id)
+    child = child_context(ctx, StepRun(state.id, saga.name, step.name, "do", attempt, token))
+    here.started_at, here.attempts = move.now, attempt
+    values = {"input": copy.deepcopy(state.input), "results": copy.deepcopy(state.results)}
+    try:
+        result = await step.action.call(child, values, step.timeout)
+        if not isinstance(result, Pending):
+            result = checked_json(result)
+    except StepFailed as failure:
+        move.fail(step.index, "failed", failure.reason, checked_json(failure.details))
+        return move.save()
+    except Exception as error:
+        if attempt < step.max_attempts:
+            raise  # the worker retries it after the step's backoff
+        move.fail(step.index, "error", describe(error, step.timeout))
+        return move.save()
+    merge(child, ctx)
+    if isinstance(result, Pending):
+        from faaskit.messaging import seconds
+
+        wait = step.timeout if result.timeout is None else seconds(result.timeout)
+        move.wait(step.index, token, wait)
+    else:
+        move.complete(step.index, result)
+    move.save()
+
+
+def undo_task(saga: Saga, step: Step) -> TaskHandler:
+    async def run_undo(event: Event[dict[str, Any]], ctx: Context) -> None:
+        await run_compensation(saga, step, event, ctx)
+
+    return run_undo
+
+
+async def run_compensation(
+    saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: Context
+) -> None:
+    payload = event.data
+    state = await load(ctx, payload["saga"])
+    undo = None if state is None else state.steps[step.index].undo
+    if (
+        state is None
+        or undo is None
+        or state.status != COMPENSATING
+        or state.current != step.index
+        or undo.status != "scheduled"
+        or undo.round != payload["round"]
+    ):
+        return _past("compensation", state, payload)
+    assert step.compensation is not None
+    move = Transition(ctx, saga, state)
+    attempt = event.attempt
+    if attempt > step.max_attempts:
+        move.compensation_failed(step.index, f"{step.max_attempts} attempts used")
+        return move.save()
+    child = child_context(ctx, StepRun(state.id, saga.name, step.name, "undo", attempt))
+    undo.started_at, undo.attempts = move.now, attempt
+    values = {
+        "input": copy.deepcopy(state.input),
+        "results": copy.deepcopy(state.results),
+        "result": copy.deepcopy(state.steps[step.index].result),
+    }
+    try:
+        result = checked_json(await step.compensation.call(child, values, step.timeout))
+    except Exception as error:
+        # a compensation has no business failure to fall back on: StepFailed stops at once
+        if not isinstance(error, StepFailed) and attempt < step.max_attempts:
+            raise
+        move.compensation_failed(step.index, describe(error, step.timeout))
+        return move.save()
+    merge(child, ctx)
+    move.compensated(step.index, result)
+    move.save()
+
+
+def timeout_task(saga: Saga) -> TaskHandler:
+    async def pending_timeout(event: Event[dict[str, Any]], ctx: Context) -> None:
+        """A pending step's time is up: retry its action while attempts remain, else fail
+        it (and compensate). A step completed meanwhile makes this a no-op."""
+        payload = event.data
+        state = await load(ctx, payload["saga"])
+        index = payload["step"]
+        here = None if state is None else state.steps[index]
+        if (
+            state is None
+            or here is None
+            or state.status not in ACTIVE
+            or state.current != index
+            or here.status != "waiting"
+            or here.token != payload["token"]
+        ):
+            return _past("timeout", state, payload)
+        step = saga.steps[index]
+        move = Transition(ctx, saga, state)
+        reason = f"TimeoutError: still pending after {step.timeout}s"
+        if here.attempts < step.max_attempts:
+            here.error, here.round = reason, here.attempts
+            move.schedule_do(index, step.backoff.delay(here.attempts))
+        else:
+            move.fail(index, "timeout", reason)
+        move.save()
+
+    return pending_timeout
+
+
+def deadline_task(saga: Saga) -> TaskHandler:
+    async def saga_deadline(event: Event[dict[str, Any]], ctx: Context) -> None:
+        """The saga's deadline: a step waiting for completion fails now; a step scheduled
+        or running is stopped by its own transition, which checks the deadline."""
+        payload = event.data
+        state = await load(ctx, payload["saga"])
+        if state is None or state.status not in ACTIVE or state.current is None:
+            return _past("deadline", state, payload)
+        if state.steps[state.current].status != "waiting":
+            return None
+        move = Transition(ctx, saga, state)
+        move.fail(state.current, "deadline", "the saga's deadline passed while the step waited")
+        move.save()
+
+    return saga_deadline

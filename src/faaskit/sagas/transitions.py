@@ -1,0 +1,183 @@
+"""Saga transitions: each changes the state in memory, schedules what comes next in the
+same unit of work, and :meth:`Transition.save` writes the state expecting the version it
+was read at. So a transition commits with the step's own writes, the ack of the delivery
+that ran it and the next step's task — or not at all — and of two racing transitions
+(a webhook completing a step while its timeout fires) one loses with ConcurrencyError and
+is retried against the new state."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from faaskit.errors import ConfigurationError
+from faaskit.sagas.state import (
+    COMPENSATED,
+    COMPENSATING,
+    COMPENSATION_FAILED,
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    SAGAS_COLLECTION,
+    SagaState,
+    UndoState,
+)
+
+if TYPE_CHECKING:
+    from faaskit.context import Context
+    from faaskit.sagas.definitions import Saga
+
+__all__ = ["Transition", "describe", "load", "new_token", "saga_of", "token_saga_id"]
+
+
+def new_token(saga_id: str) -> str:
+    """A completion token: 128 random bits, then the saga id (found without an index)."""
+    return f"{secrets.token_urlsafe(16)}.{saga_id}"
+
+
+def token_saga_id(token: str) -> str | None:
+    random_part, dot, saga_id = token.partition(".")
+    return saga_id if dot and random_part and saga_id else None
+
+
+def describe(error: BaseException, timeout: float | None = None) -> str:
+    if isinstance(error, TimeoutError):
+        return f"TimeoutError: the step did not finish within {timeout}s"
+    return f"{type(error).__name__}: {error}"
+
+
+def checked_json(value: Any) -> Any:
+    """``value`` as stored (pydantic models dumped); TypeError when it is not JSON."""
+    from faaskit.messaging import jsonable
+
+    value = jsonable(value)
+    json.dumps(value)
+    return value
+
+
+async def load(ctx: Context, saga_id: str) -> SagaState | None:
+    doc = await ctx.documents(SAGAS_COLLECTION).get(saga_id)
+    return None if doc is None else SagaState.from_document(doc)
+
+
+def saga_of(ctx: Context, state: SagaState) -> Saga:
+    saga = ctx._runtime.app.sagas.get(state.name)
+    if saga is None:
+        raise ConfigurationError(f"saga {state.id!r} is a {state.name!r}, which this app lacks")
+    return saga
+
+
+class Transition:
+    """One change of one saga inside one unit of work."""
+
+    def __init__(self, ctx: Context, saga: Saga, state: SagaState) -> None:
+        self.ctx = ctx
+        self.saga = saga
+        self.state = state
+        self.now = ctx.now().timestamp()
+
+    def save(self) -> None:
+        self.state.updated_at = self.now
+        self.ctx.documents(SAGAS_COLLECTION).update(
+            self.state.id, self.state.to_data(), expected_version=self.state.version
+        )
+
+    def schedule_do(self, index: int, delay: float = 0.0) -> None:
+        state, step = self.state, self.state.steps[index]
+        step.status = "scheduled"
+        step.token = None
+        if step.scheduled_at is None:
+            step.scheduled_at = self.now
+        state.current = index
+        if index > 0:
+            state.status = RUNNING
+        payload = {"saga": state.id, "step": index, "round": step.round}
+        task = self.saga.steps[index].task_name("do")
+        task_id = f"saga:{state.id}:{index}:do:{step.round}"
+        self.ctx.schedule(task, payload, delay=delay, task_id=task_id)
+
+    def wait(self, index: int, token: str, timeout: float | None) -> None:
+        """The action returned Pending: wait for ``token``, at most ``timeout`` seconds."""
+        step = self.state.steps[index]
+        step.status, step.token = "waiting", token
+        self.state.status = RUNNING
+        if timeout is None:
+            step.timeout_at = None
+            return
+        step.timeout_at = self.now + timeout
+        payload = {"saga": self.state.id, "step": index, "token": token}
+        task_id = f"saga:{self.state.id}:{index}:timeout:{step.attempts}"
+        self.ctx.schedule(self.saga.task_name("timeout"), payload, delay=timeout, task_id=task_id)
+
+    def complete(self, index: int, result: Any) -> None:
+        """Step ``index`` is done: store its result, schedule the next or finish."""
+        step = self.state.steps[index]
+        step.status, step.result, step.error = COMPLETED, result, None
+        step.finished_at = self.now
+        if index + 1 < len(self.state.steps):
+            self.schedule_do(index + 1)
+        else:
+            self.state.status, self.state.current = COMPLETED, None
+            self.state.finished_at = self.now
+
+    def fail(
+        self,
+        index: int,
+        kind: str,
+        reason: str,
+        details: dict[str, Any] | None = None,
+        *,
+        status: str = FAILED,
+    ) -> None:
+        """Step ``index`` failed (or was cancelled): record why, compensate the rest."""
+        step = self.state.steps[index]
+        step.status, step.error, step.finished_at = status, reason, self.now
+        self.state.failure = {
+            "step": step.name,
+            "kind": kind,
+            "reason": reason,
+            "details": details or {},
+            "at": self.now,
+        }
+        self.compensate_before(index)
+
+    def compensate_before(self, index: int) -> None:
+        """Schedule the compensation of the last completed step before ``index`` that has
+        one; with none left the saga is compensated (or failed: nothing to undo)."""
+        state = self.state
+        for earlier in range(index - 1, -1, -1):
+            step = state.steps[earlier]
+            if step.status == COMPLETED and self.saga.steps[earlier].compensation is not None:
+                self.schedule_undo(earlier)
+                return
+        undone = any(s.undo is not None and s.undo.status == COMPENSATED for s in state.steps)
+        state.status = COMPENSATED if undone else FAILED
+        state.current, state.finished_at = None, self.now
+
+    def schedule_undo(self, index: int, *, new_round: bool = False) -> None:
+        state, step = self.state, self.state.steps[index]
+        undo = step.undo or UndoState(scheduled_at=self.now)
+        if new_round:
+            undo.round += 1
+        undo.status = "scheduled"
+        step.undo = undo
+        state.status, state.current, state.finished_at = COMPENSATING, index, None
+        payload = {"saga": state.id, "step": index, "round": undo.round}
+        task = self.saga.steps[index].task_name("undo")
+        task_id = f"saga:{state.id}:{index}:undo:{undo.round}"
+        self.ctx.schedule(task, payload, task_id=task_id)
+
+    def compensated(self, index: int, result: Any) -> None:
+        undo = self.state.steps[index].undo
+        assert undo is not None
+        undo.status, undo.result, undo.error = COMPENSATED, result, None
+        undo.finished_at = self.now
+        self.compensate_before(index)
+
+    def compensation_failed(self, index: int, error: str) -> None:
+        """Stop here, visibly: a human retries it (:func:`faaskit.sagas.retry_saga`)."""
+        undo = self.state.steps[index].undo
+        assert undo is not None
+        undo.status, undo.error, undo.finished_at = FAILED, error, self.now
+        self.state.status, self.state.current = COMPENSATION_FAILED, index
