@@ -124,8 +124,13 @@ class SagaState:
     @property
     def compensated(self) -> list[str]:
         """Steps whose compensation ran, in the order it ran (newest step first)."""
-        done = [s for s in self.steps if s.undo is not None and s.undo.status == COMPENSATED]
-        return [s.name for s in sorted(done, key=lambda s: s.undo.finished_at or 0.0)]  # type: ignore[union-attr]
+        done = [
+            (s.undo.finished_at or 0.0, -index, s.name)
+            for index, s in enumerate(self.steps)
+            if s.undo is not None and s.undo.status == COMPENSATED
+        ]
+        # compensations run newest step first: that breaks ties of a clock that stood still
+        return [name for *_, name in sorted(done)]
 
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
