@@ -76,7 +76,8 @@ def order_app(
 
 
 async def effects_of(h: AppHarness, order_id: str) -> list[str]:
-    return sorted(d.id for d in await h.runtime.store.find("effects", {}))
+    found = await h.runtime.store.find("effects", {})
+    return sorted(d.id for d in found if d.id.startswith(f"{order_id}:"))
 
 
 async def test_saga_runs_its_steps_in_order_and_completes(backend_url: str) -> None:
@@ -277,3 +278,33 @@ async def test_a_compensation_that_keeps_failing_stops_visibly_and_a_manual_retr
         assert {key for _, key in attempts} == {f"{saga_id}:charge:undo"}
         with pytest.raises(SagaStateError):
             await retry_saga(h.runtime, saga_id)
+
+
+async def test_a_saga_runs_through_a_cloud_queue_relay_with_every_relay_duplicated(
+    backend_url: str,
+) -> None:
+    from faaskit.runtime.relay import MemoryRelay
+
+    app, _, ran = order_app("saga_relayed", fail_at="ship")
+    async with AppHarness(app, database_url=backend_url) as h:
+        relay = MemoryRelay()
+        h.runtime.relay = relay
+        relay.duplicate_next(100)
+        saga_id = (await h.http.post("/orders/o-6")).json()["saga_id"]
+        outcomes: list[bool] = []
+        # as a queue-triggered function would: claim what each queue message names
+        while queued := relay.drain():
+            outcomes += [await h.worker.deliver(d.message_id, d.target) for d in queued]
+
+        assert outcomes == [True, False] * 5  # 3 steps, 2 compensations; copies do nothing
+        state = await h.saga(saga_id)
+        assert state.status == "compensated"
+        assert ran == [
+            ("do", "reserve", 1),
+            ("do", "charge", 1),
+            ("do", "ship", 1),
+            ("undo", "charge", 1),
+            ("undo", "reserve", 1),
+        ]
+        assert await effects_of(h, "o-6") == []
+        assert await h.scheduled() == []

@@ -37,8 +37,9 @@ TIMEOUT_MARGIN = 5.0
 """Seconds the internal task's own timeout exceeds the step's, so the worker's watchdog
 never cancels the engine while it records a step that timed out."""
 COMMIT_RETRIES = 3
-"""Attempts the internal task has beyond the step's own: a transition that loses a race
-(ConcurrencyError at commit) is retried without spending the step's attempts."""
+"""Deliveries the internal task may use beyond the step's attempts: a transition that
+loses a race at commit (ConcurrencyError) is retried, never dead-lettered; a delivery past
+the step's last attempt records the step as failed without running it again."""
 
 
 @dataclass(frozen=True)

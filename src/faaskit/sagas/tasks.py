@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from faaskit.context import Context
+from faaskit.errors import ConfigurationError
 from faaskit.events import Event
 from faaskit.sagas.definitions import Pending, StepRun
 from faaskit.sagas.errors import StepFailed
@@ -70,6 +71,16 @@ def _past(what: str, state: SagaState | None, payload: dict[str, Any]) -> None:
     )
 
 
+def _declared_here(state: SagaState | None, index: int, name: str) -> None:
+    """Refuse a stored saga whose steps are not the ones declared now (the code changed
+    under it): the delivery fails, and after its attempts is dead-lettered, visibly."""
+    if state is not None and (index >= len(state.steps) or state.steps[index].name != name):
+        names = [s.name for s in state.steps]
+        raise ConfigurationError(
+            f"saga {state.id!r} was started with steps {names}; step {index} is now {name!r}"
+        )
+
+
 def do_task(saga: Saga, step: Step) -> TaskHandler:
     async def run_step(event: Event[dict[str, Any]], ctx: Context) -> None:
         await run_action(saga, step, event, ctx)
@@ -80,6 +91,7 @@ def do_task(saga: Saga, step: Step) -> TaskHandler:
 async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: Context) -> None:
     payload = event.data
     state = await load(ctx, payload["saga"])
+    _declared_here(state, step.index, step.name)
     here = None if state is None else state.steps[step.index]
     if (
         state is None
@@ -137,6 +149,7 @@ async def run_compensation(
 ) -> None:
     payload = event.data
     state = await load(ctx, payload["saga"])
+    _declared_here(state, step.index, step.name)
     undo = None if state is None else state.steps[step.index].undo
     if (
         state is None
@@ -180,6 +193,7 @@ def timeout_task(saga: Saga) -> TaskHandler:
         payload = event.data
         state = await load(ctx, payload["saga"])
         index = payload["step"]
+        _declared_here(state, index, saga.steps[index].name if index < len(saga.steps) else "?")
         here = None if state is None else state.steps[index]
         if (
             state is None
