@@ -12,12 +12,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from faaskit import App, Backoff, Context, Saga, StepFailed
 from faaskit.sagas import SagaStateError, retry_saga
 from faaskit.testing import AppHarness
 
 STEPS = ("reserve", "charge", "ship", "notify")
+
+
+class Parcel(BaseModel):
+    sku: str
+    quantity: int
 
 
 def order_app(
@@ -308,3 +314,51 @@ async def test_a_saga_runs_through_a_cloud_queue_relay_with_every_relay_duplicat
         ]
         assert await effects_of(h, "o-6") == []
         assert await h.scheduled() == []
+
+
+async def test_steps_may_be_sync_take_a_model_and_the_state_is_readable_from_a_route(
+    backend_url: str,
+) -> None:
+    app = App("saga_shapes")
+    parcel = app.saga("parcel")
+    parcels = app.collection("parcels")
+
+    @parcel.step
+    def weigh(input: Parcel, ctx: Context) -> dict[str, int]:  # runs in a thread
+        assert isinstance(input, Parcel)
+        existing = ctx.run(ctx.documents(parcels).get(input.sku))
+        ctx.documents(parcels).insert(input.sku, {"seen_before": existing is not None})
+        return {"grams": 250 * input.quantity}
+
+    @parcel.step
+    async def label(input: dict[str, Any], results: dict[str, Any]) -> str:
+        return f"{input['sku']} x{input['quantity']}, {results['weigh']['grams']} g"
+
+    @app.post("/parcels", status=202)
+    async def send(body: Parcel, ctx: Context) -> dict[str, str]:
+        return {"saga_id": await ctx.start_saga(parcel, body)}
+
+    @app.get("/parcels/{saga_id}")
+    async def show(saga_id: str, ctx: Context) -> dict[str, Any]:
+        state = await ctx.get_saga(saga_id)
+        assert state is not None
+        return {"status": state.status, "step": state.current_step, "results": state.results}
+
+    async with AppHarness(app, database_url=backend_url) as h:
+        response = await h.http.post("/parcels", json={"sku": "p-1", "quantity": 2})
+        saga_id = response.json()["saga_id"]
+        assert saga_id.startswith("parcel-")
+        shown = await h.http.get(f"/parcels/{saga_id}")
+        assert shown.json() == {"status": "started", "step": "weigh", "results": {}}
+        await h.drain()
+
+        shown = await h.http.get(f"/parcels/{saga_id}")
+        assert shown.json() == {
+            "status": "completed",
+            "step": None,
+            "results": {"weigh": {"grams": 500}, "label": "p-1 x2, 500 g"},
+        }
+        doc = await h.runtime.store.get("parcels", "p-1")
+        assert doc is not None and doc.data == {"seen_before": False}
+        listed = await h.runtime.store.find("faaskit_sagas", {"status": "completed"})
+        assert [d.id for d in listed] == [saga_id]

@@ -261,3 +261,65 @@ async def test_a_cancelled_saga_compensates_what_completed(backend_url: str) -> 
         assert seen["ran"] == ["release"]
         [token] = seen["tokens"]
         assert (await h.http.post("/payments/webhook", json={"token": token})).status_code == 409
+
+
+async def test_an_action_over_its_timeout_is_cut_off_and_its_writes_dropped(
+    backend_url: str,
+) -> None:
+    app = App("saga_slow")
+    order = app.saga("order", deadline=3600)
+    undone: list[str] = []
+
+    async def unreserve(input: dict[str, Any], results: dict[str, Any], result: Any) -> None:
+        undone.append(result)
+
+    @order.step(compensate=unreserve)
+    async def reserve(input: dict[str, Any]) -> str:
+        return "r-1"
+
+    @order.step(timeout=0.05, max_attempts=1)
+    async def slow(input: dict[str, Any], ctx: Context) -> None:
+        ctx.documents("slow").insert("written", {})
+        await asyncio.Event().wait()  # never returns by itself
+
+    @app.post("/orders", status=202)
+    async def place(ctx: Context) -> dict[str, str]:
+        return {"saga_id": await ctx.start_saga(order, {})}
+
+    async with AppHarness(app, database_url=backend_url) as h:
+        saga_id = (await h.http.post("/orders")).json()["saga_id"]
+        await h.drain()
+
+        state = await h.saga(saga_id)
+        assert state.status == "compensated"
+        assert state.failure is not None and state.failure["kind"] == "error"
+        assert state.failure["reason"] == "TimeoutError: the step did not finish within 0.05s"
+        assert undone == ["r-1"]
+        assert await h.runtime.store.get("slow", "written") is None
+        assert await h.dead_letters() == []
+
+
+async def test_a_step_due_after_the_deadline_does_not_run(backend_url: str) -> None:
+    app = App("saga_late")
+    order = app.saga("order", deadline=60)
+    ran: list[str] = []
+
+    @order.step
+    async def first(input: dict[str, Any]) -> None:
+        ran.append("first")
+
+    @app.post("/orders", status=202)
+    async def place(ctx: Context) -> dict[str, str]:
+        return {"saga_id": await ctx.start_saga(order, {})}
+
+    async with AppHarness(app, database_url=backend_url) as h:
+        saga_id = (await h.http.post("/orders")).json()["saga_id"]
+        h.clock.advance(timedelta(minutes=2))  # no worker ran in time
+        await h.drain()
+
+        state = await h.saga(saga_id)
+        assert state.status == "failed"
+        assert state.failure is not None and state.failure["kind"] == "deadline"
+        assert state.step("first").status == "cancelled"
+        assert ran == []
+        assert await h.scheduled() == [] and await h.dead_letters() == []

@@ -105,7 +105,8 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
     move = Transition(ctx, saga, state)
     attempt = here.round + event.attempt
     if state.deadline_at is not None and move.now >= state.deadline_at:
-        move.fail(step.index, "deadline", "the saga's deadline passed before this step ran")
+        reason = "the saga's deadline passed before this step ran"
+        move.fail(step.index, "deadline", reason, status="cancelled")
         return move.save()
     if attempt > step.max_attempts:  # the last attempt ran but its outcome lost a race
         move.fail(step.index, "error", f"{step.max_attempts} attempts used")
