@@ -362,3 +362,71 @@ async def test_steps_may_be_sync_take_a_model_and_the_state_is_readable_from_a_r
         assert doc is not None and doc.data == {"seen_before": False}
         listed = await h.runtime.store.find("faaskit_sagas", {"status": "completed"})
         assert [d.id for d in listed] == [saga_id]
+
+
+async def test_a_step_or_compensation_delivered_again_after_it_committed_does_nothing(
+    backend_url: str,
+) -> None:
+    app, _, ran = order_app("saga_redelivered", fail_at="notify")
+
+    @app.post("/replay/{saga_id}", status=202)
+    async def replay(saga_id: str, ctx: Context) -> None:
+        # what a redelivery after a crash between commit and ack would look like
+        for index, step in enumerate(STEPS):
+            for phase in ("do", "undo"):
+                payload = {"saga": saga_id, "step": index, "round": 0}
+                ctx.schedule(f"saga.order.{step}.{phase}", payload)
+
+    async with AppHarness(app, database_url=backend_url) as h:
+        saga_id = (await h.http.post("/orders/o-7")).json()["saga_id"]
+        await h.drain()
+        before = await h.saga(saga_id)
+        assert before.status == "compensated"
+        ran_before = list(ran)
+
+        assert (await h.http.post(f"/replay/{saga_id}")).status_code == 202
+        assert await h.drain() == 2 * len(STEPS)
+
+        after = await h.saga(saga_id)
+        assert ran == ran_before  # no handler ran again
+        assert (after.version, after.status) == (before.version, "compensated")
+        assert await effects_of(h, "o-7") == []
+        assert await h.scheduled() == [] and await h.dead_letters() == []
+
+
+async def test_two_racing_starts_of_one_saga_id_run_it_once(backend_url: str) -> None:
+    import asyncio
+
+    app = App("saga_racing_start")
+    order = app.saga("order")
+    runs: list[str] = []
+    held: list[str] = []
+    both_held, gate = asyncio.Event(), asyncio.Event()
+
+    @order.step
+    async def only(input: dict[str, Any]) -> None:
+        runs.append(input["caller"])
+
+    @app.post("/start/{caller}", status=202)
+    async def start(caller: str, ctx: Context) -> dict[str, str]:
+        saga_id = await ctx.start_saga(order, {"caller": caller}, saga_id="same")
+        held.append(caller)
+        if len(held) == 2:
+            both_held.set()
+        await gate.wait()  # both have read "no such saga" before either commits
+        return {"saga_id": saga_id}
+
+    async with AppHarness(app, database_url=backend_url) as h:
+        calls = [asyncio.ensure_future(h.http.post(f"/start/{c}")) for c in ("a", "b")]
+        await asyncio.wait_for(both_held.wait(), 10)
+        gate.set()
+        answers = sorted([await c for c in calls], key=lambda r: r.status_code)
+
+        # the loser's unit fails as a whole (409) and its retry finds the saga
+        assert [r.status_code for r in answers] == [202, 409]
+        retried = await h.http.post("/start/b")
+        assert (retried.status_code, retried.json()) == (202, {"saga_id": "same"})
+        await h.drain()
+        state = await h.saga("same")
+        assert state.status == "completed"
+        assert len(runs) == 1 and runs == [state.input["caller"]]
