@@ -171,13 +171,15 @@ def parse_duration(text: str) -> int:
 def _print_urls(title: str, base: str, database_url: str, target: str | None = None) -> None:
     from rich.console import Console
 
+    from faaskit.store.urls import redacted
+
     console = Console(stderr=True, soft_wrap=True)  # URLs are never wrapped or cut
     console.print(f"[bold]faaskit dev[/] — {title}")
     lines = [
         ("App", base),
         ("OpenAPI", f"{base}/openapi.json"),
         ("Metrics", f"{base}/metrics"),
-        ("Database", database_url),
+        ("Database", redacted(database_url)),
     ]
     if target is not None:
         from faaskit.platforms import TARGETS

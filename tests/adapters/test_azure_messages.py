@@ -405,7 +405,10 @@ async def test_a_message_with_a_subject_is_published_once_on_its_mapped_topic(
     assert (first, again) == ("published", "published")
     assert handled == ['import:{"count": 3, "sku": "lamp"}']
     assert seen == [
-        {"event_id": "servicebus:m-1", "causation_id": "7f6a3c1e-8e2b-4c5e-9f1a-0d2b3c4d5e6f"}
+        {
+            "event_id": "servicebus:stock-import:m-1",
+            "causation_id": "7f6a3c1e-8e2b-4c5e-9f1a-0d2b3c4d5e6f",
+        }
     ]
 
 

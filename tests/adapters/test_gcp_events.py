@@ -133,7 +133,7 @@ def test_a_notification_is_published_once_in_every_shape(
 
     assert statuses == [200, 200]
     (run,) = runs(function)
-    assert run["message_id"] == f"pubsub:{message.message_id}"
+    assert run["message_id"] == f"pubsub:{GCF_TEST}:{message.message_id}"
     assert (run["topic"], run["data"], run["headers"]) == (
         "gcf-test",
         {"colour": "brass"},
@@ -195,7 +195,10 @@ def test_either_id_field_names_the_message(
 
     assert (first[0], other[0]) == (200, 200)
     (run,) = runs(function)  # the second spelling named the same message: dropped
-    assert (run["message_id"], run["data"]) == (f"pubsub:{message.message_id}", "plain text")
+    assert (run["message_id"], run["data"]) == (
+        f"pubsub:{GCF_TEST}:{message.message_id}",
+        "plain text",
+    )
 
 
 def test_messageId_wins_over_message_id_and_the_event_id() -> None:
@@ -234,7 +237,9 @@ def test_the_conformance_structured_event_is_published_on_its_topic(
         "test message 3",
         {"attr1": "attr1-value"},
     )
-    assert run["message_id"] == "pubsub:aaaaaa-1111-bbbb-2222-cccccccccccc"
+    assert run["message_id"] == (
+        "pubsub:projects/sample-project/topics/gcf-test:aaaaaa-1111-bbbb-2222-cccccccccccc"
+    )
 
 
 def test_the_conformance_legacy_event_is_published_like_its_cloudevent(
@@ -255,7 +260,7 @@ def test_the_conformance_legacy_event_is_published_like_its_cloudevent(
         "This is a sample message",
         {"attribute1": "value1"},
     )
-    assert run["message_id"] == f"pubsub:{expected.message_id}"
+    assert run["message_id"] == f"pubsub:{expected.topic}:{expected.message_id}"
 
 
 @pytest.mark.parametrize("shape", ["push", "binary"])
@@ -281,7 +286,7 @@ def test_the_google_cloudevents_message_published_data(
 
     assert status == 200
     assert [(r["data"], r["message_id"]) for r in runs(function)] == [
-        ("test message 3", "pubsub:message-id")
+        ("test message 3", f"pubsub:{topic}:message-id")
     ]
 
 
@@ -576,7 +581,7 @@ def test_every_shape_through_the_functions_framework_server(
     assert refused == 500
     found = read_runs(recording_app(), settings)
     assert sorted((r["data"]["shape"], r["message_id"]) for r in found) == sorted(
-        (shape, f"pubsub:{notes[shape].message_id}") for shape in SHAPES
+        (shape, f"pubsub:{notes[shape].topic}:{notes[shape].message_id}") for shape in SHAPES
     )
     assert all(r["headers"] == {} and r["topic"] == "gcf-test" for r in found)
 
@@ -600,3 +605,32 @@ def test_a_process_forked_after_start_up_starts_afresh(
     parent.loop.call_soon_threadsafe(parent.loop.stop)
     parent.thread.join(timeout=10)
     parent.loop.close()
+
+
+def test_a_message_of_another_topic_that_looks_like_a_relay_body_is_published(
+    function: EventFunction, client: Any, publisher: RecordingPublisher
+) -> None:
+    """Only the relay topic carries delivery names: the user's data with "message_id" and
+    "target" fields is a notification like any other, never taken for a delivery."""
+    look_alike = b'{"message_id": "order-17", "target": "warehouse-3", "amount": 3}'
+    status, _ = post(client, shaped(Message(look_alike, topic=GCF_TEST), "push"))
+    push_relayed(client, publisher)
+
+    assert status == 200
+    (run,) = runs(function)
+    assert run["data"] == {"message_id": "order-17", "target": "warehouse-3", "amount": 3}
+
+
+def test_the_same_message_id_on_two_topics_is_two_messages(
+    function: EventFunction, client: Any, publisher: RecordingPublisher
+) -> None:
+    """A messageId is unique within its topic only: one of another topic is not a duplicate."""
+    other = topic_path("gcf-other")
+    function.topics = {**function.topics, other: "gcf-test"}
+    first = Message(b'"one"', topic=GCF_TEST, message_id="42")
+    second = Message(b'"two"', topic=other, message_id="42")
+    statuses = [post(client, shaped(m, "push"))[0] for m in (first, second)]
+    push_relayed(client, publisher)
+
+    assert statuses == [200, 200]
+    assert sorted(r["data"] for r in runs(function)) == ["one", "two"]

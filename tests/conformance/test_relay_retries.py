@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from faaskit import App, Context
+from faaskit import App, Context, Event
 from faaskit.config import Settings
 from faaskit.runtime.invocation import Invocation, current_invocation
 from faaskit.runtime.relay import MemoryRelay, RelayedDelivery
@@ -40,6 +40,43 @@ async def flaky(payload: dict[str, Any], ctx: Context) -> None:
 async def slow(payload: dict[str, Any], ctx: Context) -> None:
     attempts.append(payload["id"])
     await asyncio.sleep(slow_seconds)
+
+
+release: asyncio.Event  # made per test: an Event belongs to one event loop
+
+
+@app.task(timeout=300)
+async def long_report(payload: dict[str, Any], ctx: Context) -> None:
+    """A long task (as crons are by default): runs until the test releases it."""
+    attempts.append(payload["id"])
+    await release.wait()
+
+
+@app.task(timeout=5)
+async def short(payload: dict[str, Any], ctx: Context) -> None:
+    attempts.append(payload["id"])
+    await release.wait()
+
+
+@app.task(timeout=0.3)
+async def quick(payload: dict[str, Any], ctx: Context) -> None:
+    attempts.append(payload["id"])
+    ctx.publish("quick.done", {"id": payload["id"]})  # so its commit has something to relay
+
+
+@app.subscribe("quick.done")
+async def after_quick(event: Event[dict[str, Any]], ctx: Context) -> None:
+    pass
+
+
+@app.subscribe("keyed")
+async def keyed_unordered(event: Event[dict[str, Any]], ctx: Context) -> None:
+    raise RuntimeError("fails once, to be retried")
+
+
+@app.subscribe("keyed", ordered=True)
+async def keyed_ordered(event: Event[dict[str, Any]], ctx: Context) -> None:
+    raise RuntimeError("fails once, to be retried")
 
 
 @app.cron("*/5 * * * *")
@@ -79,6 +116,8 @@ async def relayed(backend_url: str, tmp_path: Path) -> AsyncIterator[Relayed]:
     runtime.relay = relay
     await runtime.start()
     attempts.clear()
+    global release
+    release = asyncio.Event()
     try:
         yield Relayed(runtime, relay, clock)
     finally:
@@ -188,3 +227,94 @@ async def test_the_lease_lasts_until_just_past_the_platform_deadline(
     assert outcome is True
     assert seen == [False]  # still leased by the first: no second run
     assert attempts == ["s3"]
+
+
+async def test_without_a_platform_deadline_the_lease_lasts_as_long_as_the_handler_may_run(
+    relayed: Relayed,
+) -> None:
+    """Google and Azure give no deadline: a 300 s task is not taken from the instance
+    still running it once the worker's 60 s lease would have run out."""
+    queued = await relayed.schedule(long_report, "r1")
+    seen: list[bool] = []
+
+    async def claim_meanwhile() -> None:
+        await asyncio.sleep(0.1)
+        relayed.clock.advance(timedelta(seconds=120))
+        seen.append(await Worker(relayed.runtime).deliver(queued.message_id, queued.target))
+        release.set()
+
+    outcome, _ = await asyncio.gather(
+        relayed.worker.deliver(queued.message_id, queued.target), claim_meanwhile()
+    )
+    assert (outcome, seen, attempts) == (True, [False], ["r1"])
+
+
+async def test_under_a_long_deadline_a_short_handler_holds_its_delivery_only_as_long_as_it_may_run(
+    relayed: Relayed,
+) -> None:
+    """An environment that dies mid-handler (OOM) frees the delivery after the handler's
+    timeout, not after the whole 15-minute Lambda."""
+    queued = await relayed.schedule(short, "s5")
+    platform_deadline(900.0)
+    seen: list[bool] = []
+
+    async def claim_after_the_handler_timeout() -> None:
+        await asyncio.sleep(0.1)
+        relayed.clock.advance(timedelta(seconds=5 + 2 * DEADLINE_MARGIN + 1))
+        seen.append(await Worker(relayed.runtime).deliver(queued.message_id, queued.target))
+        release.set()
+
+    await asyncio.gather(
+        relayed.worker.deliver(queued.message_id, queued.target), claim_after_the_handler_timeout()
+    )
+    assert seen == [True]  # the lease had run out: another environment took it
+    assert attempts == ["s5", "s5"]
+
+
+async def test_a_cancel_while_relaying_after_the_commit_is_not_a_failed_attempt(
+    relayed: Relayed, caplog: pytest.LogCaptureFixture
+) -> None:
+    queued = await relayed.schedule(quick, "q1")
+
+    class SlowRelay(MemoryRelay):
+        async def send(self, deliveries: Any) -> None:
+            await asyncio.sleep(1.0)  # past the handler's 0.3 s timeout
+
+    relayed.runtime.relay = SlowRelay()
+
+    worker = relayed.worker
+    with caplog.at_level("WARNING", logger="faaskit.worker"):
+        assert await worker.deliver(queued.message_id, queued.target) is True
+
+    assert attempts == ["q1"]
+    assert [r for r in caplog.records if "failed" in r.getMessage()] == []
+    assert await relayed.runtime.store.pending(["task:quick"]) == []
+    assert await relayed.runtime.store.dead_letters() == []
+
+
+async def test_a_retry_is_relayed_with_its_key_only_when_its_delivery_is_ordered(
+    relayed: Relayed,
+) -> None:
+    async def handler(ctx: Context) -> None:
+        ctx.publish("keyed", {}, key="customer-7")
+
+    ctx = relayed.runtime.context("publish", "publish-keyed")
+    await relayed.runtime.invoke(ctx, handler, {"ctx": ctx}, lambda result: result)
+    first = {d.target: d for d in relayed.relay.drain()}
+    for delivery in first.values():
+        assert await relayed.worker.deliver(delivery.message_id, delivery.target) is True
+
+    retries = {d.target: d.key for d in relayed.relay.drain()}
+    assert retries == {"sub:keyed_unordered": None, "sub:keyed_ordered": "customer-7"}
+
+
+async def test_each_sweep_round_mends_a_broken_chain_of_cron_ticks(relayed: Relayed) -> None:
+    from faaskit.runtime.relay import sweep_round
+
+    worker = relayed.worker
+    worker.crons._ensured = True  # an instance that scheduled its crons long ago
+    assert await relayed.runtime.store.pending(["cron:every_five_minutes"]) == []
+
+    await sweep_round(worker)
+    (tick,) = await relayed.runtime.store.pending(["cron:every_five_minutes"])
+    assert tick.available_at > relayed.runtime.now()

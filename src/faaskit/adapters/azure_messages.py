@@ -8,8 +8,8 @@ A Service Bus message **without a subject** is a relay body
 runs its handler with the ack in one unit of work. A message **with a subject** comes from
 outside faaskit (another service sending to the queue): it is published on the faaskit
 topic its subject names — or the topic ``topics`` maps the subject to — with
-``servicebus:<message id>`` as the message id, so one Service Bus delivers twice is
-published once. Its body arrives parsed when it is JSON, else as its text.
+``servicebus:<subject>:<message id>`` as the message id, so one Service Bus delivers
+twice is published once. Its body arrives parsed when it is JSON, else as its text.
 
 When the function raises, the host abandons the message; Service Bus delivers it again
 until its ``MaxDeliveryCount`` (10 by default), then moves it to the queue's dead-letter
@@ -147,7 +147,9 @@ def servicebus_notification(
     except orjson.JSONDecodeError:
         data = text
     topic = topics.get(subject) or subject
-    return Notification(topic, data, f"servicebus:{message_id}")
+    # The sender picks message ids (often a business key): with the subject in the id, two
+    # different messages sharing an id under two subjects are not taken for one.
+    return Notification(topic, data, f"servicebus:{subject}:{message_id}")
 
 
 class SweepHandler:

@@ -30,7 +30,7 @@ structured CloudEvent, a raw push body, a 1st-gen background event;
   and unleased (lost relays, delayed tasks, retries, cron ticks), projections caught up;
 - anything else, from another topic: a notification published on a faaskit topic, the
   Pub/Sub topic's short name unless ``topics=`` maps its path, short name, or
-  subscription to another, with ``pubsub:<messageId>`` as its message id (a redelivered
+  subscription to another, with ``pubsub:<topic>:<messageId>`` as its message id (a redelivered
   message is dropped). JSON data arrives parsed, other data as its UTF-8 text, empty data
   as None; the message's attributes are the faaskit message's ``headers`` (an
   ``Event``'s ``.headers``) and its ordering key the message's key.
@@ -218,10 +218,16 @@ class EventFunction:
             from faaskit.runtime.relay import sweep_round
 
             return await sweep_round(worker)
-        try:
-            names = relayed_names(message.data) if isinstance(parsed, Mapping) else None
-        except ForeignMessageError:
-            names = None
+        names = None
+        # Only the relay topic carries delivery names: a message of another topic whose
+        # data happens to hold "message_id" and "target" is the user's, to publish.
+        relay_topic = _relay_topic(worker.runtime)
+        on_relay = message.topic is None or relay_topic is None or message.topic == relay_topic
+        if on_relay and isinstance(parsed, Mapping):
+            try:
+                names = relayed_names(message.data)
+            except ForeignMessageError:
+                names = None
         try:
             if names is not None:
                 delivered = await worker.deliver(*names)
@@ -266,11 +272,15 @@ class EventFunction:
             )
         data = _notification_data(message, parsed)
 
+        # A messageId is unique within its topic only (Pub/Sub's guarantee), so the topic
+        # is part of the id that drops a redelivery.
+        message_id = f"pubsub:{message.topic or '-'}:{message.message_id}"
+
         async def publish(ctx: Context) -> None:
             ctx.publish(
                 topic,
                 data,
-                message_id=f"pubsub:{message.message_id}",
+                message_id=message_id,
                 key=message.ordering_key,
                 headers=message.attributes,
             )

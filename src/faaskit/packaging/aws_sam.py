@@ -60,8 +60,9 @@ class SamOptions:
 
 @dataclass(frozen=True)
 class WorkerTiming:
-    """The worker's numbers, consistent with each other: a batch's records run one after
-    another, so the function's timeout covers ``batch_size`` handlers at their longest;
+    """The worker's numbers, consistent with each other: a FIFO group's records run one
+    after another (other records concurrently), so the function's timeout covers
+    ``batch_size`` handlers at their longest, a batch of one group;
     the queue's visibility timeout is six times the function's (AWS's advice for SQS
     triggers), so a record is not handed out again while a batch still runs."""
 

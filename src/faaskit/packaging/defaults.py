@@ -6,7 +6,8 @@ __all__ = ["FAASKIT_HOME", "LAMBDA_POOL_SIZE", "PYTHON", "SHARED_POOL_SIZE", "en
 
 PYTHON = "3.11"  # faaskit's lowest Python, and every platform's runtime of it
 FAASKIT_HOME = "/tmp/.faaskit"  # the deployed code folder is read-only on every platform
-# Lambda hands an environment one event at a time: two connections suffice.
+# Lambda hands an environment one event at a time (an SQS batch's records run together
+# and share these, waiting on the pool when more run than it holds): two suffice.
 LAMBDA_POOL_SIZE = 2
 # Cloud Functions and Azure Functions may interleave a few requests in one process.
 SHARED_POOL_SIZE = 4

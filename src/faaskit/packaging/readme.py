@@ -84,7 +84,10 @@ aws cloudformation describe-stacks --stack-name {stack} \\
 ```
 
 The functions run on `{options.architecture}`; `sam build` fetches wheels for it. A
-database in a VPC needs a `VpcConfig` on the functions (`Globals.Function`) and a way
+database in a VPC needs a `VpcConfig` on the functions (`Globals.Function`), the
+network-interface permissions in each role (the actions of the managed policy
+`AWSLambdaVPCAccessExecutionRole`: `ec2:CreateNetworkInterface`,
+`ec2:DescribeNetworkInterfaces`, `ec2:DeleteNetworkInterface` and their kin), and a way
 from there to SQS and Secrets Manager (VPC endpoints or a NAT gateway). A secret encrypted
 with a key of your own also needs `kms:Decrypt` on that key. A rotated database password
 reaches new environments; publish a new version to move every one.
@@ -113,9 +116,10 @@ def gcp_readme(app: App, *, events: bool, topic: str) -> str:
     )
     if events:
         messaging = f"""
-# the events function the relay topic triggers, and the sweep every minute
+# the events function the relay topic triggers (540 s: the longest an event may run, so a
+# long task or cron is not cut off at the 60 s default), and the sweep every minute
 gcloud functions deploy {name}-events --entry-point=events --trigger-topic={topic} --retry \\
-  {common}
+  --timeout=540s {common}
 gcloud scheduler jobs create pubsub {name}-sweep --location=$REGION \\
   --schedule="* * * * *" --topic={topic} --message-body='{SWEEP}'
 # dead-letter what keeps failing: SUBSCRIPTION is the trigger's
@@ -211,14 +215,18 @@ az servicebus namespace create -n {bus} -g {group} -l $LOCATION --sku Standard
 az servicebus queue create -n {queue} --namespace-name {bus} -g {group} \\
   --max-delivery-count 10 --enable-duplicate-detection true \\
   --duplicate-detection-history-time-window PT10M
+# a key for this queue only, allowed to send and receive (not the namespace's Manage key)
+az servicebus queue authorization-rule create -g {group} --namespace-name {bus} \\
+  --queue-name {queue} -n faaskit --rights Send Listen
 
 az functionapp config appsettings set -n {function_app} -g {group} --settings \\
   "FAASKIT_DATABASE_URL=@Microsoft.KeyVault(VaultName={vault};SecretName=database-url)" \\
   "FAASKIT_SECRET_JWT_SIGNING_KEY=@Microsoft.KeyVault(\\
 VaultName={vault};SecretName=jwt-signing-key)" \\
   {settings} \\
-  "FAASKIT_SERVICEBUS=$(az servicebus namespace authorization-rule keys list -g {group} \\
-    --namespace-name {bus} -n RootManageSharedAccessKey --query primaryConnectionString -o tsv)" \\
+  "FAASKIT_SERVICEBUS=$(az servicebus queue authorization-rule keys list -g {group} \\
+    --namespace-name {bus} --queue-name {queue} -n faaskit \\
+    --query primaryConnectionString -o tsv)" \\
   FAASKIT_SERVICEBUS_QUEUE={queue}
 
 # publish (a remote build installs requirements.txt)

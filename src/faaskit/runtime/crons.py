@@ -31,10 +31,12 @@ class CronScheduler:
         self.runtime = runtime
         self._ensured = False
 
-    async def ensure_scheduled(self) -> None:
-        """Schedule the next tick of every cron that has none pending (once per worker)."""
+    async def ensure_scheduled(self, *, again: bool = False) -> None:
+        """Schedule the next tick of every cron that has none pending (once per worker;
+        ``again``: look once more, as each round of a cloud's sweeper does, so a chain of
+        ticks broken while the store was down is mended by a long-lived instance too)."""
         crons = list(self.runtime.app.crons.values())
-        if self._ensured or not crons:
+        if (self._ensured and not again) or not crons:
             return
         self._ensured = True
         pending = {p.target for p in await self.runtime.store.pending([c.target for c in crons])}

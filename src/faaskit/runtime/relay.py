@@ -172,7 +172,7 @@ async def sweep_round(worker: Worker) -> dict[str, Any]:
     await runtime.start()
     if runtime.relay is None:
         return {"faaskit": "sweep", "relayed": 0, "handled": await worker.run_once()}
-    await worker.crons.ensure_scheduled()
+    await worker.crons.ensure_scheduled(again=True)
     relayed = await sweep(runtime)
     projected = 0
     for runner in worker.projections:

@@ -12,7 +12,7 @@ class UnitOfWork:
     """Buffers an invocation's writes; the runtime commits them after the handler returns
     and drops them if it raises. No I/O happens until :meth:`commit`."""
 
-    __slots__ = ("clock", "pending", "seen", "store", "write_set")
+    __slots__ = ("clock", "committed", "pending", "seen", "store", "write_set")
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -22,6 +22,8 @@ class UnitOfWork:
         """(collection, id) → the document as this unit leaves it (None: deleted)."""
         self.seen: dict[tuple[str, str], Document] = {}
         """Documents this unit has read, as committed."""
+        self.committed = False
+        """Whether :meth:`commit` has succeeded (what follows it, a relay, may still fail)."""
 
     def timestamp(self) -> str:
         return self.clock.now().isoformat()
@@ -37,6 +39,6 @@ class UnitOfWork:
         self.write_set.writes.append(write)
 
     async def commit(self) -> CommitOutcome:
-        if self.write_set:
-            return await self.store.commit(self.write_set)
-        return CommitOutcome()
+        outcome = await self.store.commit(self.write_set) if self.write_set else CommitOutcome()
+        self.committed = True
+        return outcome

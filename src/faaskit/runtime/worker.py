@@ -63,6 +63,7 @@ class Worker:
         self._deadlines: dict[asyncio.Task[Any], float] = {}
         self._overdue: set[asyncio.Task[Any]] = set()
         self._tasks: dict[asyncio.Task[None], Delivery] = {}
+        self._catching_up: dict[str, asyncio.Lock] = {}
 
     @property
     def targets(self) -> list[str]:
@@ -117,15 +118,15 @@ class Worker:
         await self.runtime.start()
         if target.startswith(PROJECTION_TARGET):
             return await self._catch_up(target.removeprefix(PROJECTION_TARGET))
-        lease, budget = self.lease, _platform_budget()
-        if budget is not None:
-            if budget <= 0:  # too little time left to run anything: the sweeper relays it
-                return False
-            # Held until just past the platform's deadline: long enough for a long handler
-            # on a long function, and no longer than needed once the environment is gone.
-            lease = budget + 2 * DEADLINE_MARGIN
+        budget = _platform_budget()
+        if budget is not None and budget <= 0:  # too little time left: the sweeper relays it
+            return False
         delivery = await self.runtime.store.claim_delivery(
-            message_id, target, owner=self.owner, now=self.runtime.now(), lease=lease
+            message_id,
+            target,
+            owner=self.owner,
+            now=self.runtime.now(),
+            lease=self._lease(target, budget),
         )
         if delivery is None:
             return False
@@ -136,12 +137,25 @@ class Worker:
             watchdog.cancel()
         return True
 
+    def _lease(self, target: str, budget: float | None) -> float:
+        """How long a relayed delivery is held: just past the longest its handler may run
+        (its timeout, or the platform's deadline, whichever comes first), so it is never
+        taken from a handler still running, and no longer than that once an environment
+        that died with it is gone; the worker's lease when neither bounds it."""
+        handler = self.handlers.get(target)
+        timeout = handler.policy.timeout if handler is not None else None
+        bounds = [b for b in (timeout, budget) if b is not None]
+        return min(bounds) + 2 * DEADLINE_MARGIN if bounds else self.lease
+
     async def _catch_up(self, projection: str) -> bool:
         """A relayed nudge: catch ``projection`` up with the event log (False: the app has
         no such projection any more; the nudge is dropped, there is nothing to keep)."""
         for runner in self.projections:
             if runner.name == projection:
-                await runner.catch_up()
+                # one catch-up per runner at a time: nudges of one batch arrive together
+                lock = self._catching_up.setdefault(projection, asyncio.Lock())
+                async with lock:
+                    await runner.catch_up()
                 return True
         logger.warning("a nudge for an unknown projection", extra={"fields": {"name": projection}})
         return False
@@ -242,6 +256,8 @@ class Worker:
                 raise  # shutting down: the lease runs out and the message comes back
             task.uncancel()
             self._overdue.discard(task)
+            if ctx._uow.committed:  # cancelled after its commit (relaying): it succeeded
+                return
             await self._failed(handler, delivery, TimeoutError(), now, next_tick)
         except LeaseLostError:
             logger.warning(
@@ -296,9 +312,10 @@ class Worker:
         from faaskit.runtime.relay import RelayedDelivery
 
         message = delivery.message
-        # the message's key keeps a FIFO queue's group for an ordered delivery (for any
-        # other it only orders this one retry behind its key's messages: harmless)
-        retry = RelayedDelivery(message.id, delivery.target, available_at, message.key)
+        ordered = bool(getattr(self.handlers[delivery.target].trigger, "ordered", False))
+        # an ordered delivery keeps its key (a FIFO group, a session); no other gets one
+        key = message.key if ordered else None
+        retry = RelayedDelivery(message.id, delivery.target, available_at, key)
         try:
             await relay.send([retry])
         except Exception:  # the retry is in the store; the sweeper relays it

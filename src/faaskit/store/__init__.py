@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from faaskit.errors import ConfigurationError
 from faaskit.store.protocol import Document, Store
+from faaskit.store.urls import redacted
 
 __all__ = ["Document", "Store", "create_store"]
 
@@ -22,5 +23,5 @@ def create_store(url: str) -> Store:
 
         return PostgresStore(url)
     raise ConfigurationError(
-        f"unsupported database URL {url!r}: use sqlite:///path/app.db or postgresql://..."
+        f"unsupported database URL {redacted(url)!r}: use sqlite:///path/app.db or postgresql://..."
     )

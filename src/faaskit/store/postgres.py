@@ -30,6 +30,7 @@ from faaskit.store.postgres_messages import NOTIFY, PostgresMessages
 from faaskit.store.postgres_search import PostgresSearch
 from faaskit.store.protocol import AppendEvents, CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.text import dump_json, nul_error
+from faaskit.store.urls import redacted
 
 __all__ = ["PostgresStore"]
 
@@ -69,7 +70,8 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLi
         except Exception as error:
             await pool.close()
             raise ConfigurationError(
-                f"cannot connect to PostgreSQL at {self.url}: {error}"
+                f"cannot connect to PostgreSQL at {redacted(self.url)}: "
+                f"{str(error).replace(self.url, redacted(self.url))}"
             ) from error
         async with pool.connection() as conn, conn.transaction():
             # Several processes may start at once; one creates the schema, the others wait.
