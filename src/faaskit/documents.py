@@ -107,19 +107,26 @@ class Collection:
         matches = await self.find(conditions, limit=1)
         return matches[0] if matches else None
 
-    def insert(self, id: str, data: Mapping[str, Any], *, conflict: str | None = None) -> Document:
+    def insert(
+        self,
+        id: str,
+        data: Mapping[str, Any],
+        *,
+        conflict: str | None = None,
+        if_absent: bool = False,
+    ) -> Document:
         """Insert at commit; a taken id or unique value fails the invocation with ConflictError
-        (``conflict`` is its message)."""
+        (``conflict`` is its message). With ``if_absent``, an id already stored when this
+        unit commits (by a racing invocation, say) leaves that document as it is and the
+        rest of the unit commits; a unique value another document holds still fails it."""
         from faaskit.store.protocol import Document, InsertDocument
 
         now = self._uow.timestamp()
         doc = Document(self.name, id, dict(data), 1, now, now)
-        self._uow.write(
-            InsertDocument(
-                self.name, id, doc.data, self._spec.keys(doc.data), now, conflict, self._texts(doc)
-            ),
-            doc,
-        )
+        keys = self._spec.keys(doc.data)
+        texts = self._texts(doc)
+        write = InsertDocument(self.name, id, doc.data, keys, now, conflict, texts, if_absent)
+        self._uow.write(write, doc)
         return doc
 
     def update(

@@ -49,7 +49,13 @@ T = TypeVar("T")
 
 async def start(ctx: Context, saga: Saga | str, input: Any, saga_id: str | None = None) -> str:
     """Insert the saga's state and schedule its first step, in ``ctx``'s unit of work;
-    the saga id. An id already started returns at once (the saga does not run again)."""
+    the saga id. An id already started returns at once (the saga does not run again).
+
+    Two invocations racing to start one id both commit, and the saga runs once: the state
+    is inserted ``if_absent`` (the later commit leaves the first's state as it is), and its
+    first step and deadline are tasks with ids of the saga's, which the store
+    deduplicates. The later caller gets the id of the saga the first one started (with
+    the first one's input)."""
     from faaskit.ids import new_id
 
     declared = _declared(ctx, saga)
@@ -83,9 +89,9 @@ async def start(ctx: Context, saga: Saga | str, input: Any, saga_id: str | None 
             delay=declared.deadline,
             task_id=f"saga:{saga_id}:deadline",
         )
-    # Two invocations racing to start one id both miss the read: the later commit fails
-    # with this ConflictError (409), and its retry finds the saga and returns its id.
-    docs.insert(saga_id, state.to_data(), conflict=f"saga {saga_id!r} is being started")
+    # Two invocations racing to start one id both miss the read: the later commit keeps
+    # the saga the first one inserted, and drops its own first step and deadline (same ids).
+    docs.insert(saga_id, state.to_data(), if_absent=True)
     return saga_id
 
 

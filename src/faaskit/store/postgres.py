@@ -142,7 +142,7 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLi
                 if cursor.rowcount == 0:
                     if statement.skip_if_no_row:
                         skip = statement.skip_if_no_row
-                        outcome.deduplicated += 1
+                        outcome.deduplicated += statement.counted
                         continue
                     missing = statement.if_missing
                     if missing is not None:

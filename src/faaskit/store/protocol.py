@@ -61,7 +61,12 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class InsertDocument:
-    """Insert if absent; an existing id or a taken unique key is a ConflictError."""
+    """Insert a new document; an existing id or a taken unique key is a ConflictError.
+
+    With ``if_absent`` an existing id is not an error: the insert is dropped (with its
+    unique keys and search text; the stored document keeps its own) and the rest of the
+    unit commits, as ``ON CONFLICT DO NOTHING`` does. A new id whose unique key another
+    document holds is still a ConflictError: ``if_absent`` is about this id only."""
 
     collection: str
     id: str
@@ -71,6 +76,7 @@ class InsertDocument:
     conflict_message: str | None = None
     search: tuple[str, ...] | None = None
     """The text of the collection's searchable fields (None: not searchable)."""
+    if_absent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -291,7 +291,7 @@ def _run(conn: sqlite3.Connection, statements: list[sql.Statement]) -> CommitOut
         if conn.execute(query, statement.params).rowcount == 0:
             if statement.skip_if_no_row:
                 skip = statement.skip_if_no_row
-                outcome.deduplicated += 1
+                outcome.deduplicated += statement.counted
                 continue
             missing = statement.if_missing
             if missing is not None and conn.execute(sql.EXISTS, missing).fetchone() is None:

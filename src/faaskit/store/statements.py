@@ -221,8 +221,11 @@ class Statement:
     if_no_row: Callable[[], FaaskitError] | None = None
     """The error to raise when the statement changed no row (None: zero rows are fine)."""
     skip_if_no_row: int = 0
-    """When the statement changed no row, skip this many following statements and count a
-    deduplicated message (a publish whose id was already stored)."""
+    """When the statement changed no row, skip this many following statements (and count
+    a deduplicated message, if ``counted``)."""
+    counted: bool = True
+    """Whether a statement skipped by ``skip_if_no_row`` is a deduplicated message (a
+    publish whose id was already stored), not an ``if_absent`` insert of an existing id."""
     deliveries: int = 0
     """Deliveries this statement writes (to wake workers)."""
     if_missing: tuple[str, str] | None = None
@@ -259,24 +262,40 @@ def compile_write_set(
     for write in write_set.writes:
         # Text parameters meet the NUL rule when they are bound (each backend's connection
         # checks them); JSON is checked as it is encoded (dump_json).
-        statements.extend(_compile(write, json_param))
+        indexed: list[Statement] = []
         if isinstance(write, InsertDocument | UpdateDocument) and write.search is not None:
-            statements.extend(index(write.collection, write.id, write.search))
+            indexed = index(write.collection, write.id, write.search)
         elif isinstance(write, DeleteDocument) and write.searchable:
-            statements.extend(index(write.collection, write.id, None))
+            indexed = index(write.collection, write.id, None)
+        if isinstance(write, InsertDocument):
+            statements.extend(_insert(write, json_param, len(indexed)))
+        else:
+            statements.extend(_compile(write, json_param))
+        statements.extend(indexed)
     return statements
 
 
-def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
-    if isinstance(write, InsertDocument):
-        message = write.conflict_message
+def _insert(
+    write: InsertDocument, json_param: Callable[[bytes], Any], indexed: int
+) -> Iterator[Statement]:
+    """The insert, then its keys (then ``indexed`` statements of its search text): with
+    ``if_absent``, an id already stored skips them all, and a taken key still fails."""
+    message = write.conflict_message
+    params = (write.collection, write.id, json_param(dump_json(write.data)), write.at, write.at)
+    if write.if_absent:
+        skip = len(write.keys) + indexed
+        yield Statement(INSERT, params, skip_if_no_row=skip, counted=False)
+    else:
         yield Statement(
             INSERT,
-            (write.collection, write.id, json_param(dump_json(write.data)), write.at, write.at),
+            params,
             lambda: ConflictError(message or f"{write.collection} {write.id!r} already exists"),
         )
-        yield from _insert_keys(write.collection, write.id, write.keys, message)
-    elif isinstance(write, UpdateDocument):
+    yield from _insert_keys(write.collection, write.id, write.keys, message)
+
+
+def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
+    if isinstance(write, UpdateDocument):
         params: tuple[Any, ...] = (
             json_param(dump_json(write.data)),
             write.at,
