@@ -199,12 +199,14 @@ def _print_urls(title: str, base: str, database_url: str, target: str | None = N
 def _register_subcommands() -> None:
     from faaskit.cli_messages import dlq, events
     from faaskit.cli_projections import projections
+    from faaskit.cli_sagas import sagas
     from faaskit.packaging.command import package_command
 
     cli.command(name="package")(package_command)
     cli.add_typer(dlq, name="dlq")
     cli.add_typer(events, name="events")
     cli.add_typer(projections, name="projections")
+    cli.add_typer(sagas, name="sagas")
 
 
 _register_subcommands()

@@ -14,6 +14,13 @@ in the same unit of work as the step's own writes and its acknowledgement.
 from faaskit.sagas.definitions import Pending, Saga, StepRun
 from faaskit.sagas.engine import cancel_saga, get_saga, retry_saga, saga_result
 from faaskit.sagas.errors import SagaStateError, StepFailed, StepNotPendingError
+from faaskit.sagas.queries import (
+    SagaSummary,
+    TimelineEntry,
+    list_sagas,
+    read_saga,
+    saga_timeline,
+)
 from faaskit.sagas.state import SAGAS_COLLECTION, SagaState, StepState, UndoState
 
 __all__ = [
@@ -22,13 +29,18 @@ __all__ = [
     "Saga",
     "SagaState",
     "SagaStateError",
+    "SagaSummary",
     "StepFailed",
     "StepNotPendingError",
     "StepRun",
     "StepState",
+    "TimelineEntry",
     "UndoState",
     "cancel_saga",
     "get_saga",
+    "list_sagas",
+    "read_saga",
     "retry_saga",
     "saga_result",
+    "saga_timeline",
 ]
