@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BUCKETS", "COUNTERS", "InvocationMetrics"]
+__all__ = ["BUCKETS", "COUNTERS", "SAGA_BUCKETS", "InvocationMetrics", "SagaMetrics"]
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -28,12 +28,122 @@ GAUGES = {
 }
 
 
+SAGA_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600)
+"""Seconds a saga step takes, retries and waits for a webhook included."""
+UNCOMMITTED_FOR = 900.0
+"""Seconds after which saga observations whose unit of work never committed are dropped."""
+
+
 class _Durations:
     __slots__ = ("counts", "total")
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
+    def __init__(self, buckets: int = len(BUCKETS)) -> None:
+        self.counts = [0] * (buckets + 1)  # the last one is +Inf
         self.total = 0.0
+
+
+def _histogram(
+    name: str,
+    help_text: str,
+    labels: list[str],
+    series: dict[Any, _Durations],
+    bounds: tuple[float, ...],
+) -> Any:
+    from prometheus_client.core import HistogramMetricFamily
+
+    histogram = HistogramMetricFamily(name, help_text, labels=labels)
+    for key, durations in sorted(series.items()):
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(str, bounds), "+Inf"), durations.counts, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        histogram.add_metric(
+            list(key) if isinstance(key, tuple) else [key], buckets, durations.total
+        )
+    return histogram
+
+
+class SagaMetrics:
+    """Sagas by status entered, step and compensation durations, attempts used.
+
+    A saga transition is observed when it is saved, but counted only once the unit of
+    work holding it has committed (a transition that loses a race at commit is retried,
+    and must not count twice): :meth:`observe` keeps it beside its unit of work, and
+    :meth:`flush` (after every invocation and on every scrape) counts what committed.
+    """
+
+    def __init__(self) -> None:
+        self.statuses: dict[tuple[str, str], int] = {}
+        self.durations: dict[tuple[str, str, str, str], _Durations] = {}
+        self.attempts: dict[tuple[str, str, str, str], int] = {}
+        self._pending: list[tuple[Any, float, list[tuple[Any, ...]]]] = []
+
+    def observe(self, unit: Any, observations: list[tuple[Any, ...]]) -> None:
+        """Count ``observations`` once ``unit.committed`` (a UnitOfWork) is true: each is
+        ``("status", saga, status)`` or ``("step", saga, step, phase, outcome, seconds,
+        attempts)``."""
+        import time
+
+        if observations:
+            self._pending.append((unit, time.monotonic(), observations))
+
+    def flush(self) -> None:
+        import time
+
+        if not self._pending:
+            return
+        now, waiting = time.monotonic(), []
+        for unit, since, observations in self._pending:
+            if unit.committed:
+                for observation in observations:
+                    self._count(observation)
+            elif now - since < UNCOMMITTED_FOR:
+                waiting.append((unit, since, observations))
+        self._pending = waiting
+
+    def _count(self, observation: tuple[Any, ...]) -> None:
+        if observation[0] == "status":
+            key = (observation[1], observation[2])
+            self.statuses[key] = self.statuses.get(key, 0) + 1
+            return
+        _, saga, step, phase, outcome, seconds, attempts = observation
+        series = (saga, step, phase, outcome)
+        self.attempts[series] = self.attempts.get(series, 0) + attempts
+        if seconds is not None:
+            durations = self.durations.get(series)
+            if durations is None:
+                durations = self.durations[series] = _Durations(len(SAGA_BUCKETS))
+            durations.counts[bisect_left(SAGA_BUCKETS, seconds)] += 1
+            durations.total += seconds
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        self.flush()
+        statuses = CounterMetricFamily(
+            "faaskit_saga_transitions",
+            "Sagas that entered each status",
+            labels=["saga", "status"],
+        )
+        for (saga, status), count in sorted(self.statuses.items()):
+            statuses.add_metric([saga, status], count)
+        yield statuses
+        step_labels = ["saga", "step", "phase", "outcome"]
+        yield _histogram(
+            "faaskit_saga_step_duration_seconds",
+            "A saga step (phase do) or compensation (undo) from first scheduled to its outcome",
+            step_labels,
+            self.durations,
+            SAGA_BUCKETS,
+        )
+        attempts = CounterMetricFamily(
+            "faaskit_saga_step_attempts",
+            "Attempts used by saga steps and compensations, by their outcome",
+            labels=step_labels,
+        )
+        for key, count in sorted(self.attempts.items()):
+            attempts.add_metric(list(key), count)
+        yield attempts
 
 
 class InvocationMetrics:
@@ -45,6 +155,7 @@ class InvocationMetrics:
         self.cold_starts: dict[str, int] = {}
         self.counters: dict[str, dict[str, int]] = {name: {} for name in COUNTERS}
         self.gauges: dict[str, dict[str, float]] = {name: {} for name in GAUGES}
+        self.sagas = SagaMetrics()
         self._registry: Any = None
 
     def record(self, function: str, outcome: str, seconds: float) -> None:
@@ -55,6 +166,8 @@ class InvocationMetrics:
             durations = self.durations[function] = _Durations()
         durations.counts[bisect_left(BUCKETS, seconds)] += 1
         durations.total += seconds
+        if self.sagas._pending:  # what this invocation's saga transitions committed
+            self.sagas.flush()
 
     def count(self, name: str, label: str, amount: int = 1) -> None:
         """Add to one of :data:`COUNTERS`, labelled by function or target."""
@@ -70,11 +183,7 @@ class InvocationMetrics:
 
     def collect(self) -> Iterator[Any]:
         """Prometheus metric families (the registry calls this on every scrape)."""
-        from prometheus_client.core import (
-            CounterMetricFamily,
-            GaugeMetricFamily,
-            HistogramMetricFamily,
-        )
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         invocations = CounterMetricFamily(
             "faaskit_invocations",
@@ -84,18 +193,13 @@ class InvocationMetrics:
         for (function, outcome), count in sorted(self.invocations.items()):
             invocations.add_metric([function, outcome], count)
         yield invocations
-        histogram = HistogramMetricFamily(
+        yield _histogram(
             "faaskit_invocation_duration_seconds",
             "Invocation duration, handler and commit",
-            labels=["function"],
+            ["function"],
+            self.durations,
+            BUCKETS,
         )
-        for function, durations in sorted(self.durations.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip((*map(str, BUCKETS), "+Inf"), durations.counts, strict=True):
-                cumulative += count
-                buckets.append((bound, cumulative))
-            histogram.add_metric([function], buckets, durations.total)
-        yield histogram
         cold = CounterMetricFamily(
             "faaskit_cold_starts",
             "First invocation of a function in this process",
@@ -114,6 +218,7 @@ class InvocationMetrics:
             for value, count in sorted(self.counters[name].items()):
                 family.add_metric([value], count)
             yield family
+        yield from self.sagas.collect()
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

@@ -255,7 +255,7 @@ def _input_text(state: SagaState) -> str | None:
         return None
     import orjson
 
-    text = orjson.dumps(state.input).decode()
+    text = orjson.dumps(state.input, option=orjson.OPT_SORT_KEYS).decode()  # as on either backend
     return text if len(text) <= 200 else text[:199] + "…"
 
 

@@ -76,12 +76,24 @@ class Transition:
         self.saga = saga
         self.state = state
         self.now = ctx.now().timestamp()
+        self.before = state.status
+        self.observed: list[tuple[Any, ...]] = []
+        """Metrics of this transition, counted once its unit of work commits."""
 
     def save(self) -> None:
         self.state.updated_at = self.now
         self.ctx.documents(SAGAS_COLLECTION).update(
             self.state.id, self.state.to_data(), expected_version=self.state.version
         )
+        if self.state.status != self.before:
+            self.observed.append(("status", self.state.name, self.state.status))
+        self.ctx._runtime.metrics.sagas.observe(self.ctx._uow, self.observed)
+
+    def _observed(
+        self, step: str, phase: str, outcome: str, since: float | None, tries: int
+    ) -> None:
+        seconds = None if since is None else self.now - since
+        self.observed.append(("step", self.state.name, step, phase, outcome, seconds, tries))
 
     def schedule_do(self, index: int, delay: float = 0.0) -> None:
         state, step = self.state, self.state.steps[index]
@@ -89,6 +101,10 @@ class Transition:
         step.token = None
         if step.scheduled_at is None:
             step.scheduled_at = self.now
+        if state.version == 0 and index == 0:  # a start (saved by an insert, not by save())
+            self.ctx._runtime.metrics.sagas.observe(
+                self.ctx._uow, [("status", state.name, state.status)]
+            )
         state.current = index
         if index > 0:
             state.status = RUNNING
@@ -115,6 +131,7 @@ class Transition:
         step = self.state.steps[index]
         step.status, step.result, step.error = COMPLETED, result, None
         step.finished_at = self.now
+        self._observed(step.name, "do", COMPLETED, step.scheduled_at, step.attempts)
         if index + 1 < len(self.state.steps):
             self.schedule_do(index + 1)
         else:
@@ -133,6 +150,7 @@ class Transition:
         """Step ``index`` failed (or was cancelled): record why, compensate the rest."""
         step = self.state.steps[index]
         step.status, step.error, step.finished_at = status, reason, self.now
+        self._observed(step.name, "do", status, step.scheduled_at, step.attempts)
         self.state.failure = {
             "step": step.name,
             "kind": kind,
@@ -173,6 +191,8 @@ class Transition:
         assert undo is not None
         undo.status, undo.result, undo.error = COMPENSATED, result, None
         undo.finished_at = self.now
+        name = self.state.steps[index].name
+        self._observed(name, "undo", COMPENSATED, undo.scheduled_at, undo.attempts)
         self.compensate_before(index)
 
     def compensation_failed(self, index: int, error: str) -> None:
@@ -180,4 +200,6 @@ class Transition:
         undo = self.state.steps[index].undo
         assert undo is not None
         undo.status, undo.error, undo.finished_at = FAILED, error, self.now
+        name = self.state.steps[index].name
+        self._observed(name, "undo", FAILED, undo.scheduled_at, undo.attempts)
         self.state.status, self.state.current = COMPENSATION_FAILED, index
