@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from faaskit.clock import Clock
+from faaskit.errors import ConcurrencyError, LeaseLostError
 from faaskit.store.protocol import CommitOutcome, Document, Store, Write, WriteSet
 
 __all__ = ["UnitOfWork"]
@@ -12,7 +13,7 @@ class UnitOfWork:
     """Buffers an invocation's writes; the runtime commits them after the handler returns
     and drops them if it raises. No I/O happens until :meth:`commit`."""
 
-    __slots__ = ("clock", "committed", "pending", "seen", "store", "write_set")
+    __slots__ = ("clock", "committed", "lost_race", "pending", "seen", "store", "write_set")
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -24,6 +25,9 @@ class UnitOfWork:
         """Documents this unit has read, as committed."""
         self.committed = False
         """Whether :meth:`commit` has succeeded (what follows it, a relay, may still fail)."""
+        self.lost_race = False
+        """Whether :meth:`commit` failed with a ConcurrencyError: what the unit read changed
+        before it committed (a stale expected version), so running it again may succeed."""
 
     def timestamp(self) -> str:
         return self.clock.now().isoformat()
@@ -39,6 +43,10 @@ class UnitOfWork:
         self.write_set.writes.append(write)
 
     async def commit(self) -> CommitOutcome:
-        outcome = await self.store.commit(self.write_set) if self.write_set else CommitOutcome()
+        try:
+            outcome = await self.store.commit(self.write_set) if self.write_set else CommitOutcome()
+        except ConcurrencyError as error:
+            self.lost_race = not isinstance(error, LeaseLostError)
+            raise
         self.committed = True
         return outcome

@@ -29,6 +29,12 @@ __all__ = ["Worker"]
 
 logger = logging.getLogger("faaskit.worker")
 WATCH_INTERVAL = 0.25
+LOST_RACE_RETRIES = 5
+"""Fast retries of a delivery whose unit of work lost a race at commit (ConcurrencyError
+from the store, not from the handler's code) that do not use up an attempt; past them, a
+lost race counts like any failure, so a document too hot to win on cannot loop forever."""
+LOST_RACE_DELAY = 0.02
+"""Seconds before the first fast retry (doubled each time, jittered by ±50%)."""
 DEADLINE_MARGIN = 2.0
 """Seconds before a platform's deadline (a Lambda's timeout) when a handler still running is
 cancelled, so its failure is recorded and retried rather than lost with the environment."""
@@ -265,7 +271,29 @@ class Worker:
                 extra={"fields": {"message_id": message.id, "function": handler.name}},
             )
         except Exception as error:
+            if ctx._uow.lost_race and await self._lost_race(handler, delivery, error, now):
+                return
             await self._failed(handler, delivery, error, now, next_tick)
+
+    async def _lost_race(
+        self, handler: MessageHandler, delivery: Delivery, error: BaseException, now: float
+    ) -> bool:
+        """Retry a unit that lost a race at commit soon, without counting the attempt,
+        while fast retries remain; False when they are used up (it counts then)."""
+        used = sum(1 for e in delivery.errors if e.get("counted") is False)
+        if used >= LOST_RACE_RETRIES:
+            return False
+        record = {**_error_record(delivery, error, now), "counted": False}
+        logger.info(
+            "attempt %s lost a race at commit; again soon, not counted: %s",
+            delivery.attempt,
+            record["error"],
+            extra={"fields": {"message_id": delivery.message.id, "function": handler.name}},
+        )
+        due = self.runtime.now() + LOST_RACE_DELAY * 2**used * self.rng.uniform(0.5, 1.5)
+        if await self.runtime.store.retry(delivery, available_at=due, error=record, counted=False):
+            await self._relay_retry(delivery, due)
+        return True
 
     async def _watch_deadlines(self) -> None:
         """Cancel handlers past their timeout. One watchdog per worker is much cheaper than

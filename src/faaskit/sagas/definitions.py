@@ -36,10 +36,12 @@ _STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TIMEOUT_MARGIN = 5.0
 """Seconds the internal task's own timeout exceeds the step's, so the worker's watchdog
 never cancels the engine while it records a step that timed out."""
-COMMIT_RETRIES = 3
-"""Deliveries the internal task may use beyond the step's attempts: a transition that
-loses a race at commit (ConcurrencyError) is retried, never dead-lettered; a delivery past
-the step's last attempt records the step as failed without running it again."""
+COMMIT_RETRIES = 1
+"""Deliveries the internal task may use beyond the step's attempts. A transition that loses
+a race at commit (ConcurrencyError) is retried by the worker without counting, a few times
+(``faaskit.runtime.worker.LOST_RACE_RETRIES``); should the last attempt's transition lose
+more often than that, this one more delivery records the step as failed without running
+it again, rather than the delivery being dead-lettered with the saga stuck."""
 
 
 @dataclass(frozen=True)

@@ -95,12 +95,18 @@ class PostgresMessages:
             return [(row[0], row[1]) for row in await cursor.fetchall()]
 
     async def retry(
-        self, delivery: Delivery, *, available_at: float, error: dict[str, Any]
+        self,
+        delivery: Delivery,
+        *,
+        available_at: float,
+        error: dict[str, Any],
+        counted: bool = True,
     ) -> bool:
         errors = error_log([*delivery.errors, error])
+        statement = _pg(sql.RETRY if counted else sql.RETRY_UNCOUNTED)
         async with self.pool.connection() as conn, conn.transaction():
             params = (available_at, errors, delivery.seq, delivery.lease_owner)
-            cursor = await conn.execute(_pg(sql.RETRY), params)
+            cursor = await conn.execute(statement, params)
             await conn.execute(NOTIFY)
             return cursor.rowcount == 1
 

@@ -340,9 +340,13 @@ class Store(Protocol):
         """``(message_id, target)`` of up to ``limit`` deliveries due by ``now`` and not
         leased, oldest first: what a sweeper relays again when a relay was lost."""
 
-    async def retry(self, delivery: Delivery, *, available_at: float, error: JSONObject) -> bool:
-        """Give the delivery back for another attempt at ``available_at``; False if the
-        lease was lost meanwhile."""
+    async def retry(
+        self, delivery: Delivery, *, available_at: float, error: JSONObject, counted: bool = True
+    ) -> bool:
+        """Give the delivery back for another attempt at ``available_at``, with ``error``
+        added to its log; False if the lease was lost meanwhile. ``counted=False``: the
+        attempt does not count (the next claim is the same attempt again), as for a unit
+        that lost a race at commit."""
 
     async def release(self, deliveries: Sequence[Delivery]) -> None:
         """Give back leased deliveries unattempted (graceful shutdown)."""

@@ -109,13 +109,19 @@ class SQLiteMessages:
         return [(row[0], row[1]) for row in rows]
 
     async def retry(
-        self, delivery: Delivery, *, available_at: float, error: dict[str, Any]
+        self,
+        delivery: Delivery,
+        *,
+        available_at: float,
+        error: dict[str, Any],
+        counted: bool = True,
     ) -> bool:
         errors = error_log([*delivery.errors, error])
+        statement = sql.RETRY if counted else sql.RETRY_UNCOUNTED
 
         def work(conn: sqlite3.Connection) -> bool:
             params = (available_at, errors, delivery.seq, delivery.lease_owner)
-            return conn.execute(sql.RETRY, params).rowcount == 1
+            return conn.execute(statement, params).rowcount == 1
 
         retried = await self._write(work)
         self._notify()

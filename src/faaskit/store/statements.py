@@ -100,6 +100,8 @@ RETRY = (
     "UPDATE faaskit_deliveries SET available_at = ?, lease_owner = NULL, lease_until = NULL,"
     " errors = ? WHERE seq = ? AND lease_owner = ?"
 )
+RETRY_UNCOUNTED = RETRY.replace(" errors = ?", " errors = ?, attempts = attempts - 1")
+"""A retry whose attempt does not count (a unit of work that lost a race at commit)."""
 RELEASE = (
     "UPDATE faaskit_deliveries SET lease_owner = NULL, lease_until = NULL,"
     " attempts = attempts - 1 WHERE seq = ? AND lease_owner = ?"
