@@ -4,12 +4,15 @@ Importing the package registers every function on ``app``.
 """
 
 from shop import (  # noqa: F401  (registers)
+    inventory,
     lifecycle,
     mailroom,
     order_analytics,
     order_queries,
     order_routes,
+    order_saga,
     order_views,
+    payments,
     registration,
     tokens,
     users,

@@ -77,6 +77,8 @@ class OrderAccepted(BaseModel):
     message: str = "Order accepted for processing"
     order_id: str
     estimated_processing_time: str = "15-30 minutes"
+    saga_id: str
+    """The order saga processing it (``GET /orders/{id}`` shows its status)."""
 
 
 class OrderStatus(BaseModel):

@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from faaskit import Context, NotFoundError, PermissionDeniedError, Query, ValidationError
+from faaskit import Context, NotFoundError, PermissionDeniedError, Query, SagaState, ValidationError
 from faaskit.cqrs.search import MAX_PAGE, MAX_PAGE_SIZE, SearchPage
 from shop.app import app
 from shop.order_models import OrderPage, Priority, Status
 from shop.order_routes import is_admin
 from shop.order_views import orders_view
+from shop.order_workflow import order_saga_id
 from shop.orders import ORDER_NOT_FOUND
 
 READ = "orders:read"
@@ -156,10 +157,30 @@ async def customer_orders(
 
 @app.get("/orders/{order_id}", auth=READ, tags=["orders"])
 async def get_order(order_id: str, ctx: Context) -> dict[str, Any]:
-    """One order from the read model."""
+    """One order from the read model, with its saga's status and current step."""
     doc = await ctx.documents(orders_view).get(order_id)
     if doc is None:
         raise NotFoundError(ORDER_NOT_FOUND)
     if doc.data["customer_id"] != ctx.subject and not is_admin(ctx):
         raise PermissionDeniedError(NOT_YOURS)
-    return dict(doc.data)
+    saga = await ctx.get_saga(order_saga_id(order_id))
+    return {**doc.data, "saga": None if saga is None else saga_summary(saga)}
+
+
+def saga_summary(saga: SagaState) -> dict[str, Any]:
+    failure = saga.failure
+    return {
+        "id": saga.id,
+        "status": saga.status,
+        "current_step": saga.current_step,
+        "failure": None if failure is None else {k: failure[k] for k in ("step", "kind", "reason")},
+        "steps": [
+            {
+                "name": step.name,
+                "status": step.status,
+                "attempts": step.attempts,
+                "compensation": None if step.undo is None else step.undo.status,
+            }
+            for step in saga.steps
+        ],
+    }

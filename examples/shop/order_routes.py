@@ -10,8 +10,12 @@ from __future__ import annotations
 import uuid
 
 from faaskit import Context, PermissionDeniedError
+from faaskit.sagas import engine
+from faaskit.sagas.state import ACTIVE
 from shop.app import app, users
 from shop.order_models import Cancellation, NewOrder, OrderAccepted, OrderChanges, OrderStatus
+from shop.order_saga import order_saga
+from shop.order_workflow import after_transition, order_saga_id
 from shop.orders import ORDER_NOT_FOUND, Order, now
 
 WRITE, ADMIN = "orders:write", "orders:admin"
@@ -44,14 +48,26 @@ def status_of(order: Order, message: str) -> OrderStatus:
 
 @app.post("/orders", status=202, auth=WRITE, tags=["orders"])
 async def place_order(body: NewOrder, ctx: Context) -> OrderAccepted:
-    """Accept an order for the caller; it is processed through events."""
+    """Accept an order for the caller; the order saga processes it (reserve, pay, ship,
+    confirm), and ``GET /orders/{id}`` follows it."""
     customer = await ctx.documents(users).get(ctx.subject)
     name = customer.data.get("name") if customer else None
     order = Order(str(uuid.uuid4()))
     order.create(body, customer_id=ctx.subject, customer_name=name or UNKNOWN_CUSTOMER, at=now(ctx))
     ctx.aggregates(Order).save(order)
-    ctx.log.info("order accepted", extra={"fields": {"order_id": order.id}})
-    return OrderAccepted(order_id=order.id)
+    saga_input = {
+        "order_id": order.id,
+        "customer_id": ctx.subject,
+        "email": customer.data.get("email") if customer else None,
+        "items": [line.model_dump() for line in body.items],
+        "total": body.total,
+        "shipping_address": body.shipping_address.model_dump(),
+        "payment_method": body.payment_method,
+    }
+    saga_id = await ctx.start_saga(order_saga, saga_input, saga_id=order_saga_id(order.id))
+    await after_transition(ctx, saga_id, None)
+    ctx.log.info("order accepted", extra={"fields": {"order_id": order.id, "saga_id": saga_id}})
+    return OrderAccepted(order_id=order.id, saga_id=saga_id)
 
 
 @app.patch("/orders/{order_id}", auth=WRITE, tags=["orders"])
@@ -65,8 +81,12 @@ async def update_order(order_id: str, body: OrderChanges, ctx: Context) -> Order
 
 @app.post("/orders/{order_id}/cancel", auth=WRITE, tags=["orders"])
 async def cancel_order(order_id: str, body: Cancellation, ctx: Context) -> OrderStatus:
-    """Cancel an order that is neither cancelled nor shipped."""
+    """Cancel an order that is neither cancelled nor shipped; a saga still running for it
+    stops and undoes what it did."""
     order = await owned_order(ctx, order_id)
     order.cancel(body.reason, at=now(ctx))
+    saga = await ctx.get_saga(order_saga_id(order_id))
+    if saga is not None and saga.status in ACTIVE:
+        await engine.cancel(ctx, saga.id, f"cancelled by the customer: {body.reason}")
     ctx.aggregates(Order).save(order)
     return status_of(order, "Order cancelled")
