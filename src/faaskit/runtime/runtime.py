@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,10 +32,16 @@ if TYPE_CHECKING:
     from faaskit.ratelimit import RateLimiter
     from faaskit.runtime.relay import Relay
 
-__all__ = ["Runtime"]
+__all__ = ["FAULTS_VARIABLE", "InjectedFault", "KillProcess", "Runtime"]
 
 R = TypeVar("R")
 logger = logging.getLogger("faaskit.runtime")
+FAULTS_VARIABLE = "FAASKIT_FAULTS"
+"""Fault points a test arms in a worker subprocess: ``POINT=kill`` (SIGKILL the process
+there) or ``POINT=fail`` (raise :class:`InjectedFault`), several separated by spaces, each
+once. A point is a function name (before its handler runs) or ``FUNCTION:committed``
+(right after its unit of work committed, before anything is relayed), e.g.
+``saga.order.reserve.do:committed``: between a saga step's commit and the next step."""
 
 
 class Runtime:
@@ -60,7 +68,9 @@ class Runtime:
         """Where committed deliveries are relayed (a cloud queue); None: workers poll."""
         self._warm: set[str] = set()
         self._is_async: dict[Callable[..., Any], bool] = {}
-        self._faults: dict[str, tuple[int, BaseException | None]] = {}
+        self._faults: dict[str, tuple[int, BaseException | None]] = armed_faults(
+            os.environ.get(FAULTS_VARIABLE)
+        )
         self._services: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self._running: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -89,7 +99,10 @@ class Runtime:
         return self.clock.now().timestamp()
 
     def fail_next(self, function: str, times: int = 1, error: BaseException | None = None) -> None:
-        """Make ``function``'s next ``times`` invocations raise (tests and chaos drills)."""
+        """Make ``function``'s next ``times`` invocations raise (tests and chaos drills).
+        ``function`` may also be a fault point, ``FUNCTION:committed``: raise right after
+        the commit (the writes stay; see :data:`FAULTS_VARIABLE`); ``error`` may be a
+        :class:`KillProcess`, which SIGKILLs the process at that point instead."""
         self._faults[function] = (self._faults.get(function, (0, None))[0] + times, error)
 
     @property
@@ -191,6 +204,8 @@ class Runtime:
                     result = await result
             rendered = render(result)
             committed = await ctx._uow.commit()
+            if self._faults:
+                self._inject_fault(function + COMMITTED)
             # with projections, appended events are relayed too (as nudges to catch up)
             if self.relay is not None and (committed.deliveries or self.app.projections):
                 from faaskit.runtime.relay import relay_after_commit
@@ -216,8 +231,32 @@ class Runtime:
             del self._faults[function]
         else:
             self._faults[function] = (remaining - 1, error)
+        if isinstance(error, KillProcess):
+            logger.warning("fault point %s: killing the process", function)
+            os.kill(os.getpid(), signal.SIGKILL)
         raise error or InjectedFault(f"injected failure of {function}")
+
+
+COMMITTED = ":committed"
+"""The suffix of the fault point right after a function's commit."""
 
 
 class InjectedFault(RuntimeError):
     """Raised in place of a handler by :meth:`Runtime.fail_next`."""
+
+
+class KillProcess(BaseException):
+    """Armed at a fault point (:meth:`Runtime.fail_next`), SIGKILLs the process there:
+    the honest way for a subprocess test to prove a kill -9 at that point loses nothing."""
+
+
+def armed_faults(spec: str | None) -> dict[str, tuple[int, BaseException | None]]:
+    """The fault points :data:`FAULTS_VARIABLE` arms (``POINT=kill`` / ``POINT=fail``)."""
+    faults: dict[str, tuple[int, BaseException | None]] = {}
+    for item in (spec or "").split():
+        point, _, action = item.rpartition("=")
+        if not point or action not in ("kill", "fail"):
+            raise ConfigurationError(f"{FAULTS_VARIABLE}: {item!r} is not POINT=kill or POINT=fail")
+        count = faults.get(point, (0, None))[0] + 1
+        faults[point] = (count, KillProcess() if action == "kill" else None)
+    return faults
