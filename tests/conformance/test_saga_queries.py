@@ -161,6 +161,7 @@ async def test_the_timeline_of_a_retried_then_compensated_saga(backend_url: str)
         assert (refunded.attempts, refunded.result) == (1, "refunded")
         end = by["saga", None, "compensated"]
         assert (end.error, end.detail) == ("ship: no carrier", "failed")
+        assert state.finished_at is not None
         assert end.duration == pytest.approx(state.finished_at - state.started_at)
         assert by["saga", None, "started"].detail == (
             '{"flaky":2,"no_carrier":true,"quantity":3,"wait":false}'

@@ -3,6 +3,7 @@ sagas that a real ``faaskit worker`` runs (``tests/e2e/saga_cli_app.py``)."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,16 +28,19 @@ def workers(backend_url: str, tmp_path: Path) -> Iterator[Workers]:
         started.cleanup()
 
 
-def sagas(workers: Workers, *args: str, env: dict[str, str] | None = None) -> object:
+def sagas(
+    workers: Workers, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``faaskit sagas ARGS --database-url …`` (or the URL in FAASKIT_DATABASE_URL)."""
     url = [] if env and "FAASKIT_DATABASE_URL" in env else ["--database-url", workers.database_url]
     extra = {**WIDE, LOG_DIR_VARIABLE: str(workers.log_dir), **(env or {})}
-    return run("sagas", *args, *url, env=extra)
+    result: subprocess.CompletedProcess[str] = run("sagas", *args, *url, env=extra)
+    return result
 
 
-def one_line_error(result: object, message: str) -> None:
-    assert result.returncode != 0, result.stdout  # type: ignore[attr-defined]
-    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+def one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("faaskit: error: "), lines
     assert message in lines[0], lines
 
