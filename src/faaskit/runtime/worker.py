@@ -30,9 +30,10 @@ __all__ = ["Worker"]
 logger = logging.getLogger("faaskit.worker")
 WATCH_INTERVAL = 0.25
 LOST_RACE_RETRIES = 5
-"""Fast retries of a delivery whose unit of work lost a race at commit (ConcurrencyError
-from the store, not from the handler's code) that do not use up an attempt; past them, a
-lost race counts like any failure, so a document too hot to win on cannot loop forever."""
+"""Fast retries, per attempt, of a delivery whose unit of work lost a race at commit
+(ConcurrencyError from the store, not from the handler's code) that do not use up the
+attempt; past them, a lost race counts like any failure, so a document too hot to win on
+cannot loop forever (at most ``(LOST_RACE_RETRIES + 1) * max_attempts`` runs)."""
 LOST_RACE_DELAY = 0.02
 """Seconds before the first fast retry (doubled each time, jittered by ±50%)."""
 DEADLINE_MARGIN = 2.0
@@ -280,7 +281,11 @@ class Worker:
     ) -> bool:
         """Retry a unit that lost a race at commit soon, without counting the attempt,
         while fast retries remain; False when they are used up (it counts then)."""
-        used = sum(1 for e in delivery.errors if e.get("counted") is False)
+        used = 0  # fast retries since the last attempt that counted
+        for earlier in reversed(delivery.errors):
+            if earlier.get("counted") is not False:
+                break
+            used += 1
         if used >= LOST_RACE_RETRIES:
             return False
         record = {**_error_record(delivery, error, now), "counted": False}

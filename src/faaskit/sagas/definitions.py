@@ -39,9 +39,9 @@ never cancels the engine while it records a step that timed out."""
 COMMIT_RETRIES = 1
 """Deliveries the internal task may use beyond the step's attempts. A transition that loses
 a race at commit (ConcurrencyError) is retried by the worker without counting, a few times
-(``faaskit.runtime.worker.LOST_RACE_RETRIES``); should the last attempt's transition lose
-more often than that, this one more delivery records the step as failed without running
-it again, rather than the delivery being dead-lettered with the saga stuck."""
+per attempt (``faaskit.runtime.worker.LOST_RACE_RETRIES``); should the last attempt's
+transition lose more often than that, this one more delivery records the step as failed
+without running it again, rather than the delivery being dead-lettered, the saga stuck."""
 
 
 @dataclass(frozen=True)
