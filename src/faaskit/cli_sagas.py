@@ -89,6 +89,7 @@ def list_command(
 ) -> None:
     """Sagas, newest first: status, current step, progress and failure."""
     from rich.table import Table
+    from rich.text import Text
 
     from faaskit.sagas.queries import list_sagas
 
@@ -110,7 +111,7 @@ def list_command(
             f"{saga.steps_completed}/{saga.steps_total}",
             _when(saga.started_at),
             _when(saga.updated_at),
-            _short(saga.failure),
+            Text(_short(saga.failure)),  # user text: never read as rich markup
         )
     _console().print(table)
 
@@ -122,6 +123,7 @@ def show_command(
     """One saga: its status, current step and failure, then its timeline (each step and
     compensation with attempts, results or errors, durations and timestamps)."""
     from rich.table import Table
+    from rich.text import Text
 
     from faaskit.sagas.queries import saga_timeline
 
@@ -157,7 +159,7 @@ def show_command(
             entry.event,
             "" if entry.attempts is None else str(entry.attempts),
             _seconds(entry.duration),
-            outcome or "",
+            Text(outcome or ""),  # user text: never read as rich markup
         )
     console.print(table)
 
