@@ -8,7 +8,9 @@ writes (faaskit POST /items on SQLite and PostgreSQL), import times, start-up to
 adapters (Lambda HTTP events in-process: faaskit, Powertools, Chalice, Mangum; per event and
 cold start; `--only adapters` or `benchmarks/adapters.py` updates only its section),
 messaging (faaskit workers on SQLite and PostgreSQL vs Celery on Redis vs raw inserts),
-cqrs (faaskit aggregates, projections and search vs the eventsourcing library).
+cqrs (faaskit aggregates, projections and search vs the eventsourcing library),
+sagas (a 4-step saga on SQLite and PostgreSQL vs DBOS Transact; `--only sagas` or
+`benchmarks/sagas.py` updates only its section).
 Writes benchmarks/RESULTS.md (report.py) and shows progress and tables (display.py).
 """
 
@@ -38,6 +40,8 @@ import machine
 import messaging
 import report
 import report_adapters
+import report_sagas
+import sagas
 import stores
 from results import (
     FAASKIT,
@@ -68,6 +72,7 @@ from results_messaging import (
     ThroughputRow,
 )
 from results_messaging import FAASKIT as FAASKIT_WORKER
+from results_sagas import SagaResults
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
@@ -80,8 +85,8 @@ CONTENDERS = {  # name -> factory in servers.py; Starlette is the anchor
 }
 IMPORTED = ("faaskit", "aws_lambda_powertools", "chalice", "faaskit.http.gateway")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SECTIONS = ("hello", "writes", "imports", "startup", "adapters", "messaging", "cqrs")
-USES_POSTGRES = {"writes", "messaging", "cqrs"}
+SECTIONS = ("hello", "writes", "imports", "startup", "adapters", "messaging", "cqrs", "sagas")
+USES_POSTGRES = {"writes", "messaging", "cqrs", "sagas"}
 
 
 @dataclass
@@ -105,10 +110,15 @@ class Sizes:
     the import runs)."""
     adapter_events: int = 2_000
     """Events per contender per round."""
+    saga_rounds: int = 3
+    saga_runs: tuple[int, int, int] = (10, 100, 100)
+    """Sagas per run of the sagas section: warm-up, (a) one at a time, (b) in flight."""
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(4_000, 1_000, 1_000, (1, 2), 30, 20_000, 2_000, 500, 10_000, 40, 2.0, 3, 300)
+        sizes = cls(4_000, 1_000, 1_000, (1, 2), 30, 20_000, 2_000, 500, 10_000, 40, 2.0, 3, 300)
+        sizes.saga_rounds, sizes.saga_runs = 1, (3, 20, 20)
+        return sizes
 
 
 @dataclass
@@ -211,6 +221,7 @@ class Bench:
         self.pin = pin
         self.advance = advance
         self.adapters_found = AdapterResults()
+        self.sagas_found = SagaResults()
 
     def timed_load(self, port: int, request: load.Load) -> tuple[load.LoadResult, int]:
         """The measured run after a discarded warm-up, and how many 2xx both got."""
@@ -386,6 +397,29 @@ class Bench:
         raw_postgres = partial(messaging.raw_postgres, url, sizes.raw_rows // 2)
         self._measure(found.raw, RawRow(RAW_PSYCOPG, ""), raw_postgres)
 
+    def sagas(self) -> None:
+        """faaskit's saga engine vs DBOS Transact, interleaved child runs per round."""
+        found, sizes = self.sagas_found, self.options.sizes
+        found.date = adapters.utc_now()
+        found.load_before = machine.load_average()
+        found.versions = sagas.versions()
+        found.machine = f"{machine.cpu_model()}, {os.cpu_count()} cores"
+        try:
+            sagas.measure(
+                found,
+                WORK / "sagas",
+                base_environment(),
+                self.options.postgres_url,
+                rounds=sizes.saga_rounds,
+                runs=sizes.saga_runs,
+                import_runs=self.options.import_runs,
+                advance=self.advance,
+            )
+        except Exception as error:
+            self.results.log.append(f"sagas: {error}")
+            found.notes.append(f"the section failed: {error}")
+        found.load_after = machine.load_average()
+
     def _store(self, backend: str, name: str) -> AbstractContextManager[stores.Database]:
         if backend == stores.SQLITE:
             return stores.sqlite(WORK / "messaging" / f"{name}-store")
@@ -486,6 +520,7 @@ class Bench:
             "adapters": adapters.steps(o.sizes.adapter_rounds, o.import_runs),
             "messaging": 3 * len(o.sizes.processes) + 4 + 1,
             "cqrs": 3 + 2,
+            "sagas": sagas.steps(o.sizes.saga_rounds, o.import_runs),
         }
         return sum(counts[section] for section in o.sections)
 
@@ -506,7 +541,7 @@ def prepare_workdir() -> None:
     WORK.mkdir(parents=True)
 
 
-def run(options: Options, console: Console) -> tuple[Results, AdapterResults]:
+def run(options: Options, console: Console) -> tuple[Results, AdapterResults, SagaResults]:
     prepare_workdir()
     log: list[str] = []
     wrk = load.find_wrk(log) if options.loadgen == "auto" else None
@@ -532,9 +567,11 @@ def run(options: Options, console: Console) -> tuple[Results, AdapterResults]:
     redis = "messaging" in options.sections
     results = Results(machine.describe(wrk, postgres, redis=redis), settings, log=log)
     found = AdapterResults()
+    saga_found = SagaResults()
     with report_adapters.Display(console, results, found) as display:
         bench = Bench(options, results, wrk, pin, display.step)
         bench.adapters_found = found
+        bench.sagas_found = saga_found
         display.start(bench.steps())
         for section in SECTIONS:
             if section in options.sections:
@@ -542,33 +579,45 @@ def run(options: Options, console: Console) -> tuple[Results, AdapterResults]:
         display.finish()
     console.print()
     results.machine.load_after = machine.load_average()
-    return results, found
+    return results, found, saga_found
 
 
-def markdown(options: Options, results: Results, found: AdapterResults) -> str:
-    """RESULTS.md: the whole report, with the adapters section when it ran; a run of only
-    the adapters section replaces just that section of the file already there."""
+ALONE = {"adapters", "sagas"}
+"""Sections a run of their own splices into the RESULTS.md already there."""
+
+
+def markdown(
+    options: Options, results: Results, found: AdapterResults, saga_found: SagaResults
+) -> str:
+    """RESULTS.md: the whole report, with the adapters and sagas sections when they ran; a
+    run of only those replaces just their sections of the file already there."""
     section = report_adapters.section(found, report._table) if found.dispatch else []
-    if options.sections == ("adapters",) and options.output.exists():
-        return report_adapters.splice(options.output.read_text(), section)
-    text = report.markdown(results)
-    return report_adapters.splice(text, section) if section else text
+    saga_section = report_sagas.section(saga_found, report._table) if saga_found.rows else []
+    if set(options.sections) <= ALONE and options.output.exists():
+        text = options.output.read_text()
+    else:
+        text = report.markdown(results)
+    text = report_adapters.splice(text, section) if section else text
+    return report_sagas.splice(text, saga_section) if saga_section else text
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     console = Console()
-    results, found = run(options, console)
-    options.output.write_text(markdown(options, results, found))
-    if options.sections != ("adapters",):
+    results, found, saga_found = run(options, console)
+    options.output.write_text(markdown(options, results, found, saga_found))
+    if not set(options.sections) <= ALONE:
         for table in terminal.final_tables(results):
             console.print(table)
     for table in report_adapters.terminal_tables(found):
+        console.print(table)
+    for table in report_sagas.terminal_tables(saga_found):
         console.print(table)
     console.print(f"wrote {options.output}")
     failed = [row.name for row in results.hello + results.writes if row.error]
     failed += terminal.failed_rows(results)
     failed += [f"adapters {row.name}" for row in [*found.dispatch, *found.cold] if row.error]
+    failed += [f"sagas {row.name}" for row in saga_found.rows if row.error]
     if failed:
         console.print(f"[red]failed: {', '.join(failed)} (see {options.output})[/]")
     return 1 if failed else 0
