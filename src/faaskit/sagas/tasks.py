@@ -131,6 +131,13 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
     if isinstance(result, Pending):
         from faaskit.messaging import seconds
 
+        if state.deadline_at is not None and ctx.now().timestamp() >= state.deadline_at:
+            # the deadline's task came while this step ran and left it to this transition:
+            # waiting now would outlive the deadline (forever, with no timeout)
+            reason = "the saga's deadline passed while the step ran"
+            move.fail(step.index, "deadline", reason)
+            return move.save()
+
         wait = step.timeout if result.timeout is None else seconds(result.timeout)
         move.wait(step.index, token, wait)
     else:
