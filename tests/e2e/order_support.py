@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from faaskit.context import Context
+from faaskit.events import Event
 from faaskit.testing import AppHarness
 
 CUSTOMER_SCOPES = ("orders:read", "orders:write")
@@ -99,3 +100,24 @@ def loads_together(parties: int) -> Iterator[None]:
         yield
     finally:
         Aggregates.load = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def sagas_held(app: Any) -> Iterator[None]:
+    """Hold every order saga at its first step (the step's delivery does nothing), so an
+    order stays pending as placed: for tests of the read model over days of virtual time,
+    where the saga would confirm or cancel each order. The saga is tested on its own in
+    test_shop_orders_saga.py."""
+    import dataclasses
+
+    name = "saga.order.reserve_inventory.do"
+    original = app.tasks[name]
+
+    async def held(event: Event[dict[str, Any]], ctx: Context) -> None:
+        return None
+
+    app.tasks[name] = dataclasses.replace(original, handler=held)
+    try:
+        yield
+    finally:
+        app.tasks[name] = original

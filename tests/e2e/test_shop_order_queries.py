@@ -19,14 +19,16 @@ from tests.e2e.order_support import (
     order_body,
     place,
     register,
+    sagas_held,
 )
 from tests.e2e.shop_support import assert_problem, error_fields
 
 
 @pytest.fixture
 async def harness(backend_url: str) -> AsyncIterator[AppHarness]:
-    async with AppHarness(app, database_url=backend_url) as h:
-        yield h
+    with sagas_held(app):  # the read model alone: each order stays as its commands left it
+        async with AppHarness(app, database_url=backend_url) as h:
+            yield h
 
 
 async def get_orders(h: AppHarness, headers: dict[str, str], **params: Any) -> dict[str, Any]:

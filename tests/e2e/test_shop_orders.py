@@ -61,6 +61,7 @@ async def test_an_order_is_accepted_with_202_and_stored_as_an_event(harness: App
         "message": "Order accepted for processing",
         "order_id": body["order_id"],
         "estimated_processing_time": "15-30 minutes",
+        "saga_id": f"order-{body['order_id']}",  # the order saga, started with the event
     }
     [created] = await harness.runtime.store.read_stream(f"order-{body['order_id']}")
     assert created.type == "OrderCreated"
