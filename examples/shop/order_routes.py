@@ -11,10 +11,10 @@ import uuid
 
 from faaskit import Context, PermissionDeniedError
 from faaskit.sagas import engine
-from faaskit.sagas.state import ACTIVE
+from faaskit.sagas.state import ACTIVE, COMPLETED
 from shop.app import app, users
 from shop.order_models import Cancellation, NewOrder, OrderAccepted, OrderChanges, OrderStatus
-from shop.order_saga import order_saga
+from shop.order_saga import order_saga, undo_completed
 from shop.order_workflow import after_transition, order_saga_id
 from shop.orders import ORDER_NOT_FOUND, Order, now
 
@@ -81,12 +81,14 @@ async def update_order(order_id: str, body: OrderChanges, ctx: Context) -> Order
 
 @app.post("/orders/{order_id}/cancel", auth=WRITE, tags=["orders"])
 async def cancel_order(order_id: str, body: Cancellation, ctx: Context) -> OrderStatus:
-    """Cancel an order that is neither cancelled nor shipped; a saga still running for it
-    stops and undoes what it did."""
+    """Cancel an order that is neither cancelled nor shipped: a saga still running for it
+    stops and compensates; a confirmed order's stock, payment and shipment are given back."""
     order = await owned_order(ctx, order_id)
     order.cancel(body.reason, at=now(ctx))
     saga = await ctx.get_saga(order_saga_id(order_id))
     if saga is not None and saga.status in ACTIVE:
         await engine.cancel(ctx, saga.id, f"cancelled by the customer: {body.reason}")
+    elif saga is not None and saga.status == COMPLETED:
+        await undo_completed(ctx, saga.results, saga.input)
     ctx.aggregates(Order).save(order)
     return status_of(order, "Order cancelled")

@@ -95,3 +95,12 @@ async def send_confirmation(input: Input, results: dict[str, Any], ctx: Context)
 
 
 observe(order_saga)
+
+
+async def undo_completed(ctx: Context, results: dict[str, Any], input: Input) -> None:
+    """A confirmed order cancelled by its customer: the saga is over, so the route undoes
+    what it did, with the same compensations, newest first, in the route's unit of work."""
+    await send_cancellation(input, ctx)
+    await cancel_shipment(input, results["create_shipment"], ctx)
+    await refund_payment(input, results["process_payment"], ctx)
+    await release_inventory(input, results["reserve_inventory"], ctx)

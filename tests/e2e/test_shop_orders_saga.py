@@ -366,3 +366,24 @@ def test_the_workflow_events_carry_the_articles_envelope(shop: OrderShop) -> Non
     payment = [e["data"] for e in shop.docs(INBOX) if e["id"] == f"{good}-payment.process"]
     assert payment[0]["idempotency_key"] == f"{good_saga}:process_payment:do"
     assert json.dumps(payment[0]["amount"]) == "39.98"
+
+
+def test_cancelling_a_confirmed_order_gives_back_what_its_saga_took(shop: OrderShop) -> None:
+    before = shop.stock("desk-lamp")["stock"]
+    order_id, saga_id = shop.place(order())
+    assert shop.outcome(saga_id).status == "completed"
+    shop.view(order_id, "confirmed")
+
+    cancel = shop.http.post(
+        f"/orders/{order_id}/cancel", json={"reason": "found it cheaper"}, headers=shop.customer()
+    )
+
+    assert cancel.status_code == 200, cancel.text
+    assert shop.stock("desk-lamp") == {**shop.stock("desk-lamp"), "stock": before, "reserved": 0}
+    payment = payment_of(shop, order_id)
+    assert payment is not None and payment["status"] == "refunded"
+    assert len(payment["refunds"]) == 1
+    shipment = shop.doc("shipments", f"ship-{order_id}")
+    assert shipment is not None and shipment["status"] == "cancelled"
+    assert [m["template"] for m in shop.mail()] == ["order-confirmed", "order-cancelled"]
+    assert shop.view(order_id, "cancelled")["cancel_reason"] == "found it cheaper"
