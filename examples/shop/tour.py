@@ -109,8 +109,16 @@ def _default_note(response: httpx.Response) -> str:
     return str(body.get("message") or body.get("status") or "")
 
 
-def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
-    """Walk the user services; ``report`` is called after each step."""
+def run_tour(
+    base_url: str,
+    admin_token: str,
+    report: Report,
+    retry: Callable[[str], int] | None = None,
+    sagas: dict[str, str] | None = None,
+) -> list[Step]:
+    """Walk the user services, then the order saga; ``report`` is called after each step.
+    ``retry(saga_id)`` runs ``faaskit sagas retry`` (its exit code); ``sagas`` collects the
+    saga id of each order the tour placed, by name, for the timelines."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
         tour = Tour(client, admin_token, report)
         ann = tour.step(
@@ -263,6 +271,9 @@ def run_tour(base_url: str, admin_token: str, report: Report) -> list[Step]:
             "onboarding-tips",
         )
         order_steps(tour, bob_auth)
+        from shop.saga_tour import saga_steps
+
+        saga_steps(tour, bob_auth, retry, sagas if sagas is not None else {})
         guesses(tour)
         return tour.steps
 
@@ -321,8 +332,12 @@ def order_steps(tour: Tour, bob_auth: dict[str, str]) -> None:
         return
     order_id = tour.names["order"] = placed.json()["order_id"]
     tour.wait_for_orders("Bob searches his orders", bob_auth, "lamp")
+    from shop.saga_tour import wait_for_order
+
+    wait_for_order(tour, "The saga reserves, charges, ships, confirms", order_id, "confirmed")
+    tour.wait_for_mail("Bob's order confirmation", "bob@example.com", "order-confirmed")
     tour.step(
-        "Bob cancels the order",
+        "Bob cancels it: refund, stock back",
         "POST",
         f"/orders/{order_id}/cancel",
         200,

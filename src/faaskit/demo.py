@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -43,6 +46,7 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     # The tour waits for the shop's emails: shorten "in 5 minutes" and "in 3 days".
     os.environ.setdefault("SHOP_WELCOME_DELAY", "2")
     os.environ.setdefault("SHOP_ONBOARDING_DELAY", "4")
+    os.environ.setdefault("SHOP_PAYMENT_DELAY", "0.3")  # the payment provider's answer
     app = load_app(str(shop))
     # importable once load_app has put examples/ on the path
     from shop.tour import Step, run_tour  # type: ignore[import-not-found]
@@ -67,6 +71,8 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     base_url = _wait_for(server, thread)
+    # the simulated payment provider posts its signed notices to this server
+    os.environ.setdefault("SHOP_PAYMENT_WEBHOOK_URL", f"{base_url}/payments/webhook")
     console.print(
         f"[bold]faaskit demo[/] — the shop at [cyan]{base_url}[/] on SQLite {scratch / 'shop.db'}\n"
     )
@@ -95,12 +101,30 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
         )
 
     admin = runtime.tokens.mint(
-        "demo-admin", ["users:read", "users:write", "users:staff", "users:admin"]
+        "demo-admin",
+        ["users:read", "users:write", "users:staff", "users:admin", "orders:read", "orders:admin"],
     )
     from rich.live import Live
 
+    database_url = settings.database_url
+
+    def retry(saga_id: str) -> int:
+        """``faaskit sagas retry``, as an operator would run it, on the demo's store."""
+        command = [sys.executable, "-m", "faaskit", "sagas", "retry", saga_id, str(shop)]
+        command += ["--database-url", database_url]
+        env = {**os.environ, "FAASKIT_HOME": str(scratch)}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        if done.returncode:
+            console.print(f"[red]faaskit sagas retry failed:[/] {done.stderr.strip()}")
+        return done.returncode
+
+    sagas: dict[str, str] = {}
     with Live(table, console=console, refresh_per_second=12):
-        steps = run_tour(base_url, admin, report)
+        steps = run_tour(base_url, admin, report, retry, sagas)
+    console.print()
+    for name in ("order", "stuck"):
+        if name in sagas:
+            _print_timeline(console, runtime, sagas[name])
     failed = [s for s in steps if not s.ok]
     if failed:
         console.print(f"[red]{len(failed)} of {len(steps)} steps did not answer as expected[/]")
@@ -119,6 +143,33 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     server.should_exit = True
     thread.join(timeout=10)
     return 1 if failed else 0
+
+
+def _print_timeline(console: Any, runtime: Any, saga_id: str) -> None:
+    """A saga's timeline, as ``faaskit sagas show`` prints it."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from faaskit.sagas import get_saga
+    from faaskit.sagas.queries import saga_timeline
+
+    state = asyncio.run_coroutine_threadsafe(get_saga(runtime, saga_id), runtime.loop).result(10)
+    if state is None:
+        return
+    table = Table(title=f"Saga {saga_id[:18]}…: {state.status}", expand=False)
+    for column in ("+ms", "Step", "Event", "Try", "Outcome"):
+        table.add_column(column)
+    for entry in saga_timeline(state):
+        outcome = entry.error or ("" if entry.result is None else json.dumps(entry.result))
+        step = entry.step or "(saga)"
+        table.add_row(
+            f"{(entry.at - state.started_at) * 1000:.0f}",
+            f"undo {step}" if entry.kind == "compensation" else step,
+            entry.event,
+            "" if entry.attempts is None else str(entry.attempts),
+            Text(outcome[:48]),  # user text: never read as rich markup
+        )
+    console.print(table)
 
 
 def _wait_for(server: Any, thread: threading.Thread) -> str:
