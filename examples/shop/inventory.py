@@ -45,9 +45,10 @@ CATALOG: dict[str, tuple[str, int]] = {
 
 
 class StockLevel(BaseModel):
-    """``PUT /inventory/{product_id}``: the units free to reserve from now on."""
+    """``PUT /inventory/{product_id}``: the units free to reserve from now on (a whole
+    number; JSON does not tell 5 from 5.0, so neither does this)."""
 
-    stock: int = Field(ge=0, le=1_000_000_000)
+    stock: float = Field(ge=0, le=1_000_000_000, multiple_of=1)
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
@@ -136,7 +137,7 @@ ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=NOT_BLANK)
 async def set_stock(product_id: ProductId, body: StockLevel, ctx: Context) -> dict[str, Any]:
     """Set a product's free stock (a product outside the catalog is added)."""
     doc, data = await stock_of(ctx, product_id)
-    data.update(stock=body.stock, name=body.name or data["name"])
+    data.update(stock=int(body.stock), name=body.name or data["name"])
     write_stock(ctx, doc, data)
     return data
 
