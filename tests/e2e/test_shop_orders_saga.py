@@ -47,18 +47,17 @@ def shop(backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         ctx.documents(INBOX).insert(event.id, envelope)
 
     added = len(app.subscriptions)
-    for topic in WORKFLOW:
-        app.subscribe(topic, name=f"test_keep_{topic.replace('.', '_')}")(keep)
-    server = LiveServer(app, backend_url, tmp_path / ".faaskit")
-    server.runtime.add_service(Worker(server.runtime, poll_interval=0.05).run)
-    quick_provider(monkeypatch, server.url)
-    server.__enter__()
-    client = OrderShop(server)
     try:
-        yield client
+        for topic in WORKFLOW:
+            app.subscribe(topic, name=f"test_keep_{topic.replace('.', '_')}")(keep)
+        server = LiveServer(app, backend_url, tmp_path / ".faaskit")
+        server.runtime.add_service(Worker(server.runtime, poll_interval=0.05).run)
+        quick_provider(monkeypatch, server.url)
+        with server:
+            client = OrderShop(server)
+            yield client
+            client.close()
     finally:
-        client.close()
-        server.__exit__(None, None, None)
         del app.subscriptions[added:]
 
 
