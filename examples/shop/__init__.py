@@ -12,6 +12,7 @@ from shop import (  # noqa: F401  (registers)
     order_routes,
     order_saga,
     order_views,
+    order_workflow,
     payments,
     registration,
     tokens,

@@ -15,7 +15,7 @@ from faaskit.sagas.state import ACTIVE, COMPLETED
 from shop.app import app, users
 from shop.order_models import Cancellation, NewOrder, OrderAccepted, OrderChanges, OrderStatus
 from shop.order_saga import order_saga, undo_completed
-from shop.order_workflow import after_transition, order_saga_id
+from shop.order_workflow import order_saga_id
 from shop.orders import ORDER_NOT_FOUND, Order, now
 
 WRITE, ADMIN = "orders:write", "orders:admin"
@@ -65,7 +65,6 @@ async def place_order(body: NewOrder, ctx: Context) -> OrderAccepted:
         "payment_method": body.payment_method,
     }
     saga_id = await ctx.start_saga(order_saga, saga_input, saga_id=order_saga_id(order.id))
-    await after_transition(ctx, saga_id, None)
     ctx.log.info("order accepted", extra={"fields": {"order_id": order.id, "saga_id": saga_id}})
     return OrderAccepted(order_id=order.id, saga_id=saga_id)
 

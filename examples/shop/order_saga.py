@@ -4,8 +4,9 @@ confirmation, each undone in reverse order when a later one fails.
 ``POST /orders`` starts it (id ``order-{order_id}``) with the ``OrderCreated`` event. Each
 step's writes commit with the step's transition; a business failure (too little stock, a
 declined card, a country the carrier does not serve) is a ``StepFailed`` and is not
-retried; a provider that is down is retried with backoff. ``shop.order_workflow`` turns
-the transitions into the workflow events and the order's confirmation or cancellation.
+retried; a provider that is down is retried with backoff. ``shop.order_workflow``'s
+``@order_saga.on_transition`` hook turns the transitions into the workflow events and the
+order's confirmation or cancellation.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from faaskit import Backoff, Context, Pending, StepFailed
 from shop import inventory, payments, shipping
 from shop.app import app
 from shop.mail import provider
-from shop.order_workflow import observe
 
 order_saga = app.saga("order", deadline=timedelta(hours=1))
 Input = dict[str, Any]
@@ -92,9 +92,6 @@ async def send_confirmation(input: Input, results: dict[str, Any], ctx: Context)
     subject = f"Your order {input['order_id'][:8]} is confirmed"
     sent = await provider.send(ctx, subject=subject, template="order-confirmed", **mail)
     return {"message_id": sent}
-
-
-observe(order_saga)
 
 
 async def undo_completed(ctx: Context, results: dict[str, Any], input: Input) -> None:

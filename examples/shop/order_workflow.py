@@ -15,21 +15,18 @@ Each event has the article's envelope: message id ``{order_id}-{event_type}`` (s
 published once, however often a transition is retried), the order id as correlation id,
 and a 24 h time to live.
 
-The saga engine has no hook for "a transition happened", so :func:`observe` wraps the
-saga's internal tasks; the webhook and the routes that move a saga call
-:func:`after_transition` themselves.
+:func:`after_transition` is the order saga's ``@order_saga.on_transition`` hook: the engine
+calls it after every transition, whichever task, route or webhook made it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from faaskit import Context, Event, Saga
-from faaskit.sagas.state import COMPENSATED, COMPLETED, FAILED, SagaState
-from shop.app import app
+from faaskit import Context
+from faaskit.sagas.state import ACTIVE, COMPENSATED, COMPLETED, FAILED, SagaState
+from shop.order_saga import order_saga
 from shop.orders import Order, now
 
 WORKFLOW_TTL = timedelta(hours=24)
@@ -73,11 +70,9 @@ def _status(state: SagaState | None, step: str) -> str:
     return "pending" if state is None else state.step(step).status
 
 
-async def after_transition(ctx: Context, saga_id: str, before: SagaState | None) -> None:
-    """Publish and append what the saga's change since ``before`` means (see above)."""
-    state = await ctx.get_saga(saga_id)
-    if state is None or state.name != "order":
-        return
+@order_saga.on_transition
+async def after_transition(before: SagaState | None, state: SagaState, ctx: Context) -> None:
+    """Publish and append what the saga's change from ``before`` to ``state`` means."""
     order_id = state.input["order_id"]
     for step, event_type in DISPATCHED.items():
         if _status(before, step) == "pending" and _status(state, step) != "pending":
@@ -92,6 +87,8 @@ async def after_transition(ctx: Context, saga_id: str, before: SagaState | None)
         workflow_event(ctx, order_id, "inventory.check.failed", {**data, **details})
     if before is not None and before.status == state.status:
         return
+    if before is not None and before.status in ACTIVE and _failure_kind(state) == "cancelled":
+        return  # the cancel route's own transition: the route cancels the order itself
     if state.status == COMPLETED:
         await _settle(ctx, order_id, None)
     elif state.status in (FAILED, COMPENSATED):
@@ -110,22 +107,5 @@ async def _settle(ctx: Context, order_id: str, cancel_reason: str | None) -> Non
     orders.save(order)
 
 
-TaskHandler = Callable[[Event[dict[str, Any]], Context], Coroutine[Any, Any, None]]
-
-
-def observe(saga: Saga) -> None:
-    """Run :func:`after_transition` after each of ``saga``'s internal tasks, in its unit."""
-    prefix = saga.task_name("")
-    for name, task in list(app.tasks.items()):
-        if name.startswith(prefix):
-            app.tasks[name] = dataclasses.replace(task, handler=_observed(task.handler))
-
-
-def _observed(handler: TaskHandler) -> TaskHandler:
-    async def observed(event: Event[dict[str, Any]], ctx: Context) -> None:
-        saga_id = event.data["saga"]
-        before = await ctx.get_saga(saga_id)
-        await handler(event, ctx)
-        await after_transition(ctx, saga_id, before)
-
-    return observed
+def _failure_kind(state: SagaState) -> str | None:
+    return None if state.failure is None else state.failure.get("kind")

@@ -70,7 +70,7 @@ def payment_timeout() -> float:
 
 def webhook_secret(ctx: Context) -> str:
     """The shared secret (the environment, or a file made on first use under the data dir)."""
-    store = ctx._runtime.secrets  # the Context has no public secrets accessor yet
+    store = ctx.secrets
     return store.get(SECRET) or store.create(SECRET, secrets.token_hex(32))
 
 
@@ -178,13 +178,10 @@ async def provider_answers(call: ProviderCall, ctx: Context) -> None:
 
 async def receive(ctx: Context, notice: PaymentNotice) -> None:
     """Apply a verified notice: complete or fail the waiting step, then record it."""
-    from shop.order_workflow import after_transition
-
     docs = ctx.documents(payments)
     payment = await docs.get(notice.payment_id)
     if payment is None:
         raise NotFoundError("Payment not found")
-    before = await ctx.get_saga(payment.data["saga_id"])
     # the step first: a notice for a step that no longer waits (409) records nothing
     if notice.status == "captured":
         result = {"payment_id": notice.payment_id, "amount": notice.amount, "status": "captured"}
@@ -195,7 +192,6 @@ async def receive(ctx: Context, notice: PaymentNotice) -> None:
     if payment.data["status"] == "pending":
         answered = {**payment.data, "status": notice.status, "answered_at": ctx.now().isoformat()}
         docs.update(notice.payment_id, answered, expected_version=payment.version)
-    await after_transition(ctx, payment.data["saga_id"], before)
 
 
 async def refund(ctx: Context, payment_id: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from faaskit.runtime.unit_of_work import UnitOfWork
     from faaskit.sagas.definitions import Saga, StepRun
     from faaskit.sagas.state import SagaState
+    from faaskit.secrets import Secrets
     from faaskit.triggers import Task
 
 __all__ = ["Context"]
@@ -97,6 +98,13 @@ class Context:
 
             self._log = invocation_logger(request_id=self.invocation_id, function=self.function)
         return self._log
+
+    @property
+    def secrets(self) -> Secrets:
+        """The app's secrets, looked up by name (the environment first, then a file under
+        the data dir): ``ctx.secrets.get("webhook-secret")``, ``.require(name)``,
+        ``.create(name, value)``. Read-only: the same store for every invocation."""
+        return self._runtime.secrets
 
     @property
     def request_id(self) -> str:

@@ -171,6 +171,7 @@ class Saga:
         self.name = name
         self.deadline = None if deadline is None else seconds(deadline)
         self.steps: list[Step] = []
+        self.transition_hooks: list[Bound] = []
         from faaskit.sagas import tasks
 
         # one timeout and one deadline task per saga; the payload names the step
@@ -179,6 +180,38 @@ class Saga:
 
     def task_name(self, purpose: str) -> str:
         return f"saga.{self.name}.{purpose}"
+
+    def on_transition(self, handler: Handler) -> Handler:
+        """Declare a hook run after every transition of this saga (a decorator; several
+        run in declaration order)::
+
+            @order.on_transition
+            async def changed(before: SagaState | None, after: SagaState, ctx: Context): ...
+
+        ``before`` is the state as the transition read it (None when the saga starts),
+        ``after`` the state it saves. Every transition calls it: a step's outcome, a
+        compensation's, a pending step's timeout, the deadline, ``ctx.start_saga``,
+        ``ctx.complete_step``, ``ctx.fail_step``, a manual retry and a cancel; a delivery
+        that finds its step already past changes nothing and calls nothing.
+
+        The hook runs in the unit of work that saves the transition, so what it writes or
+        publishes commits with the transition or not at all. A transition that is run
+        again (a lost race, a redelivery before commit, a retry) runs the hook again with
+        the same ``before``/``after``: publish with stable message ids (say
+        ``f"{order_id}-confirmed"``) and write idempotently; two racing starts of one saga
+        id both run it (the later start's insert is dropped, its hook's writes are not).
+
+        A hook that raises fails that unit of work like any error: the transition is
+        dropped with it and retried as its invocation is (a step's action runs again,
+        using an attempt; a route answers 500), so a hook that always raises ends with
+        the delivery dead-lettered.
+
+        The hook may be ``async def`` or plain ``def`` (run in a thread); its parameters
+        are filled like a step's: a ``Context`` annotation, by name (``before``,
+        ``after``), else by position in that order."""
+        label = f"saga {self.name!r} transition hook {getattr(handler, '__name__', handler)!r}"
+        self.transition_hooks.append(bind(handler, ("before", "after"), label))
+        return handler
 
     def step(
         self,

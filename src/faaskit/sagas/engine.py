@@ -77,7 +77,7 @@ async def start(ctx: Context, saga: Saga | str, input: Any, saga_id: str | None 
         updated_at=now,
         deadline_at=None if declared.deadline is None else now + declared.deadline,
     )
-    move = Transition(ctx, declared, state)
+    move = Transition(ctx, declared, state, new=True)
     if state.steps:
         move.schedule_do(0)
     else:
@@ -91,7 +91,7 @@ async def start(ctx: Context, saga: Saga | str, input: Any, saga_id: str | None 
         )
     # Two invocations racing to start one id both miss the read: the later commit keeps
     # the saga the first one inserted, and drops its own first step and deadline (same ids).
-    docs.insert(saga_id, state.to_data(), if_absent=True)
+    await move.commit()
     return saga_id
 
 
@@ -110,7 +110,7 @@ async def complete_step(ctx: Context, token: str, result: Any = None) -> None:
     if step.status == "waiting":
         move = Transition(ctx, saga_of(ctx, state), state)
         move.complete(index, value)
-        return move.save()
+        return await move.commit()
     if step.status == COMPLETED and step.result == value:
         return None
     raise StepNotPendingError(
@@ -128,7 +128,7 @@ async def fail_step(ctx: Context, token: str, reason: str, **details: Any) -> No
     if step.status == "waiting":
         move = Transition(ctx, saga_of(ctx, state), state)
         move.fail(index, "failed", reason, details)
-        return move.save()
+        return await move.commit()
     if step.status == FAILED and step.error == reason:
         return None
     raise StepNotPendingError(
@@ -144,7 +144,7 @@ async def retry(ctx: Context, saga_id: str) -> SagaState:
         raise SagaStateError(f"saga {saga_id!r} is {state.status}, not {COMPENSATION_FAILED}")
     move = Transition(ctx, saga_of(ctx, state), state)
     move.schedule_undo(state.current, new_round=True)
-    move.save()
+    await move.commit()
     return state
 
 
@@ -157,7 +157,7 @@ async def cancel(ctx: Context, saga_id: str, reason: str = "cancelled") -> SagaS
         raise SagaStateError(f"saga {saga_id!r} is {state.status}: only a running one cancels")
     move = Transition(ctx, saga_of(ctx, state), state)
     move.fail(state.current, "cancelled", reason, status="cancelled")
-    move.save()
+    await move.commit()
     return state
 
 

@@ -107,10 +107,10 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
     if state.deadline_at is not None and move.now >= state.deadline_at:
         reason = "the saga's deadline passed before this step ran"
         move.fail(step.index, "deadline", reason, status="cancelled")
-        return move.save()
+        return await move.commit()
     if attempt > step.max_attempts:  # the last attempt ran but its outcome lost a race
         move.fail(step.index, "error", f"{step.max_attempts} attempts used")
-        return move.save()
+        return await move.commit()
     token = new_token(state.id)
     child = child_context(ctx, StepRun(state.id, saga.name, step.name, "do", attempt, token))
     here.started_at, here.attempts = move.now, attempt
@@ -121,12 +121,12 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
             result = checked_json(result)
     except StepFailed as failure:
         move.fail(step.index, "failed", failure.reason, checked_json(failure.details))
-        return move.save()
+        return await move.commit()
     except Exception as error:
         if attempt < step.max_attempts:
             raise  # the worker retries it after the step's backoff
         move.fail(step.index, "error", describe(error, step.timeout))
-        return move.save()
+        return await move.commit()
     merge(child, ctx)
     if isinstance(result, Pending):
         from faaskit.messaging import seconds
@@ -136,13 +136,13 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
             # waiting now would outlive the deadline (forever, with no timeout)
             reason = "the saga's deadline passed while the step ran"
             move.fail(step.index, "deadline", reason)
-            return move.save()
+            return await move.commit()
 
         wait = step.timeout if result.timeout is None else seconds(result.timeout)
         move.wait(step.index, token, wait)
     else:
         move.complete(step.index, result)
-    move.save()
+    await move.commit()
 
 
 def undo_task(saga: Saga, step: Step) -> TaskHandler:
@@ -173,7 +173,7 @@ async def run_compensation(
     attempt = event.attempt
     if attempt > step.max_attempts:
         move.compensation_failed(step.index, f"{step.max_attempts} attempts used")
-        return move.save()
+        return await move.commit()
     child = child_context(ctx, StepRun(state.id, saga.name, step.name, "undo", attempt))
     undo.started_at, undo.attempts = move.now, attempt
     values = {
@@ -188,10 +188,10 @@ async def run_compensation(
         if not isinstance(error, StepFailed) and attempt < step.max_attempts:
             raise
         move.compensation_failed(step.index, describe(error, step.timeout))
-        return move.save()
+        return await move.commit()
     merge(child, ctx)
     move.compensated(step.index, result)
-    move.save()
+    await move.commit()
 
 
 def timeout_task(saga: Saga) -> TaskHandler:
@@ -220,7 +220,7 @@ def timeout_task(saga: Saga) -> TaskHandler:
             move.schedule_do(index, step.backoff.delay(here.attempts))
         else:
             move.fail(index, "timeout", reason)
-        move.save()
+        await move.commit()
 
     return pending_timeout
 
@@ -237,6 +237,6 @@ def deadline_task(saga: Saga) -> TaskHandler:
             return None
         move = Transition(ctx, saga, state)
         move.fail(state.current, "deadline", "the saga's deadline passed while the step waited")
-        move.save()
+        await move.commit()
 
     return saga_deadline

@@ -1,12 +1,16 @@
 """Saga transitions: each changes the state in memory, schedules what comes next in the
-same unit of work, and :meth:`Transition.save` writes the state expecting the version it
+same unit of work, and :meth:`Transition.commit` writes the state expecting the version it
 was read at. So a transition commits with the step's own writes, the ack of the delivery
 that ran it and the next step's task — or not at all — and of two racing transitions
 (a webhook completing a step while its timeout fires) one loses with ConcurrencyError and
-is retried against the new state."""
+is retried against the new state.
+
+Every transition ends in :meth:`Transition.commit`, the one place that writes the state and
+then runs the saga's :meth:`~faaskit.Saga.on_transition` hooks in the same unit of work."""
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -71,23 +75,41 @@ def saga_of(ctx: Context, state: SagaState) -> Saga:
 class Transition:
     """One change of one saga inside one unit of work."""
 
-    def __init__(self, ctx: Context, saga: Saga, state: SagaState) -> None:
+    def __init__(self, ctx: Context, saga: Saga, state: SagaState, *, new: bool = False) -> None:
         self.ctx = ctx
         self.saga = saga
         self.state = state
+        self.new = new
+        """A start: :meth:`commit` inserts the state (if absent) rather than updating it."""
+        self.original = None if new or not saga.transition_hooks else copy.deepcopy(state)
+        """The state as read at the start of the transition (None for a start)."""
         self.now = ctx.now().timestamp()
         self.before = state.status
         self.observed: list[tuple[Any, ...]] = []
         """Metrics of this transition, counted once its unit of work commits."""
 
-    def save(self) -> None:
-        self.state.updated_at = self.now
-        self.ctx.documents(SAGAS_COLLECTION).update(
-            self.state.id, self.state.to_data(), expected_version=self.state.version
-        )
-        if self.state.status != self.before:
-            self.observed.append(("status", self.state.name, self.state.status))
-        self.ctx._runtime.metrics.sagas.observe(self.ctx._uow, self.observed)
+    async def commit(self) -> None:
+        """Write the state in the unit of work, then run the saga's transition hooks there.
+
+        The only way a transition is saved, so no caller can skip the hooks. A hook that
+        raises fails the unit of work: the transition, its writes and the hook's own are
+        dropped, and the invocation fails like any other (a delivery is retried)."""
+        docs = self.ctx.documents(SAGAS_COLLECTION)
+        if self.new:
+            # two racing starts of one id both commit: the later insert is dropped (and
+            # its first step and deadline, same task ids), its hooks' writes are not
+            docs.insert(self.state.id, self.state.to_data(), if_absent=True)
+        else:
+            self.state.updated_at = self.now
+            docs.update(self.state.id, self.state.to_data(), expected_version=self.state.version)
+            if self.state.status != self.before:
+                self.observed.append(("status", self.state.name, self.state.status))
+            self.ctx._runtime.metrics.sagas.observe(self.ctx._uow, self.observed)
+        if self.saga.transition_hooks:
+            after = copy.deepcopy(self.state)
+            for hook in self.saga.transition_hooks:
+                values = {"before": self.original, "after": after}
+                await hook.call(self.ctx, values, None)
 
     def _observed(
         self, step: str, phase: str, outcome: str, since: float | None, tries: int
