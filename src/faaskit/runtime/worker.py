@@ -177,16 +177,27 @@ class Worker:
         )
 
     async def _claim_and_start(self) -> int:
+        asked = self.concurrency - len(self._tasks)
         deliveries = await self._claim()
         for delivery in deliveries:
             task = asyncio.ensure_future(self._handle(delivery))
             self._tasks[task] = delivery
             task.add_done_callback(self._tasks.pop)
-        if deliveries or not self._tasks:
-            return len(deliveries)
-        # All slots busy: wait for one to free up before claiming again.
-        await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-        return -1
+        if not self._tasks or (deliveries and len(deliveries) >= asked):
+            return len(deliveries)  # idle, or a full batch: more may be due at once
+        # The batch came back short (or empty, or every slot is busy): nothing more can be
+        # claimed now, so claiming again at once would find nothing. Wait for a handler to
+        # finish (its commit may have written the next delivery, a saga's next step) or
+        # for new deliveries from elsewhere, then claim.
+        if asked <= 0:  # every slot busy: only a handler finishing frees one
+            await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            return -1
+        waiting = asyncio.ensure_future(self.runtime.store.wait_for_deliveries(self.poll_interval))
+        try:
+            await asyncio.wait([*self._tasks, waiting], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        return len(deliveries) or -1
 
     async def _idle(self, stopping: asyncio.Future[Any]) -> None:
         timeout = self.poll_interval
