@@ -25,14 +25,12 @@ import gc
 import importlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -448,24 +446,6 @@ def _remove_tree(path: Path) -> None:
 
 def utc_now() -> str:
     return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime())
-
-
-def versions() -> dict[str, str]:
-    """The contenders' versions, Python's, and the faaskit commit measured."""
-    found = {"Python": platform.python_version()}
-    for name in DISTRIBUTIONS:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "missing"
-    done = subprocess.run(
-        ["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    found["faaskit commit"] = done.stdout.strip() or "unknown"
-    return found
 
 
 def spread(values: list[float]) -> str:

@@ -6,6 +6,7 @@ import os
 import platform
 import sqlite3
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -54,13 +55,32 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def versions() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name in DISTRIBUTIONS:
+def versions(
+    distributions: Sequence[str] = DISTRIBUTIONS, *, commit: bool = False
+) -> dict[str, str]:
+    """The installed versions of ``distributions``; with ``commit``, Python's and the
+    faaskit commit measured too (a section measured alone says what it measured)."""
+    found: dict[str, str] = {"Python": platform.python_version()} if commit else {}
+    for name in distributions:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             found[name] = "missing"
+    if commit:
+        done = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(Path(__file__).resolve().parents[1]),
+                "describe",
+                "--always",
+                "--dirty",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found["faaskit commit"] = done.stdout.strip() or "unknown"
     return found
 
 

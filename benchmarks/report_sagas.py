@@ -257,25 +257,6 @@ def section(found: SagaResults, table: Table) -> list[str]:
     return [*lines, ""]
 
 
-def splice(markdown: str, section_lines: list[str]) -> str:
-    """``markdown`` with its sagas section replaced by ``section_lines`` (or, when it has
-    none, the section put before "## Notes", else at the end)."""
-    lines = markdown.rstrip("\n").split("\n")
-    new = [*section_lines]
-    if new and new[-1] != "":
-        new.append("")
-    start = next((i for i, line in enumerate(lines) if line.startswith("## Sagas")), None)
-    if start is not None:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        lines[start:end] = new
-    else:
-        notes = next((i for i, line in enumerate(lines) if line == "## Notes"), len(lines))
-        lines[notes:notes] = new
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
 # --- the terminal -------------------------------------------------------------------------
 
 

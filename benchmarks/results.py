@@ -182,3 +182,23 @@ def import_aim(results: Results) -> tuple[str, str, bool | str | None]:
         f"mixed: {'met' if by_importtime else 'not met'} by -X importtime, "
         + ("met by wall time" if by_wall else "not met by wall time"),
     )
+
+
+def splice(markdown: str, heading: str, section_lines: list[str]) -> str:
+    """``markdown`` with the section whose heading starts with ``heading`` (``## Sagas``)
+    replaced by ``section_lines``, or, when it has none, the section put before
+    "## Notes", else at the end: how a section measured alone replaces only its part."""
+    lines = markdown.rstrip("\n").split("\n")
+    new = [*section_lines]
+    if new and new[-1] != "":
+        new.append("")
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is not None:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        lines[start:end] = new
+    else:
+        notes = next((i for i, line in enumerate(lines) if line == "## Notes"), len(lines))
+        lines[notes:notes] = new
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -53,6 +53,7 @@ from results import (
     Results,
     Settings,
     StartupRow,
+    splice,
 )
 from results_adapters import AdapterResults
 from results_cqrs import (
@@ -330,7 +331,7 @@ class Bench:
         found.date = adapters.utc_now()
         found.load_before = machine.load_average()
         found.pinning = f"`{' '.join(self.pin.server)}`" if self.pin.server else "none"
-        found.versions = adapters.versions()
+        found.versions = machine.versions(adapters.DISTRIBUTIONS, commit=True)
         found.machine = f"{machine.cpu_model()}, {os.cpu_count()} cores"
         try:
             adapters.measure(
@@ -402,7 +403,7 @@ class Bench:
         found, sizes = self.sagas_found, self.options.sizes
         found.date = adapters.utc_now()
         found.load_before = machine.load_average()
-        found.versions = sagas.versions()
+        found.versions = machine.versions(sagas.DISTRIBUTIONS, commit=True)
         found.machine = f"{machine.cpu_model()}, {os.cpu_count()} cores"
         try:
             sagas.measure(
@@ -597,8 +598,8 @@ def markdown(
         text = options.output.read_text()
     else:
         text = report.markdown(results)
-    text = report_adapters.splice(text, section) if section else text
-    return report_sagas.splice(text, saga_section) if saga_section else text
+    text = splice(text, "## Adapters", section) if section else text
+    return splice(text, "## Sagas", saga_section) if saga_section else text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -214,25 +213,6 @@ def _import_once(statement: str, env: Mapping[str, str]) -> float:
     if done.returncode != 0:
         raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
     return float(done.stdout.strip().splitlines()[-1])
-
-
-def versions() -> dict[str, str]:
-    import platform
-
-    found = {"Python": platform.python_version()}
-    for name in DISTRIBUTIONS:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "missing"
-    done = subprocess.run(
-        ["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    found["faaskit commit"] = done.stdout.strip() or "unknown"
-    return found
 
 
 def child(argv: list[str]) -> int:
