@@ -6,7 +6,7 @@ projected by the sweep, as Lambda's poller and a one-minute schedule would drive
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,30 +17,14 @@ import pytest
 from faaskit.adapters.aws import lambda_handler
 from faaskit.adapters.aws_sqs import SQSRelay
 from faaskit.config import Settings
-from faaskit.runtime.relay import RelayedDelivery
 from faaskit.testing import VirtualClock
+from tests.adapters.relay_support import LosingRelay
 from tests.adapters.sqs_support import Queue, RecordingClient
 from tests.adapters.test_aws_shop import ShopOverLambda
 from tests.e2e.order_support import line, order_body
 from tests.e2e.shop_support import PASSWORD
 
 MAILBOX_SCOPES = ("users:write", "users:staff")
-
-
-class LosingRelay:
-    """Loses every other delivery it is asked to relay, as a flaky network might."""
-
-    def __init__(self, inner: SQSRelay) -> None:
-        self.inner = inner
-        self.asked = 0
-        self.lost: list[RelayedDelivery] = []
-
-    async def send(self, deliveries: Sequence[RelayedDelivery]) -> None:
-        kept = []
-        for delivery in deliveries:
-            self.asked += 1
-            (self.lost if self.asked % 2 else kept).append(delivery)
-        await self.inner.send(kept)
 
 
 @dataclass

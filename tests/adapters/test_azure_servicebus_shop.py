@@ -9,7 +9,7 @@ projected by the sweep."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,8 +22,8 @@ import pytest
 from faaskit.adapters.azure import FUNCTION_NAME, SERVICEBUS_FUNCTION, SWEEP_FUNCTION, function_app
 from faaskit.adapters.azure_servicebus import ServiceBusRelay
 from faaskit.config import Settings
-from faaskit.runtime.relay import RelayedDelivery
 from faaskit.testing import VirtualClock
+from tests.adapters.relay_support import LosingRelay
 from tests.adapters.servicebus_support import (
     InvocationContext,
     Queue,
@@ -35,22 +35,6 @@ from tests.e2e.order_support import line, order_body
 from tests.e2e.shop_support import PASSWORD
 
 STAFF_SCOPES = ("users:read", "users:write", "users:staff")
-
-
-class LosingRelay:
-    """Loses every other delivery it is asked to relay, as a flaky network might."""
-
-    def __init__(self, inner: ServiceBusRelay) -> None:
-        self.inner = inner
-        self.asked = 0
-        self.lost: list[RelayedDelivery] = []
-
-    async def send(self, deliveries: Sequence[RelayedDelivery]) -> None:
-        kept = []
-        for delivery in deliveries:
-            self.asked += 1
-            (self.lost if self.asked % 2 else kept).append(delivery)
-        await self.inner.send(kept)
 
 
 @dataclass
