@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from faaskit.clock import Clock
 from faaskit.errors import ConcurrencyError, LeaseLostError
-from faaskit.store.protocol import CommitOutcome, Document, Store, Write, WriteSet
+from faaskit.store.protocol import CommitOutcome, Delivery, Document, Store, Write, WriteSet
 
 __all__ = ["UnitOfWork"]
 
@@ -13,7 +15,16 @@ class UnitOfWork:
     """Buffers an invocation's writes; the runtime commits them after the handler returns
     and drops them if it raises. No I/O happens until :meth:`commit`."""
 
-    __slots__ = ("clock", "committed", "lost_race", "pending", "seen", "store", "write_set")
+    __slots__ = (
+        "claimed",
+        "clock",
+        "committed",
+        "lost_race",
+        "pending",
+        "seen",
+        "store",
+        "write_set",
+    )
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -28,6 +39,8 @@ class UnitOfWork:
         self.lost_race = False
         """Whether :meth:`commit` failed with a ConcurrencyError: what the unit read changed
         before it committed (a stale expected version), so running it again may succeed."""
+        self.claimed: list[Delivery] = []
+        """Deliveries the commit leased to its worker (``write_set.claim``)."""
 
     def timestamp(self) -> str:
         return self.clock.now().isoformat()
@@ -43,10 +56,14 @@ class UnitOfWork:
         self.write_set.writes.append(write)
 
     async def commit(self) -> CommitOutcome:
+        claim = self.write_set.claim
+        if claim is not None:  # due by the time of the commit, as every write in it
+            self.write_set.claim = replace(claim, now=self.clock.now().timestamp())
         try:
             outcome = await self.store.commit(self.write_set) if self.write_set else CommitOutcome()
         except ConcurrencyError as error:
             self.lost_race = not isinstance(error, LeaseLostError)
             raise
         self.committed = True
+        self.claimed = outcome.claimed
         return outcome

@@ -2,7 +2,10 @@
 
 One loop per process: claim as many deliveries as there are free slots (one claim is one
 transaction), run them concurrently, each in its own unit of work that also acks it, so a
-batch commits together through SQLite's group commit. A failed attempt is rescheduled by
+batch commits together through SQLite's group commit. A handler's commit also leases one
+of the deliveries it writes for this worker (a saga's next step, a follow-on message),
+which the worker runs at once in the slot the handler frees: a chain of steps costs one
+transaction per step, not a claim and a commit. A failed attempt is rescheduled by
 ``available_at`` (backoff with jitter) — the worker never sleeps to retry — and the last
 one goes to the dead-letter store with every attempt's error.
 """
@@ -23,7 +26,7 @@ from faaskit.runtime.handlers import MessageHandler, Trigger, message_handler
 from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.relay import PROJECTION_TARGET
 from faaskit.runtime.runtime import Runtime
-from faaskit.store.protocol import AckDelivery, Delivery, PublishMessage
+from faaskit.store.protocol import AckDelivery, ClaimWritten, Delivery, PublishMessage
 
 __all__ = ["Worker"]
 
@@ -64,6 +67,14 @@ class Worker:
         app = runtime.app
         triggers: list[Trigger] = [*app.subscriptions, *app.tasks.values(), *app.crons.values()]
         self.handlers: dict[str, MessageHandler] = {t.target: message_handler(t) for t in triggers}
+        # a handler with a concurrency limit is only claimed by the loop, which counts slots
+        self._successors = frozenset(
+            target for target, h in self.handlers.items() if h.policy.concurrency is None
+        )
+        self._handing_over = False
+        """Whether a commit may lease its follow-on delivery to this worker (in :meth:`run`
+        only: :meth:`run_once` handles one batch, :meth:`deliver` one relayed message)."""
+        self._handed_back: list[Delivery] = []
         self.crons = CronScheduler(runtime)
         self.projections = [ProjectionRunner(runtime, p) for p in app.projections.values()]
         self._inflight: dict[str, int] = {}
@@ -90,6 +101,7 @@ class Worker:
         stopping = asyncio.ensure_future(stop.wait())
         followers = [asyncio.ensure_future(runner.run(stop)) for runner in self.projections]
         watchdog = asyncio.ensure_future(self._watch_deadlines())
+        self._handing_over = True
         try:
             while not stop.is_set():
                 claimed = await self._claim_and_start()
@@ -97,6 +109,7 @@ class Worker:
                     continue
                 await self._idle(stopping)
         finally:
+            self._handing_over = False
             stopping.cancel()
             await asyncio.gather(*followers, return_exceptions=True)
             await self._shutdown(grace)
@@ -186,17 +199,13 @@ class Worker:
         if not self._tasks or (deliveries and len(deliveries) >= asked):
             return len(deliveries)  # idle, or a full batch: more may be due at once
         # The batch came back short (or empty, or every slot is busy): nothing more can be
-        # claimed now, so claiming again at once would find nothing. Wait for a handler to
-        # finish (its commit may have written the next delivery, a saga's next step) or
-        # for new deliveries from elsewhere, then claim.
+        # claimed now, so claiming again at once would find nothing. Wait for deliveries
+        # announced by a commit — another process's or a handler's here, whose follow-on
+        # delivery it did not lease itself — then claim.
         if asked <= 0:  # every slot busy: only a handler finishing frees one
             await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
             return -1
-        waiting = asyncio.ensure_future(self.runtime.store.wait_for_deliveries(self.poll_interval))
-        try:
-            await asyncio.wait([*self._tasks, waiting], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiting.cancel()
+        await self.runtime.store.wait_for_deliveries(self.poll_interval)
         return len(deliveries) or -1
 
     async def _idle(self, stopping: asyncio.Future[Any]) -> None:
@@ -211,14 +220,33 @@ class Worker:
         waiting.cancel()
 
     async def _shutdown(self, grace: float) -> None:
-        if not self._tasks:
-            return
-        _, late = await asyncio.wait(list(self._tasks), timeout=grace)
-        unfinished = [self._tasks[task] for task in late if task in self._tasks]
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        await self.runtime.store.release(unfinished)
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks), timeout=grace)
+            unfinished = [self._tasks[task] for task in late if task in self._tasks]
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            await self.runtime.store.release(unfinished)
+        handed_back, self._handed_back = self._handed_back, []
+        await self.runtime.store.release(handed_back)
+
+    def _successor_claim(self) -> ClaimWritten | None:
+        """What a handler's commit may lease for this worker: one delivery it writes, run
+        in the slot the handler leaves (so the worker never runs more than its
+        concurrency)."""
+        if not self._handing_over or not self._successors:
+            return None
+        return ClaimWritten(self.owner, self._successors, 1, self.lease)
+
+    def _take_over(self, claimed: list[Delivery]) -> None:
+        """Run what a commit leased for this worker; when it is stopping, give it back."""
+        for delivery in claimed:
+            if not self._handing_over:
+                self._handed_back.append(delivery)
+                continue
+            task = asyncio.ensure_future(self._handle(delivery))
+            self._tasks[task] = delivery
+            task.add_done_callback(self._tasks.pop)
 
     async def _handle(self, delivery: Delivery, budget: float | None = None) -> None:
         handler = self.handlers.get(delivery.target)
@@ -255,6 +283,7 @@ class Worker:
             await self._bury(delivery, "invalid payload", _error_record(delivery, error, now))
             return
         ctx._uow.add(AckDelivery(delivery.seq, delivery.lease_owner))
+        ctx._uow.write_set.claim = self._successor_claim()
         next_tick = self.crons.next_tick_write(handler.trigger, message, now)
         if next_tick is not None:
             ctx._uow.add(next_tick)
@@ -269,6 +298,7 @@ class Worker:
                 # before recording a failure: the watchdog must not cancel that too
                 if task is not None:
                     self._deadlines.pop(task, None)
+                self._take_over(ctx._uow.claimed)  # committed, even if what followed failed
         except asyncio.CancelledError:
             if task is None or task not in self._overdue:
                 raise  # shutting down: the lease runs out and the message comes back

@@ -26,9 +26,10 @@ from faaskit.errors import ConfigurationError
 from faaskit.store import statements as sql
 from faaskit.store.postgres_events import LOG_LOCK, PostgresEvents
 from faaskit.store.postgres_limits import PostgresLimits
-from faaskit.store.postgres_messages import NOTIFY, PostgresMessages
+from faaskit.store.postgres_messages import CLAIM_ONE, NOTIFY, PostgresMessages, as_is
 from faaskit.store.postgres_search import PostgresSearch
 from faaskit.store.protocol import AppendEvents, CommitOutcome, Document, UniqueKey, WriteSet
+from faaskit.store.rows import delivery_from_row
 from faaskit.store.text import dump_json, nul_error
 from faaskit.store.urls import redacted
 
@@ -152,7 +153,15 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLi
                     if statement.if_no_row is not None:
                         raise statement.if_no_row()
                 outcome.deliveries += statement.deliveries
-            if outcome.deliveries:
+            claim = write_set.claim
+            if claim is not None:
+                for message_id, target in sql.claim_candidates(write_set):
+                    lease_until = claim.now + claim.lease
+                    params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
+                    row = await (await conn.execute(CLAIM_ONE, params)).fetchone()
+                    if row is not None:
+                        outcome.claimed.append(delivery_from_row(row, claim.owner, as_is))
+            if outcome.announced:
                 await conn.execute(NOTIFY)  # delivered to listeners when this commits
         return outcome
 

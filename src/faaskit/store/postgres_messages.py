@@ -24,7 +24,7 @@ from faaskit.store.rows import (
 )
 from faaskit.store.text import error_log
 
-__all__ = ["CHANNEL", "PostgresMessages"]
+__all__ = ["CHANNEL", "CLAIM_ONE", "NOTIFY", "PostgresMessages", "as_is"]
 
 CHANNEL = "faaskit_deliveries"
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
@@ -56,7 +56,8 @@ def _pg(query: str) -> Any:
     return sql.postgres_placeholders(query)
 
 
-def _identity(value: Any) -> Any:
+def as_is(value: Any) -> Any:
+    """JSON columns as psycopg decoded them."""
     return value
 
 
@@ -79,7 +80,7 @@ class PostgresMessages:
         async with self.pool.connection() as conn, conn.transaction():
             rows = await (await conn.execute(CLAIM, params)).fetchall()
         rows.sort(key=lambda row: row[0])
-        return [delivery_from_row(row, owner, _identity) for row in rows]
+        return [delivery_from_row(row, owner, as_is) for row in rows]
 
     async def claim_delivery(
         self, message_id: str, target: str, *, owner: str, now: float, lease: float
@@ -87,7 +88,7 @@ class PostgresMessages:
         params = (message_id, target, now, now, owner, now + lease)
         async with self.pool.connection() as conn, conn.transaction():
             row = await (await conn.execute(CLAIM_ONE, params)).fetchone()
-        return None if row is None else delivery_from_row(row, owner, _identity)
+        return None if row is None else delivery_from_row(row, owner, as_is)
 
     async def relayable(self, *, now: float, limit: int) -> list[tuple[str, str]]:
         async with self.pool.connection() as conn:
@@ -162,12 +163,12 @@ class PostgresMessages:
             query += " WHERE d.target IN " + sql.in_list(len(targets))
         async with self.pool.connection() as conn:
             cursor = await conn.execute(_pg(query + " ORDER BY d.available_at, d.seq"), params)
-            return [pending_from_row(row, _identity) for row in await cursor.fetchall()]
+            return [pending_from_row(row, as_is) for row in await cursor.fetchall()]
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(_pg(sql.DEAD_LETTERS + " ORDER BY d.seq LIMIT ?"), (limit,))
-            return [dead_letter_from_row(row, _identity) for row in await cursor.fetchall()]
+            return [dead_letter_from_row(row, as_is) for row in await cursor.fetchall()]
 
     async def redrive(self, seqs: Sequence[int] | None, *, now: float) -> int:
         where, params = sql.seq_filter(seqs)
@@ -188,4 +189,4 @@ class PostgresMessages:
         query, params = sql.messages_query(topic, after, limit)
         async with self.pool.connection() as conn:
             cursor = await conn.execute(_pg(query), params)
-            return [message_from_row(row, _identity) for row in await cursor.fetchall()]
+            return [message_from_row(row, as_is) for row in await cursor.fetchall()]

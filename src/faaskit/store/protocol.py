@@ -18,6 +18,7 @@ __all__ = [
     "AckDelivery",
     "AdvanceCheckpoint",
     "AppendEvents",
+    "ClaimWritten",
     "CommitOutcome",
     "DeadLetter",
     "DeleteDocument",
@@ -245,6 +246,31 @@ class CommitOutcome:
     """Deliveries written (workers may want waking)."""
     deduplicated: int = 0
     """Messages dropped because their id was already stored."""
+    claimed: list[Delivery] = field(default_factory=list)
+    """Deliveries this commit wrote and leased at once (:class:`ClaimWritten`)."""
+
+    @property
+    def announced(self) -> bool:
+        """Whether workers should be woken: deliveries were written that this commit did
+        not lease itself (a deduplicated message may have left a claimable one behind)."""
+        return self.deliveries > 0 and (
+            self.deduplicated > 0 or self.deliveries > len(self.claimed)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimWritten:
+    """Lease to ``owner``, in the commit's own transaction, up to ``limit`` of the
+    deliveries the write set publishes to ``targets`` that are due at ``now`` (and, when
+    ordered, head of their key): a worker hands a saga's next step, or any follow-on
+    message, to itself without a claim of its own. Leased deliveries are not announced
+    to other workers; the ones left over are, as usual."""
+
+    owner: str
+    targets: frozenset[str]
+    limit: int
+    lease: float
+    now: float = 0.0
 
 
 @dataclass(slots=True)
@@ -252,6 +278,8 @@ class WriteSet:
     """Everything one unit of work changes, applied by :meth:`Store.commit` at once."""
 
     writes: list[Write] = field(default_factory=list)
+    claim: ClaimWritten | None = None
+    """What of the published deliveries the committing worker leases to itself."""
 
     def __bool__(self) -> bool:
         return bool(self.writes)
@@ -322,8 +350,9 @@ class Store(Protocol):
         """Documents whose top-level fields equal ``equals``, oldest first."""
 
     async def commit(self, write_set: WriteSet) -> CommitOutcome:
-        """Apply every write or none. Raises ConflictError, ConcurrencyError (also for an
-        ack whose lease was lost) or NotFoundError (update or delete of a missing document)."""
+        """Apply every write or none, then lease what ``write_set.claim`` asks for, in the
+        same transaction. Raises ConflictError, ConcurrencyError (also for an ack whose
+        lease was lost) or NotFoundError (update or delete of a missing document)."""
 
     async def claim(
         self, targets: Sequence[str], *, owner: str, now: float, lease: float, limit: int

@@ -10,6 +10,7 @@ less than a hop to a thread pool would.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import queue
 import random
@@ -25,10 +26,10 @@ import orjson
 
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.store import statements as sql
-from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
+from faaskit.store.protocol import ClaimWritten, CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.sqlite_events import SQLiteEvents
 from faaskit.store.sqlite_limits import SQLiteLimits
-from faaskit.store.sqlite_messages import SQLiteMessages
+from faaskit.store.sqlite_messages import CLAIM_ONE, SQLiteMessages, with_messages
 from faaskit.store.sqlite_search import SQLiteSearch
 from faaskit.store.text import refuse_nul
 
@@ -152,10 +153,15 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch, SQLiteLimits):
         statements = sql.compile_write_set(
             write_set, json_param=bytes.decode, index=self.index_statements
         )
-        outcome: CommitOutcome = await self._write(
-            lambda conn: _run(conn, statements), atomic=len(statements) == 1
-        )
-        if outcome.deliveries:
+        claim = write_set.claim
+        candidates = sql.claim_candidates(write_set)
+        if claim is None or not candidates:
+            work = functools.partial(_run, statements=statements)
+        else:
+            work = functools.partial(_run, statements=statements, claim=(claim, candidates))
+        atomic = len(statements) == 1 and not candidates
+        outcome: CommitOutcome = await self._write(work, atomic=atomic)
+        if outcome.announced:
             self._notify()
         return outcome
 
@@ -279,8 +285,13 @@ class _GroupCommitWriter(threading.Thread):
         return result, None
 
 
-def _run(conn: sqlite3.Connection, statements: list[sql.Statement]) -> CommitOutcome:
-    """One unit's statements (inside its savepoint); raises what a statement names."""
+def _run(
+    conn: sqlite3.Connection,
+    statements: list[sql.Statement],
+    claim: tuple[ClaimWritten, list[tuple[str, str]]] | None = None,
+) -> CommitOutcome:
+    """One unit's statements (inside its savepoint), then its claim of what it wrote;
+    raises what a statement names."""
     outcome = CommitOutcome()
     skip = 0
     for statement in statements:
@@ -299,6 +310,20 @@ def _run(conn: sqlite3.Connection, statements: list[sql.Statement]) -> CommitOut
             if statement.if_no_row is not None:
                 raise statement.if_no_row()
         outcome.deliveries += statement.deliveries
+    if claim is not None:
+        asked, candidates = claim
+        rows = []
+        for message_id, target in candidates:
+            params = (
+                asked.owner,
+                asked.now + asked.lease,
+                message_id,
+                target,
+                asked.now,
+                asked.now,
+            )
+            rows += conn.execute(CLAIM_ONE, params).fetchall()
+        outcome.claimed = with_messages(conn, rows, asked.owner)
     return outcome
 
 

@@ -23,7 +23,7 @@ from faaskit.store.rows import (
 )
 from faaskit.store.text import error_log
 
-__all__ = ["SQLiteMessages"]
+__all__ = ["CLAIM", "CLAIM_ONE", "SQLiteMessages", "with_messages"]
 
 T = TypeVar("T")
 CROSS_PROCESS_POLL = 0.02
@@ -47,7 +47,7 @@ CLAIM_ONE = (
 )
 
 
-def _with_messages(conn: sqlite3.Connection, rows: list[Any], owner: str) -> list[Delivery]:
+def with_messages(conn: sqlite3.Connection, rows: list[Any], owner: str) -> list[Delivery]:
     """Claimed rows (``seq, target, attempts, errors, message_id``) with their messages."""
     if not rows:
         return []
@@ -90,7 +90,7 @@ class SQLiteMessages:
 
         def work(conn: sqlite3.Connection) -> list[Delivery]:
             rows = conn.execute(claim, (owner, now + lease, *targets, now, now, limit)).fetchall()
-            return _with_messages(conn, rows, owner)
+            return with_messages(conn, rows, owner)
 
         return await self._write(work)
 
@@ -99,7 +99,7 @@ class SQLiteMessages:
     ) -> Delivery | None:
         def work(conn: sqlite3.Connection) -> list[Delivery]:
             params = (owner, now + lease, message_id, target, now, now)
-            return _with_messages(conn, conn.execute(CLAIM_ONE, params).fetchall(), owner)
+            return with_messages(conn, conn.execute(CLAIM_ONE, params).fetchall(), owner)
 
         claimed = await self._write(work)
         return claimed[0] if claimed else None

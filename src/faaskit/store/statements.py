@@ -277,6 +277,24 @@ def compile_write_set(
     return statements
 
 
+def claim_candidates(write_set: WriteSet) -> list[tuple[str, str]]:
+    """``(message_id, target)`` of the deliveries ``write_set.claim`` may lease: published
+    by this write set to one of its targets and due at its ``now``, at most its limit."""
+    claim = write_set.claim
+    if claim is None or claim.limit <= 0:
+        return []
+    found: list[tuple[str, str]] = []
+    for write in write_set.writes:
+        if not isinstance(write, PublishMessage):
+            continue
+        for delivery in write.deliveries:
+            if delivery.target in claim.targets and delivery.available_at <= claim.now:
+                found.append((write.message.id, delivery.target))
+                if len(found) == claim.limit:
+                    return found
+    return found
+
+
 def _insert(
     write: InsertDocument, json_param: Callable[[bytes], Any], indexed: int
 ) -> Iterator[Statement]:
