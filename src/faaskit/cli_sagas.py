@@ -152,6 +152,8 @@ def show_command(
         outcome = entry.error if entry.error is not None else _short(entry.result)
         if entry.detail and not outcome:
             outcome = entry.detail
+        elif entry.detail and entry.event == "retrying":
+            outcome = f"{outcome} ({entry.detail})"
         table.add_row(
             _when(entry.at),
             entry.kind,

@@ -135,6 +135,8 @@ async def test_the_timeline_of_a_retried_then_compensated_saga(backend_url: str)
             ("step", "reserve", "started"),
             ("step", "reserve", "completed"),
             ("step", "charge", "scheduled"),
+            ("step", "charge", "retrying"),  # attempt 1 failed
+            ("step", "charge", "retrying"),  # attempt 2 failed
             ("step", "charge", "started"),  # its third attempt, after two backoffs
             ("step", "charge", "completed"),
             ("step", "ship", "scheduled"),
@@ -151,6 +153,18 @@ async def test_the_timeline_of_a_retried_then_compensated_saga(backend_url: str)
         times = [e.at for e in timeline]
         assert times == sorted(times)
         by = {(e.kind, e.step, e.event): e for e in timeline}
+        retries = [e for e in timeline if e.event == "retrying"]
+        assert [(r.attempts, r.error) for r in retries] == [
+            (1, "ConnectionError: card network timeout"),
+            (2, "ConnectionError: card network timeout"),
+        ]
+        for retry, failure in zip(retries, state.step("charge").failures, strict=True):
+            assert retry.detail == f"attempt {retry.attempts + 1} in {failure['retry_in']:.2f}s"
+            assert 0 <= failure["retry_in"] <= 30  # the step's backoff
+        # every failed attempt is in the saga's document, the last one too
+        assert [(f["attempt"], f["retry_in"] is None) for f in state.step("ship").failures] == [
+            (1, True)
+        ]
         charged = by["step", "charge", "completed"]
         assert (charged.attempts, charged.result, charged.error) == (3, {"charged": 30}, None)
         assert charged.duration is not None and charged.duration > 0  # two backoffs in it
@@ -214,8 +228,15 @@ async def test_a_manual_retry_shows_in_the_timeline_and_in_the_metrics(backend_u
         refund = [
             e for e in saga_timeline(state) if e.kind == "compensation" and e.step == "charge"
         ]
-        assert [(e.event, e.attempts, e.detail) for e in refund] == [
+        assert [(e.event, e.attempts, e.error) for e in refund][1:4] == [
+            ("retrying", 1, "ConnectionError: refund API down"),
+            ("retrying", 2, "ConnectionError: refund API down"),
+            ("failed", 3, "ConnectionError: refund API down"),
+        ]
+        # the first round's failures stay in the timeline after the manual retry
+        assert [(e.event, e.attempts, e.detail) for e in refund if e.event != "retrying"] == [
             ("scheduled", None, None),
+            ("failed", 3, "before manual retry 1"),
             ("started", 1, "manual retry 1"),
             ("compensated", 1, "manual retry 1"),
         ]

@@ -154,8 +154,13 @@ async def test_a_transient_failure_is_retried_after_backoff_and_succeeds(backend
         saga_id = (await h.http.post("/orders/o-3")).json()["saga_id"]
         await h.drain()
         assert (await h.saga(saga_id)).status == "running"
-        [retry] = await h.scheduled()
-        assert (retry.target, retry.attempts) == ("task:saga.order.charge.do", 1)
+        [retry] = await h.scheduled()  # the next attempt, a delivery of its own
+        assert (retry.target, retry.attempts) == ("task:saga.order.charge.do", 0)
+        failures = (await h.saga(saga_id)).step("charge").failures
+        assert [(f["attempt"], f["error"]) for f in failures] == [
+            (1, "ConnectionError: charge provider unreachable")
+        ]
+        assert failures[0]["retry_in"] == pytest.approx(retry.available_at - h.runtime.now())
 
         await h.advance(timedelta(seconds=30))
 

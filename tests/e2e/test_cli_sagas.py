@@ -87,6 +87,8 @@ async def test_list_show_and_retry_of_a_compensation_failed_saga(
         [undo] = [r for r in rows if "compensation" in r and "failed" in r]
         assert "charge" in undo and "ConnectionError: refund API down" in undo
         assert " 2 " in undo  # its attempts
+        [again] = [r for r in rows if "compensation" in r and "retrying" in r]
+        assert "ConnectionError: refund API down" in again and " 1 " in again  # attempt 1
 
         running = sagas(workers, "retry", "r-ok", APP)
         one_line_error(running, "saga 'r-ok' is completed, not compensation_failed")

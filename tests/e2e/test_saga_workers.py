@@ -17,6 +17,7 @@ import pytest
 
 from faaskit.runtime.runtime import FAULTS_VARIABLE
 from faaskit.sagas import saga_result
+from faaskit.sagas.transitions import NO_OUTCOME
 from tests.e2e import saga_app
 from tests.e2e.test_workers import DEADLINE, Workers, eventually, problems, store_reader
 
@@ -86,6 +87,10 @@ async def test_a_worker_killed_inside_a_saga_is_replaced_and_no_effect_is_applie
         assert starts == expected
         blocked_runs = [e[3:] for e in workers.log("sagas.log") if f"{e[1]}:{e[2]}" == block]
         assert blocked_runs == [[str(first.pid), "1"], [str(second.pid), "2"]]
+        # the killed attempt is in the saga's record: it left no outcome
+        record = state.step(step) if phase == "do" else state.step(step).undo
+        assert record is not None
+        assert [(f["attempt"], f["error"]) for f in record.failures] == [(1, NO_OUTCOME)]
         assert await h.scheduled() == [] and await h.dead_letters() == []
         assert problems(workers.output(second)) == []
 

@@ -97,8 +97,9 @@ class SagaSummary:
 @dataclass(frozen=True)
 class TimelineEntry:
     """One event of a saga: ``kind`` is ``saga``, ``step`` or ``compensation``; ``event``
-    is what happened (started, scheduled, waiting, completed, failed, cancelled,
-    compensated, or the saga's final status); ``at`` is epoch seconds. ``attempts``,
+    is what happened (started, scheduled, waiting, retrying — an attempt failed and the
+    next is due in ``detail`` —, completed, failed, cancelled, compensated, or the
+    saga's final status); ``at`` is epoch seconds. ``attempts``,
     ``duration`` (seconds since the step or compensation was first scheduled, retries
     included), ``result`` and ``error`` are filled where they apply."""
 
@@ -173,6 +174,7 @@ def _step_entries(step: StepState) -> list[TimelineEntry]:
     name = step.name
     if step.scheduled_at is not None:
         entries.append(TimelineEntry(step.scheduled_at, "step", "scheduled", name))
+    entries += _retry_entries("step", name, step.failures, None)
     if step.started_at is not None:
         entries.append(
             TimelineEntry(step.started_at, "step", "started", name, attempts=step.attempts)
@@ -214,6 +216,7 @@ def _undo_entries(step: StepState) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     if undo.scheduled_at is not None:
         entries.append(TimelineEntry(undo.scheduled_at, kind, "scheduled", name))
+    entries += _retry_entries(kind, name, undo.failures, undo.round)
     if undo.started_at is not None:
         entries.append(
             TimelineEntry(
@@ -234,6 +237,29 @@ def _undo_entries(step: StepState) -> list[TimelineEntry]:
                 error=undo.error if undo.status == FAILED else None,
                 detail=detail,
             )
+        )
+    return entries
+
+
+def _retry_entries(
+    kind: str, name: str, failures: list[dict[str, Any]], round: int | None
+) -> list[TimelineEntry]:
+    """An entry per failed attempt that was retried ("retrying") and, for a compensation,
+    per round that failed before a manual retry; the last attempt's failure is the
+    step's or compensation's own "failed" entry."""
+    entries = []
+    for failure in failures:
+        earlier_round = round is not None and failure.get("round", 0) < round
+        if failure["retry_in"] is None and not earlier_round:
+            continue
+        if failure["retry_in"] is None:
+            event, detail = FAILED, f"before manual retry {failure.get('round', 0) + 1}"
+        else:
+            event, detail = "retrying", f"attempt {failure['attempt'] + 1} in "
+            detail += f"{failure['retry_in']:.2f}s"
+        at, attempt, error = failure["at"], failure["attempt"], failure["error"]
+        entries.append(
+            TimelineEntry(at, kind, event, name, attempts=attempt, error=error, detail=detail)
         )
     return entries
 

@@ -45,23 +45,31 @@ FINAL = frozenset({COMPLETED, FAILED, COMPENSATED, COMPENSATION_FAILED})
 @dataclass
 class UndoState:
     """A step's compensation: ``status`` is scheduled, compensated or failed; ``round``
-    counts manual retries (each gets a fresh set of attempts)."""
+    counts manual retries (each gets a fresh set of attempts); ``used`` is how many
+    attempts of this round came before the delivery now scheduled; ``failures`` keeps
+    every failed attempt of every round (see :attr:`StepState.failures`)."""
 
     status: str = "scheduled"
     round: int = 0
+    used: int = 0
     attempts: int = 0
     result: Any = None
     error: str | None = None
     scheduled_at: float | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
 class StepState:
     """One step's record. ``round`` is how many attempts were used before the delivery
     now scheduled (a timed-out pending step is retried with a new delivery), so the
-    attempt number is ``round + delivery attempt``."""
+    attempt number is ``round + delivery attempt``. ``failures`` records each failed
+    attempt as it happened — ``attempt``, ``at``, ``error``, and ``retry_in`` (seconds
+    until the next attempt; None when it was the last) — in the transition that
+    scheduled the next attempt or gave up; an attempt whose worker died, or whose
+    commit failed, left no outcome and is recorded as such by the attempt after it."""
 
     name: str
     status: str = "pending"
@@ -75,6 +83,7 @@ class StepState:
     token: str | None = None
     timeout_at: float | None = None
     undo: UndoState | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def duration(self) -> float | None:

@@ -104,6 +104,7 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
         return _past("step", state, payload)
     move = Transition(ctx, saga, state)
     attempt = here.round + event.attempt
+    move.lost_attempts(here, here.round, min(attempt, step.max_attempts + 1))
     if state.deadline_at is not None and move.now >= state.deadline_at:
         reason = "the saga's deadline passed before this step ran"
         move.fail(step.index, "deadline", reason, status="cancelled")
@@ -123,9 +124,11 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
         move.fail(step.index, "failed", failure.reason, checked_json(failure.details))
         return await move.commit()
     except Exception as error:
-        if attempt < step.max_attempts:
-            raise  # the worker retries it after the step's backoff
-        move.fail(step.index, "error", describe(error, step.timeout))
+        reason = describe(error, step.timeout)
+        if attempt < step.max_attempts:  # again after the step's backoff, in a new delivery
+            move.retry_do(step.index, attempt, reason, step.backoff.delay(attempt))
+        else:
+            move.fail(step.index, "error", reason)
         return await move.commit()
     merge(child, ctx)
     if isinstance(result, Pending):
@@ -166,11 +169,13 @@ async def run_compensation(
         or state.current != step.index
         or undo.status != "scheduled"
         or undo.round != payload["round"]
+        or undo.used != payload.get("used", 0)
     ):
         return _past("compensation", state, payload)
     assert step.compensation is not None
     move = Transition(ctx, saga, state)
-    attempt = event.attempt
+    attempt = undo.used + event.attempt
+    move.lost_attempts(undo, undo.used, min(attempt, step.max_attempts + 1))
     if attempt > step.max_attempts:
         move.compensation_failed(step.index, f"{step.max_attempts} attempts used")
         return await move.commit()
@@ -185,9 +190,11 @@ async def run_compensation(
         result = checked_json(await step.compensation.call(child, values, step.timeout))
     except Exception as error:
         # a compensation has no business failure to fall back on: StepFailed stops at once
+        reason = describe(error, step.timeout)
         if not isinstance(error, StepFailed) and attempt < step.max_attempts:
-            raise
-        move.compensation_failed(step.index, describe(error, step.timeout))
+            move.retry_undo(step.index, attempt, reason, step.backoff.delay(attempt))
+        else:
+            move.compensation_failed(step.index, reason)
         return await move.commit()
     merge(child, ctx)
     move.compensated(step.index, result)
@@ -216,8 +223,7 @@ def timeout_task(saga: Saga) -> TaskHandler:
         move = Transition(ctx, saga, state)
         reason = f"TimeoutError: still pending after {step.timeout}s"
         if here.attempts < step.max_attempts:
-            here.error, here.round = reason, here.attempts
-            move.schedule_do(index, step.backoff.delay(here.attempts))
+            move.retry_do(index, here.attempts, reason, step.backoff.delay(here.attempts))
         else:
             move.fail(index, "timeout", reason)
         await move.commit()

@@ -25,6 +25,7 @@ from faaskit.sagas.state import (
     RUNNING,
     SAGAS_COLLECTION,
     SagaState,
+    StepState,
     UndoState,
 )
 
@@ -33,6 +34,12 @@ if TYPE_CHECKING:
     from faaskit.sagas.definitions import Saga
 
 __all__ = ["Transition", "describe", "load", "new_token", "saga_of", "token_saga_id"]
+
+NO_OUTCOME = "no outcome: its worker stopped or lost its lease, or its commit failed"
+"""The error kept for an attempt that was delivered but never recorded an outcome (the
+delivery's own log may say more)."""
+ATTEMPT_FAILURES = frozenset({"failed", "error", "timeout"})
+"""Failure kinds that end an attempt (a deadline or a cancel stops the step instead)."""
 
 
 def new_token(saga_id: str) -> str:
@@ -117,6 +124,41 @@ class Transition:
         seconds = None if since is None else self.now - since
         self.observed.append(("step", self.state.name, step, phase, outcome, seconds, tries))
 
+    def failed_attempt(
+        self,
+        record: StepState | UndoState,
+        attempt: int,
+        error: str,
+        retry_in: float | None,
+    ) -> None:
+        """Keep attempt ``attempt``'s error in the saga (``retry_in``: None for the last)."""
+        failure: dict[str, Any] = {"attempt": attempt, "at": self.now, "error": error}
+        failure["retry_in"] = retry_in
+        if isinstance(record, UndoState):
+            failure["round"] = record.round
+        record.failures.append(failure)
+
+    def lost_attempts(self, record: StepState | UndoState, before: int, attempt: int) -> None:
+        """Attempts ``before + 1 .. attempt - 1`` were delivered but left no outcome in the
+        saga: their worker died or lost its lease, or their commit failed."""
+        for lost in range(before + 1, attempt):
+            self.failed_attempt(record, lost, NO_OUTCOME, 0.0)
+
+    def retry_do(self, index: int, attempt: int, error: str, delay: float) -> None:
+        """Attempt ``attempt`` of step ``index`` failed transiently: the next in ``delay``."""
+        step = self.state.steps[index]
+        self.failed_attempt(step, attempt, error, delay)
+        step.error, step.round = error, attempt
+        self.schedule_do(index, delay)
+
+    def retry_undo(self, index: int, attempt: int, error: str, delay: float) -> None:
+        """Attempt ``attempt`` of a compensation failed: the next in ``delay`` seconds."""
+        undo = self.state.steps[index].undo
+        assert undo is not None
+        self.failed_attempt(undo, attempt, error, delay)
+        undo.error, undo.used = error, attempt
+        self.schedule_undo(index, delay=delay)
+
     def schedule_do(self, index: int, delay: float = 0.0) -> None:
         state, step = self.state, self.state.steps[index]
         step.status = "scheduled"
@@ -172,6 +214,8 @@ class Transition:
         """Step ``index`` failed (or was cancelled): record why, compensate the rest."""
         step = self.state.steps[index]
         step.status, step.error, step.finished_at = status, reason, self.now
+        if kind in ATTEMPT_FAILURES:
+            self.failed_attempt(step, step.attempts, reason, None)
         self._observed(step.name, "do", status, step.scheduled_at, step.attempts)
         self.state.failure = {
             "step": step.name,
@@ -195,18 +239,20 @@ class Transition:
         state.status = COMPENSATED if undone else FAILED
         state.current, state.finished_at = None, self.now
 
-    def schedule_undo(self, index: int, *, new_round: bool = False) -> None:
+    def schedule_undo(self, index: int, *, new_round: bool = False, delay: float = 0.0) -> None:
         state, step = self.state, self.state.steps[index]
         undo = step.undo or UndoState(scheduled_at=self.now)
         if new_round:
-            undo.round += 1
+            undo.round, undo.used = undo.round + 1, 0
         undo.status = "scheduled"
         step.undo = undo
         state.status, state.current, state.finished_at = COMPENSATING, index, None
-        payload = {"saga": state.id, "step": index, "round": undo.round}
+        payload = {"saga": state.id, "step": index, "round": undo.round, "used": undo.used}
         task = self.saga.steps[index].task_name("undo")
         task_id = f"saga:{state.id}:{index}:undo:{undo.round}"
-        self.ctx.schedule(task, payload, task_id=task_id)
+        if undo.used:
+            task_id += f".{undo.used}"
+        self.ctx.schedule(task, payload, delay=delay, task_id=task_id)
 
     def compensated(self, index: int, result: Any) -> None:
         undo = self.state.steps[index].undo
@@ -222,6 +268,7 @@ class Transition:
         undo = self.state.steps[index].undo
         assert undo is not None
         undo.status, undo.error, undo.finished_at = FAILED, error, self.now
+        self.failed_attempt(undo, undo.attempts, error, None)
         name = self.state.steps[index].name
         self._observed(name, "undo", FAILED, undo.scheduled_at, undo.attempts)
         self.state.status, self.state.current = COMPENSATION_FAILED, index
