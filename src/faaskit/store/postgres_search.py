@@ -9,7 +9,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from faaskit.store import statements as sql
-from faaskit.store.protocol import Document, SearchHit, SearchPage, SearchQuery
+from faaskit.store.protocol import Document, JSONObject, SearchHit, SearchPage, SearchQuery
 from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
 from faaskit.store.text import dump_json
 
@@ -46,7 +46,7 @@ class PostgresSearch:
 
     @staticmethod
     def index_statements(
-        collection: str, id: str, texts: tuple[str, ...] | None
+        collection: str, id: str, texts: tuple[str, ...] | None, data: JSONObject | None = None
     ) -> list[sql.Statement]:
         if texts is None:
             return [sql.Statement(_UNINDEX, (collection, id))]

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from faaskit.store import statements as sql
-from faaskit.store.protocol import Document, SearchHit, SearchPage, SearchQuery
+from faaskit.store.protocol import Document, JSONObject, SearchHit, SearchPage, SearchQuery
 from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
 
 __all__ = ["SQLiteSearch"]
@@ -56,7 +56,7 @@ class SQLiteSearch:
 
     @staticmethod
     def index_statements(
-        collection: str, id: str, texts: tuple[str, ...] | None
+        collection: str, id: str, texts: tuple[str, ...] | None, data: JSONObject | None = None
     ) -> list[sql.Statement]:
         statements = [sql.Statement(_UNINDEX, (collection, id))]
         if texts is None:

@@ -25,6 +25,7 @@ from faaskit.store.protocol import (
     AppendEvents,
     DeleteDocument,
     InsertDocument,
+    JSONObject,
     PublishMessage,
     SaveSnapshot,
     UniqueKey,
@@ -251,7 +252,9 @@ def sqlite_placeholders(sql: str) -> str:
     return sql.replace("?json", "?")
 
 
-SearchIndexer = Callable[[str, str, "tuple[str, ...] | None"], list[Statement]]
+SearchIndexer = Callable[[str, str, "tuple[str, ...] | None", "JSONObject | None"], list[Statement]]
+"""``(collection, id, texts, data)`` → the statements that (re)index a searchable document:
+its searchable fields' text and its data as written (None for both: it is deleted)."""
 """(collection, id, texts or None to remove) → the backend's statements for its index."""
 
 
@@ -266,9 +269,9 @@ def compile_write_set(
         # checks them); JSON is checked as it is encoded (dump_json).
         indexed: list[Statement] = []
         if isinstance(write, InsertDocument | UpdateDocument) and write.search is not None:
-            indexed = index(write.collection, write.id, write.search)
+            indexed = index(write.collection, write.id, write.search, write.data)
         elif isinstance(write, DeleteDocument) and write.searchable:
-            indexed = index(write.collection, write.id, None)
+            indexed = index(write.collection, write.id, None, None)
         if isinstance(write, InsertDocument):
             statements.extend(_insert(write, json_param, len(indexed)))
         else:
