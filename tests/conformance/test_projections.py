@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-import faaskit.store.postgres
+import faaskit.store.postgres_commits
 from faaskit import Context, ValidationError
 from faaskit.cqrs.projections import ProjectionRunner, Recorded
 from faaskit.errors import ConcurrencyError
@@ -226,7 +226,7 @@ async def test_lag_metric_counts_the_events_a_projection_has_not_applied(
 
 
 class _NotAnAppend:
-    """Stands in for AppendEvents in faaskit.store.postgres: no write is one, so
+    """Stands in for AppendEvents in faaskit.store.postgres_commits: no write is one, so
     ``PostgresStore.commit`` never takes the log lock (the negative control)."""
 
 
@@ -265,7 +265,7 @@ async def test_late_commit_is_not_skipped_on_postgres(
     import psycopg
 
     if not log_lock:
-        monkeypatch.setattr(faaskit.store.postgres, "AppendEvents", _NotAnAppend)
+        monkeypatch.setattr(faaskit.store.postgres_commits, "AppendEvents", _NotAnAppend)
     async with AppHarness(app, database_url=postgres_url, data_dir=tmp_path / "h") as h:
         runner = runner_of(h, "ledger")
         holder = await psycopg.AsyncConnection.connect(postgres_url)  # an open transaction

@@ -24,12 +24,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from faaskit.errors import ConfigurationError
 from faaskit.store import statements as sql
-from faaskit.store.postgres_events import LOG_LOCK, PostgresEvents
+from faaskit.store.postgres_commits import GroupCommitter
+from faaskit.store.postgres_events import PostgresEvents
 from faaskit.store.postgres_limits import PostgresLimits
-from faaskit.store.postgres_messages import CLAIM_ONE, NOTIFY, PostgresMessages, as_is
+from faaskit.store.postgres_messages import PostgresMessages
 from faaskit.store.postgres_search import PostgresSearch
-from faaskit.store.protocol import AppendEvents, CommitOutcome, Document, UniqueKey, WriteSet
-from faaskit.store.rows import delivery_from_row
+from faaskit.store.protocol import CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.text import dump_json, nul_error
 from faaskit.store.urls import redacted
 
@@ -51,6 +51,7 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLi
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        self._committer = GroupCommitter(lambda: self.pool.connection())
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -123,47 +124,12 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLi
             return [_document(row) for row in await cursor.fetchall()]  # type: ignore[misc]
 
     async def commit(self, write_set: WriteSet) -> CommitOutcome:
-        outcome = CommitOutcome()
         if not write_set:
-            return outcome
+            return CommitOutcome()
         statements = sql.compile_write_set(
             write_set, json_param=bytes.decode, index=self.index_statements
         )
-        skip = 0
-        appends = any(isinstance(write, AppendEvents) for write in write_set.writes)
-        async with self.pool.connection() as conn, conn.transaction():
-            if appends:  # positions must commit in order: one appender at a time
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
-            for statement in statements:
-                if skip:
-                    skip -= 1
-                    continue
-                query = sql.postgres_placeholders(statement.sql)
-                cursor = await conn.execute(query, statement.params)
-                if cursor.rowcount == 0:
-                    if statement.skip_if_no_row:
-                        skip = statement.skip_if_no_row
-                        outcome.deduplicated += statement.counted
-                        continue
-                    missing = statement.if_missing
-                    if missing is not None:
-                        cursor = await conn.execute(_EXISTS, missing)
-                        if await cursor.fetchone() is None:
-                            raise sql.not_found(*missing)
-                    if statement.if_no_row is not None:
-                        raise statement.if_no_row()
-                outcome.deliveries += statement.deliveries
-            claim = write_set.claim
-            if claim is not None:
-                for message_id, target in sql.claim_candidates(write_set):
-                    lease_until = claim.now + claim.lease
-                    params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
-                    row = await (await conn.execute(CLAIM_ONE, params)).fetchone()
-                    if row is not None:
-                        outcome.claimed.append(delivery_from_row(row, claim.owner, as_is))
-            if outcome.announced:
-                await conn.execute(NOTIFY)  # delivered to listeners when this commits
-        return outcome
+        return await self._committer.commit(write_set, statements)
 
     async def reset(self) -> None:
         async with self.pool.connection() as conn, conn.transaction():

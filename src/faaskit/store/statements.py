@@ -373,7 +373,9 @@ def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Itera
             message.expires_at,
         ),
         None if write.deduplicate else _message_exists(message.id),
-        skip_if_no_row=1 if write.deliveries else 0,
+        # only a deduplicated message is dropped with its deliveries; any other id already
+        # stored is a conflict of the unit (its if_no_row), not a silent drop
+        skip_if_no_row=1 if write.deliveries and write.deduplicate else 0,
     )
     if write.deliveries:
         params: list[Any] = []

@@ -1,0 +1,223 @@
+"""Group commit on PostgreSQL: the units of work that wait to commit at the same time
+share one transaction, and so one round trip to BEGIN and COMMIT and one WAL flush.
+
+A unit that arrives while no transaction is in flight commits at once, alone (no added
+latency); the ones that arrive meanwhile wait and go together in the next. A transaction
+in flight for longer than STALL (waiting on a lock another process holds, say) does not
+hold the rest up: another starts beside it, up to MAX_IN_FLIGHT. A batch runs
+optimistically, every unit's statements one after the other with no savepoint; when a
+unit's statement fails (a stale version, a taken key, a lost lease), the batch is rolled
+back and run again with a savepoint per unit, so that unit fails alone and every other
+commits exactly once. An error that is not the unit's own (a deadlock with another
+process, a broken connection) before COMMIT runs each unit again in a transaction of its
+own; an error at COMMIT reaches every unit of the batch, as it would reach a lone unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+
+from faaskit.errors import FaaskitError
+from faaskit.store import statements as sql
+from faaskit.store.postgres_events import LOG_LOCK
+from faaskit.store.postgres_messages import CLAIM_ONE, NOTIFY, as_is
+from faaskit.store.protocol import AppendEvents, CommitOutcome, WriteSet
+from faaskit.store.rows import delivery_from_row
+
+__all__ = ["MAX_BATCH", "GroupCommitter"]
+
+MAX_BATCH = 256
+"""Units of work in one transaction at most."""
+STALL = 0.02
+"""Seconds a waiting unit lets the transaction in flight run before another starts."""
+MAX_IN_FLIGHT = 4
+"""Batch transactions of one store at once (each holds a pooled connection)."""
+_EXISTS = sql.postgres_placeholders(sql.EXISTS)
+_UNIT_ERRORS = (FaaskitError, psycopg.errors.IntegrityError, psycopg.errors.DataError)
+"""What a unit's own statements raise: it fails alone, the rest of its batch commits."""
+Connect = Callable[[], Any]
+"""``pool.connection``: an async context manager giving a connection."""
+
+
+@dataclass(eq=False)
+class _Unit:
+    write_set: WriteSet
+    statements: list[sql.Statement]
+    future: asyncio.Future[CommitOutcome]
+    appends: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.appends = any(isinstance(w, AppendEvents) for w in self.write_set.writes)
+
+
+class _Rollback(Exception):
+    """A unit of an optimistic batch failed: run the batch again with savepoints."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class GroupCommitter:
+    """Commits the units of work of one store (one process) in as few transactions as
+    their arrival allows, one transaction in flight at a time."""
+
+    def __init__(self, connect: Connect) -> None:
+        self.connect = connect
+        self._waiting: list[_Unit] = []
+        self._drains: set[asyncio.Task[None]] = set()
+        self._stall: asyncio.TimerHandle | None = None
+        self.transactions = 0
+        """Transactions begun (tests and benchmarks count units per transaction)."""
+
+    async def commit(self, write_set: WriteSet, statements: list[sql.Statement]) -> CommitOutcome:
+        loop = asyncio.get_running_loop()
+        unit = _Unit(write_set, statements, loop.create_future())
+        self._waiting.append(unit)
+        if not self._drains:
+            self._start()
+        elif self._stall is None:
+            self._stall = loop.call_later(STALL, self._stalled)
+        try:
+            return await asyncio.shield(unit.future)
+        except asyncio.CancelledError:
+            if unit in self._waiting:  # not taken yet: it never commits
+                self._waiting.remove(unit)
+            raise
+
+    def _start(self) -> None:
+        drain = asyncio.ensure_future(self._drain())
+        self._drains.add(drain)
+        drain.add_done_callback(self._drains.discard)
+
+    def _stalled(self) -> None:
+        self._stall = None
+        if self._waiting and len(self._drains) < MAX_IN_FLIGHT:
+            self._start()
+        if self._waiting:  # still waiting: look again after another STALL
+            self._stall = asyncio.get_running_loop().call_later(STALL, self._stalled)
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                outcomes = await self._commit_batch(batch)
+            except BaseException as error:  # at COMMIT, or cancelled: every unit hears it
+                for unit in batch:
+                    if not unit.future.done():
+                        unit.future.set_exception(error)
+                if isinstance(error, asyncio.CancelledError):
+                    raise
+                continue
+            for unit, outcome in zip(batch, outcomes, strict=True):
+                if unit.future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    unit.future.set_exception(outcome)
+                else:
+                    unit.future.set_result(outcome)
+
+    async def _commit_batch(self, batch: list[_Unit]) -> list[CommitOutcome | BaseException]:
+        if len(batch) == 1:
+            return [await self._alone(batch[0])]
+        try:
+            try:
+                return await self._together(batch, savepoints=False)
+            except _Rollback:
+                return await self._together(batch, savepoints=True)
+        except _NotTheUnits:
+            return [await self._alone(unit) for unit in batch]
+
+    async def _alone(self, unit: _Unit) -> CommitOutcome | BaseException:
+        try:
+            outcomes = await self._together([unit], savepoints=False)
+        except (_Rollback, _NotTheUnits) as failure:
+            return failure.error
+        return outcomes[0]
+
+    async def _together(
+        self, batch: list[_Unit], *, savepoints: bool
+    ) -> list[CommitOutcome | BaseException]:
+        outcomes: list[CommitOutcome | BaseException] = []
+        committing = False
+        async with self.connect() as conn:
+            self.transactions += 1
+            try:
+                async with conn.transaction():
+                    if any(unit.appends for unit in batch):  # positions commit in order
+                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+                    for unit in batch:
+                        outcomes.append(await self._unit(conn, unit, savepoints=savepoints))
+                    if any(isinstance(o, CommitOutcome) and o.announced for o in outcomes):
+                        await conn.execute(NOTIFY)  # delivered to listeners at COMMIT
+                    committing = True
+            except psycopg.Error as error:
+                if committing:  # COMMIT itself failed: its outcome reaches every unit
+                    raise
+                raise _NotTheUnits(error) from error
+        return outcomes
+
+    async def _unit(
+        self, conn: AsyncConnection[Any], unit: _Unit, *, savepoints: bool
+    ) -> CommitOutcome | BaseException:
+        if not savepoints:
+            try:
+                return await apply_unit(conn, unit.write_set, unit.statements)
+            except _UNIT_ERRORS as error:
+                raise _Rollback(error) from error
+        try:
+            async with conn.transaction():  # a savepoint: undone alone when it fails
+                return await apply_unit(conn, unit.write_set, unit.statements)
+        except _UNIT_ERRORS as error:
+            return error
+
+
+class _NotTheUnits(Exception):
+    """The batch failed before COMMIT for a reason none of its units gave (``error``)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+async def apply_unit(
+    conn: AsyncConnection[Any], write_set: WriteSet, statements: list[sql.Statement]
+) -> CommitOutcome:
+    """One unit's statements in the transaction under way, then its claim of what it
+    wrote; raises what a statement names (ConflictError, ConcurrencyError, NotFoundError)."""
+    outcome = CommitOutcome()
+    skip = 0
+    for statement in statements:
+        if skip:
+            skip -= 1
+            continue
+        query = sql.postgres_placeholders(statement.sql)
+        cursor = await conn.execute(query, statement.params)
+        if cursor.rowcount == 0:
+            if statement.skip_if_no_row:
+                skip = statement.skip_if_no_row
+                outcome.deduplicated += statement.counted
+                continue
+            missing = statement.if_missing
+            if missing is not None:
+                cursor = await conn.execute(_EXISTS, missing)
+                if await cursor.fetchone() is None:
+                    raise sql.not_found(*missing)
+            if statement.if_no_row is not None:
+                raise statement.if_no_row()
+        outcome.deliveries += statement.deliveries
+    claim = write_set.claim
+    if claim is not None:
+        for message_id, target in sql.claim_candidates(write_set):
+            lease_until = claim.now + claim.lease
+            params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
+            row = await (await conn.execute(CLAIM_ONE, params)).fetchone()
+            if row is not None:
+                outcome.claimed.append(delivery_from_row(row, claim.owner, as_is))
+    return outcome

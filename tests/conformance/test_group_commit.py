@@ -1,0 +1,156 @@
+"""Units of work that commit at the same time share one transaction, on every backend
+(SQLite: the writer thread's group commit; PostgreSQL: the store's group committer), and
+each still commits or fails alone: a stale version, a taken id, a lost lease or a
+duplicate message id fails (or is dropped from) only its own unit, every other unit of
+the batch commits exactly once, and a unit cancelled before its batch starts never
+commits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from faaskit.errors import ConcurrencyError, ConflictError, LeaseLostError
+from faaskit.store import Store
+from faaskit.store.protocol import (
+    AckDelivery,
+    InsertDocument,
+    Message,
+    NewDelivery,
+    PublishMessage,
+    UpdateDocument,
+    Write,
+    WriteSet,
+)
+
+AT = "2026-01-01T00:00:00+00:00"
+UNITS = 40
+
+
+def insert(id: str, data: dict[str, Any] | None = None) -> InsertDocument:
+    return InsertDocument("things", id, data or {"id": id}, (), AT)
+
+
+def update(id: str, data: dict[str, Any], expected: int) -> UpdateDocument:
+    return UpdateDocument("things", id, data, (), AT, expected_version=expected)
+
+
+def publish(id: str, *, deduplicate: bool = True) -> PublishMessage:
+    message = Message(id, "topic", {"id": id}, published_at=1.0)
+    return PublishMessage(message, [NewDelivery("task:t", 1.0)], deduplicate)
+
+
+async def together(store: Store, units: list[list[Write]]) -> list[Any]:
+    """Commit ``units`` at once (each its own unit of work): their outcomes or errors."""
+    return await asyncio.gather(
+        *(store.commit(WriteSet(list(writes))) for writes in units), return_exceptions=True
+    )
+
+
+def transactions(store: Store) -> int | None:
+    """Batch transactions the PostgreSQL committer has run (None on SQLite)."""
+    committer = getattr(store, "_committer", None)
+    return None if committer is None else committer.transactions
+
+
+async def test_units_committing_at_once_share_a_transaction(store: Store) -> None:
+    before = transactions(store)
+
+    outcomes = await together(store, [[insert(f"d{n}")] for n in range(UNITS)])
+
+    assert not [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(await store.find("things", {})) == UNITS
+    if before is not None:  # the first commits alone, the rest wait and go together
+        used = transactions(store)
+        assert used is not None and used - before < UNITS // 4
+
+
+async def test_a_failing_unit_fails_alone_and_every_other_commits_once(store: Store) -> None:
+    await store.commit(WriteSet([insert("taken"), insert("versioned", {"v": 0})]))
+    units: list[list[Write]] = [[insert(f"d{n}"), publish(f"m{n}")] for n in range(UNITS)]
+    units[7] = [insert("d7"), insert("taken")]  # the id is taken: ConflictError
+    units[19] = [insert("d19"), update("versioned", {"v": 1}, expected=5)]  # stale
+    units[33] = [insert("d33"), AckDelivery(10_000, "nobody")]  # a lease it does not hold
+
+    outcomes = await together(store, units)
+
+    assert isinstance(outcomes[7], ConflictError)
+    assert type(outcomes[19]) is ConcurrencyError
+    assert isinstance(outcomes[33], LeaseLostError)
+    failed = {7, 19, 33}
+    assert all(not isinstance(o, BaseException) for n, o in enumerate(outcomes) if n not in failed)
+    ids = sorted(d.id for d in await store.find("things", {}))
+    expected = [f"d{n}" for n in range(UNITS) if n not in failed] + ["taken", "versioned"]
+    assert ids == sorted(expected)  # a failed unit's other writes are not there either
+    assert all(d.version == 1 for d in await store.find("things", {}))  # each written once
+    versioned = await store.get("things", "versioned")
+    assert versioned is not None and versioned.data == {"v": 0}
+    published = sorted(m.id for m in await store.messages(limit=1000))
+    assert published == sorted(f"m{n}" for n in range(UNITS) if n not in failed)
+    assert len(await store.pending(["task:t"])) == UNITS - len(failed)
+
+
+async def test_the_same_message_id_twice_in_a_batch_is_stored_once(store: Store) -> None:
+    units: list[list[Write]] = [[publish(f"m{n}")] for n in range(UNITS)]
+    units[5] = [publish("twice")]
+    units[25] = [publish("twice"), insert("beside-the-duplicate")]
+
+    outcomes = await together(store, units)
+
+    assert [o.deduplicated for o in outcomes if not isinstance(o, BaseException)].count(1) == 1
+    assert outcomes[5].deduplicated + outcomes[25].deduplicated == 1
+    assert [m.id for m in await store.messages(limit=1000)].count("twice") == 1
+    twice = [p for p in await store.pending(["task:t"]) if p.message.id == "twice"]
+    assert len(twice) == 1  # its deliveries dropped with it, the other unit's write kept
+    assert await store.get("things", "beside-the-duplicate") is not None
+
+
+async def test_the_same_message_id_without_deduplication_fails_only_its_unit(
+    store: Store,
+) -> None:
+    await store.commit(WriteSet([publish("old")]))
+    units: list[list[Write]] = [[insert(f"d{n}")] for n in range(UNITS)]
+    units[3] = [insert("d3"), publish("old", deduplicate=False)]
+
+    outcomes = await together(store, units)
+
+    assert isinstance(outcomes[3], ConflictError)
+    assert await store.get("things", "d3") is None
+    assert len(await store.find("things", {})) == UNITS - 1
+
+
+async def test_a_unit_cancelled_before_its_batch_starts_never_commits(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committer = getattr(store, "_committer", None)
+    if committer is None:
+        pytest.skip("SQLite's writer thread takes a unit as soon as it is queued")
+    gate, in_flight = asyncio.Event(), asyncio.Event()
+    connect = committer.connect
+
+    @contextlib.asynccontextmanager
+    async def held_first() -> AsyncIterator[Any]:
+        in_flight.set()
+        await gate.wait()  # the first batch holds here, as on a slow lock
+        async with connect() as conn:
+            yield conn
+
+    monkeypatch.setattr(committer, "connect", held_first)
+    first = asyncio.ensure_future(store.commit(WriteSet([insert("first")])))
+    await in_flight.wait()
+    monkeypatch.setattr(committer, "connect", connect)
+    late = asyncio.ensure_future(store.commit(WriteSet([insert("cancelled")])))
+    after = asyncio.ensure_future(store.commit(WriteSet([insert("after")])))
+    await asyncio.sleep(0)  # both wait for the batch in flight
+    late.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    gate.set()
+
+    await asyncio.gather(first, after)
+    assert await store.get("things", "cancelled") is None
+    assert sorted(d.id for d in await store.find("things", {})) == ["after", "first"]
