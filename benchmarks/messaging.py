@@ -1,12 +1,17 @@
-"""Durable messaging: faaskit's worker on SQLite and PostgreSQL, Celery on Redis, and the raw
-insert rate of the same rows (the machine's limit).
+"""Durable messaging: faaskit's worker on SQLite and PostgreSQL, Celery on Redis, PgQueuer on
+PostgreSQL, and the raw insert rate of the same rows (the machine's limit).
 
 Throughput (for every contender the same two phases):
 
 1. publish N messages with no worker running — faaskit: invocations of ``bench_apps`` that
    publish 100 messages each, 16 at a time, in this process; Celery: ``.delay()`` N times;
+   PgQueuer: ``Queries.enqueue`` of 100 jobs per call, 16 calls at a time;
 2. start the worker processes and let them drain the backlog. Each handler records when it
    ran, so the drain time is first to last handler run (process start-up excluded).
+
+One worker on PostgreSQL, head to head: rounds of faaskit, PgQueuer (batch size 100 and its
+default) and Celery, one worker process each, their order reversed every other round so a
+slow minute of the shared machine hurts every contender alike (``head_to_head``).
 
 Latency: one message at a time (20-60 ms apart, far slower than the worker handles them) to
 a worker that idle-waits; the handler's run time minus the time ``publish`` was called.
@@ -15,6 +20,7 @@ a worker that idle-waits; the handler's run time minus the time ``publish`` was 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import signal
@@ -22,7 +28,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,8 @@ import stores
 from results_messaging import (
     CELERY,
     FAASKIT,
+    PGQUEUER,
+    PGQUEUER_100,
     RAW_COPY,
     RAW_PSYCOPG,
     RAW_SQLITE,
@@ -41,6 +49,8 @@ from results_messaging import (
 )
 
 HERE = Path(__file__).resolve().parent
+DISTRIBUTIONS = ("psycopg", "psycopg-pool", "pgqueuer", "celery", "kombu", "redis")
+"""The versions the section states (beside Python and the faaskit commit)."""
 BATCH = 100
 """Messages published by one invocation."""
 PUBLISHERS = 16
@@ -307,6 +317,119 @@ def celery_latency(workdir: Path, samples: int) -> LatencyRow:
     finally:
         lane.clean()
     return row
+
+
+# --- PgQueuer -----------------------------------------------------------------------------
+
+
+def pgqueuer_name(batch_size: int | None) -> str:
+    """The contender's name: ``PGQUEUER_100``, or its default batch size said as such."""
+    if batch_size == 100:
+        return PGQUEUER_100
+    import pgqueuer_side
+
+    return f"{PGQUEUER} (batch_size={pgqueuer_side.default_batch_size()}, its default)"
+
+
+def pgqueuer_throughput(
+    db: stores.Database, batch_size: int | None, messages: int, workdir: Path
+) -> ThroughputRow:
+    """faaskit's two phases for PgQueuer: enqueue ``messages`` with no worker, then one
+    worker (``pgqueuer_side.py``, ``batch_size`` or its default) drains them; drain time
+    from the handlers' own timestamps, as for faaskit. Done when every job's row is written
+    and every job is acked (gone from PgQueuer's queue table)."""
+    import pgqueuer_side
+
+    row = ThroughputRow(pgqueuer_name(batch_size), db.kind, 1, messages)
+    if not pgqueuer_side.ASYNCPG:
+        row.note = f"QueueManager on {pgqueuer_side.worker_driver()}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(pgqueuer_side.install(db.url))
+    row.publish_seconds = asyncio.run(pgqueuer_side.publish(db.url, messages, BATCH, PUBLISHERS))
+    log = workdir / "pgqueuer-worker.log"
+    table = pgqueuer_side.TABLE
+    with pgqueuer_side.worker(db.url, batch_size, log) as process:
+        check = functools.partial(_check_child, process, log, "pgqueuer worker")
+        row.handled = _wait_rows(db, f"SELECT count(*) FROM {table}", messages, check)
+        queue = f"SELECT count(*) FROM {pgqueuer_side.QUEUE_TABLE}"
+        ends = time.monotonic() + 30
+        while (left := int(db.scalar(queue))) and time.monotonic() < ends:
+            check()
+            time.sleep(0.05)
+    if left:
+        raise RuntimeError(f"{left} jobs not acked 30 s after every handler ran")
+    first, last = db.query(
+        f"SELECT min((data->>'handled')::float8), max((data->>'handled')::float8) FROM {table}"
+    )[0]
+    row.consume_seconds = float(last) - float(first)
+    return row
+
+
+def _check_child(process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    if process.poll() is not None:
+        tail = log.read_text(errors="replace")[-1500:]
+        raise RuntimeError(f"{what} exited with {process.returncode}: {tail}")
+
+
+def _wait_rows(db: stores.Database, sql: str, count: int, check: Callable[[], None]) -> int:
+    """Poll ``sql`` (a count) until it reaches ``count``; the count."""
+    ends = time.monotonic() + DEADLINE
+    while (done := int(db.scalar(sql))) < count:
+        check()
+        if time.monotonic() > ends:
+            raise RuntimeError(f"only {done:,} of {count:,} handled within {DEADLINE:.0f} s")
+        time.sleep(0.05)
+    return done
+
+
+# --- one worker on PostgreSQL, head to head -----------------------------------------------
+
+PGQUEUER_BATCH_SIZES: tuple[int | None, ...] = (100, None)
+"""Batch size 100 (the aim's) and PgQueuer's default (``None``: not passed)."""
+HEAD_TO_HEAD = 2 + len(PGQUEUER_BATCH_SIZES)
+"""Runs per round: faaskit + PostgreSQL, each PgQueuer batch size, Celery."""
+
+
+def head_to_head(
+    url: str, round_: int, messages: int, celery_messages: int, workdir: Path
+) -> list[tuple[ThroughputRow, Callable[[], ThroughputRow]]]:
+    """Round ``round_`` (from 1): (the row to record if it fails, the measurement) per
+    contender, one worker each, every PostgreSQL run in a fresh schema; reversed order on
+    even rounds."""
+
+    def faaskit_run() -> ThroughputRow:
+        with stores.postgres(url) as db:
+            return faaskit_throughput(db, 1, messages, workdir / f"faaskit-{round_}")
+
+    def pgqueuer_run(batch_size: int | None) -> ThroughputRow:
+        with stores.postgres(url) as db:
+            folder = workdir / f"pgqueuer-{batch_size or 'default'}-{round_}"
+            return pgqueuer_throughput(db, batch_size, messages, folder)
+
+    def celery_run() -> ThroughputRow:
+        return celery_throughput(1, celery_messages, workdir / f"celery-{round_}")
+
+    runs: list[tuple[ThroughputRow, Callable[[], ThroughputRow]]] = [
+        (ThroughputRow(FAASKIT, stores.POSTGRES, 1, messages), faaskit_run)
+    ]
+    for size in PGQUEUER_BATCH_SIZES:
+        failed = ThroughputRow(pgqueuer_name(size), stores.POSTGRES, 1, messages)
+        runs.append((failed, functools.partial(pgqueuer_run, size)))
+    runs.append((ThroughputRow(CELERY, "Redis", 1, celery_messages), celery_run))
+
+    def in_round(
+        failed: ThroughputRow, measure: Callable[[], ThroughputRow]
+    ) -> tuple[ThroughputRow, Callable[[], ThroughputRow]]:
+        def measured() -> ThroughputRow:
+            row = measure()
+            row.round = round_
+            return row
+
+        failed.round = round_
+        return failed, measured
+
+    ordered = runs if round_ % 2 == 1 else runs[::-1]
+    return [in_round(failed, measure) for failed, measure in ordered]
 
 
 # --- the machine's limit ------------------------------------------------------------------

@@ -34,6 +34,31 @@ METHOD = """\
   run times to a Redis list (its store write); `acks_late=True` (ack after the run,
   at-least-once like faaskit), no result backend, no heartbeat/mingle/gossip, log level
   WARNING, default prefetch (4 per process), broker = the local Redis.
+- **PgQueuer** (`benchmarks/pgqueuer_side.py`), on PostgreSQL in a fresh schema of its own
+  per run (`Queries.install()`, what `pgq install` runs): the same two phases — (1)
+  `Queries.enqueue` of 100 jobs per call (its list form), 16 calls in flight on a psycopg pool
+  of 10 (faaskit's default pool size) through its `PsycopgDriver`; (2) one worker process, one
+  `QueueManager`, `run(batch_size=100)` or `run()` (its default), its other defaults (no
+  `max_concurrent_tasks`), on uvloop as `pgq run` runs it (faaskit's worker runs on asyncio's
+  own loop). The handler inserts one row — the job id as key, a `jsonb` of its publish and run
+  times, like faaskit's handled document — in its own transaction on a psycopg pool of 10; a
+  run is done when every row is written and every job is acked (gone from PgQueuer's queue
+  table). The `QueueManager` runs on asyncpg (`AsyncpgDriver`), not psycopg: the LISTEN
+  watcher of `PsycopgDriver` waits in psycopg's `notifies(timeout=1.0)`, which holds the
+  connection's lock, so each dequeue and ack waits for a notification or the timeout (a smoke
+  run drained ~210 msg/s at batch size 100 and ~21 at its default); asyncpg delivers
+  notifications by callback and has no such wait.
+- **PgQueuer does less per message than faaskit: its handler's write and its ack commit
+  separately.** The ack is a later statement on the worker's connection, batched with other
+  acks, so a crash between the two runs the handler again and its write happens twice unless
+  the handler guards it; faaskit commits each handler's writes with its ack in one transaction
+  (exactly-once effects on its own state). Publishing, PgQueuer writes one row per job; faaskit
+  writes the outbox message and its delivery.
+- **One worker on PostgreSQL, head to head**: rounds of faaskit + PostgreSQL, PgQueuer at
+  batch size 100 and at its default, and Celery + Redis, one worker process each, in one
+  order on odd rounds and the reverse on even rounds (a slow minute of this shared machine
+  hurts every contender alike); each row is the round with the median end-to-end rate, and
+  the aims divide those medians.
 - **Latency**: one message per publishing invocation (Celery: one `.delay()`), 20-60 ms
   apart, to one worker process that idle-waits (the gaps are far longer than a message
   takes, so every message finds the worker idle); latency = handler start - the moment
@@ -75,7 +100,7 @@ def _throughput(results: MessagingResults, table: Table) -> list[str]:
     rows = []
     backends = {"SQLite": 0, "PostgreSQL": 1}
     for row in sorted(
-        results.throughput,
+        results.sweep,
         key=lambda r: (r.contender != FAASKIT, backends.get(r.backend, 2), r.processes),
     ):
         rows.append(
@@ -101,6 +126,53 @@ def _throughput(results: MessagingResults, table: Table) -> list[str]:
             "end-to-end msg/s",
             "vs raw executemany",
             "vs Celery (same processes)",
+            "error or note",
+        ],
+        rows,
+    )
+
+
+def _contenders(results: MessagingResults) -> list[str]:
+    """The head-to-head's contenders (``ThroughputRow.name``) in the order they first ran."""
+    return list(dict.fromkeys(row.name for row in results.rounds))
+
+
+def _head_to_head(results: MessagingResults, table: Table) -> list[str]:
+    """The median round of each contender, every round's end-to-end rate beside it."""
+    faaskit = results.median_round(f"{FAASKIT} + PostgreSQL")
+    ours = faaskit.end_to_end_per_s if faaskit else None
+    rows = []
+    for name in _contenders(results):
+        median = results.median_round(name)
+        every = [r for r in results.rounds if r.name == name]
+        theirs = median.end_to_end_per_s if median else None
+        failed = next((r.error or r.note for r in every if r.error or r.note), "")
+        rows.append(
+            [
+                name,
+                f"{median.messages:,}" if median else "—",
+                fmt_rps(median.published_per_s if median else None),
+                fmt_rps(median.consumed_per_s if median else None),
+                f"**{fmt_rps(theirs)}**" if theirs else "—",
+                " / ".join(
+                    f"#{r.round} {fmt_rps(r.end_to_end_per_s)}" if r.end_to_end_per_s else "failed"
+                    for r in every
+                ),
+                _vs_raw(median, results) if median else "—",
+                fmt_ratio(ours / theirs if ours and theirs else None),
+                failed or "",
+            ]
+        )
+    return table(
+        [
+            "contender (one worker process)",
+            "messages",
+            "published msg/s",
+            "drained msg/s",
+            "end-to-end msg/s",
+            "rounds end-to-end msg/s",
+            "vs raw executemany",
+            "faaskit ÷ this (end to end)",
             "error or note",
         ],
         rows,
@@ -134,8 +206,24 @@ def _raw(results: MessagingResults, table: Table) -> list[str]:
 
 def section(results: Results, table: Table) -> list[str]:
     m = results.messaging
-    lines = ["## Messaging: publish → subscriber → ack", "", METHOD.rstrip(), ""]
+    lines = ["## Messaging: publish → subscriber → ack", ""]
+    if m.date:
+        versions = ", ".join(f"{name} {version}" for name, version in m.versions.items())
+        lines += [
+            f"Measured {m.date}; load average before {m.load_before}, after {m.load_after}; "
+            f"{versions}.",
+            "",
+        ]
+    lines += [METHOD.rstrip(), ""]
     lines += ["### Throughput", "", *_throughput(m, table), ""]
+    if m.rounds:
+        rounds = len({r.round for r in m.rounds})
+        lines += [
+            f"### One worker on PostgreSQL: faaskit vs PgQueuer, {rounds} interleaved rounds",
+            "",
+            *_head_to_head(m, table),
+            "",
+        ]
     lines += ["### Publish-to-handler latency, idle worker", "", *_latency(m, table), ""]
     lines += ["### The machine's limit: the same rows, raw", "", *_raw(m, table), ""]
     lines += ["Aims of the issue:", ""]

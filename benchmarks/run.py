@@ -7,7 +7,9 @@ Sections: hello (faaskit, Starlette, FastAPI, Powertools under the same uvicorn 
 writes (faaskit POST /items on SQLite and PostgreSQL), import times, start-up to first 200,
 adapters (Lambda HTTP events in-process: faaskit, Powertools, Chalice, Mangum; per event and
 cold start; `--only adapters` or `benchmarks/adapters.py` updates only its section),
-messaging (faaskit workers on SQLite and PostgreSQL vs Celery on Redis vs raw inserts),
+messaging (faaskit workers on SQLite and PostgreSQL vs Celery on Redis vs raw inserts, then
+one worker each on PostgreSQL vs PgQueuer in interleaved rounds; `--only messaging` updates
+only its section),
 cqrs (faaskit aggregates, projections and search vs the eventsourcing library),
 sagas (a 4-step saga on SQLite and PostgreSQL vs DBOS Transact; `--only sagas` or
 `benchmarks/sagas.py` updates only its section).
@@ -40,6 +42,7 @@ import machine
 import messaging
 import report
 import report_adapters
+import report_messaging
 import report_sagas
 import sagas
 import stores
@@ -114,11 +117,14 @@ class Sizes:
     saga_rounds: int = 3
     saga_runs: tuple[int, int, int] = (10, 100, 100)
     """Sagas per run of the sagas section: warm-up, (a) one at a time, (b) in flight."""
+    postgres_rounds: int = 3
+    """Interleaved rounds of the one-worker head-to-head on PostgreSQL (faaskit, PgQueuer)."""
 
     @classmethod
     def quick(cls) -> Sizes:
         sizes = cls(4_000, 1_000, 1_000, (1, 2), 30, 20_000, 2_000, 500, 10_000, 40, 2.0, 3, 300)
         sizes.saga_rounds, sizes.saga_runs = 1, (3, 20, 20)
+        sizes.postgres_rounds = 2  # both orders
         return sizes
 
 
@@ -353,6 +359,8 @@ class Bench:
         """Throughput (interleaved by worker processes), latency, then the raw limit."""
         found, sizes, url = self.results.messaging, self.options.sizes, self.options.postgres_url
         work = WORK / "messaging"
+        found.date, found.load_before = adapters.utc_now(), machine.load_average()
+        found.versions = machine.versions(messaging.DISTRIBUTIONS, commit=True)
         for processes in sizes.processes:
             for backend in (stores.SQLITE, stores.POSTGRES):
                 self.advance(f"messaging: faaskit + {backend}, {processes} worker process(es)")
@@ -368,6 +376,14 @@ class Bench:
                 work / f"celery-{processes}",
             )
             self._measure(found.throughput, failed, measure)
+        for round_ in range(1, sizes.postgres_rounds + 1):
+            head = work / "one-worker"
+            runs = messaging.head_to_head(
+                url, round_, sizes.postgres_messages, sizes.celery_messages, head
+            )
+            for failed, measured in runs:
+                self.advance(f"messaging: one worker, {failed.name}, round {round_}")
+                self._measure(found.throughput, failed, measured)
         samples = sizes.latency_samples
         for backend, in_process in (
             (stores.SQLITE, False),
@@ -397,6 +413,7 @@ class Bench:
         self._measure(found.raw, RawRow(RAW_SQLITE, ""), raw_sqlite)
         raw_postgres = partial(messaging.raw_postgres, url, sizes.raw_rows // 2)
         self._measure(found.raw, RawRow(RAW_PSYCOPG, ""), raw_postgres)
+        found.load_after = machine.load_average()
 
     def sagas(self) -> None:
         """faaskit's saga engine vs DBOS Transact, interleaved child runs per round."""
@@ -519,7 +536,10 @@ class Bench:
             "imports": 1 + len(IMPORTED),
             "startup": o.startup_runs * len(CONTENDERS),
             "adapters": adapters.steps(o.sizes.adapter_rounds, o.import_runs),
-            "messaging": 3 * len(o.sizes.processes) + 4 + 1,
+            "messaging": 3 * len(o.sizes.processes)
+            + o.sizes.postgres_rounds * messaging.HEAD_TO_HEAD
+            + 4
+            + 1,
             "cqrs": 3 + 2,
             "sagas": sagas.steps(o.sizes.saga_rounds, o.import_runs),
         }
@@ -583,7 +603,7 @@ def run(options: Options, console: Console) -> tuple[Results, AdapterResults, Sa
     return results, found, saga_found
 
 
-ALONE = {"adapters", "sagas"}
+ALONE = {"adapters", "sagas", "messaging"}
 """Sections a run of their own splices into the RESULTS.md already there."""
 
 
@@ -596,6 +616,8 @@ def markdown(
     saga_section = report_sagas.section(saga_found, report._table) if saga_found.rows else []
     if set(options.sections) <= ALONE and options.output.exists():
         text = options.output.read_text()
+        if "messaging" in options.sections:
+            text = splice(text, "## Messaging", report_messaging.section(results, report._table))
     else:
         text = report.markdown(results)
     text = splice(text, "## Adapters", section) if section else text
@@ -607,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     results, found, saga_found = run(options, console)
     options.output.write_text(markdown(options, results, found, saga_found))
-    if not set(options.sections) <= ALONE:
+    if not set(options.sections) <= ALONE or "messaging" in options.sections:
         for table in terminal.final_tables(results):
             console.print(table)
     for table in report_adapters.terminal_tables(found):
