@@ -110,6 +110,35 @@ CREATE TABLE IF NOT EXISTS faaskit_search (
 
 CREATE INDEX IF NOT EXISTS faaskit_search_vector ON faaskit_search USING GIN (vector);
 
+-- Typed columns beside the text (faaskit.store.search_sql): k0..k15 hold the values of the
+-- fields a collection is filtered, bounded and sorted by, as ``data -> field`` (jsonb, so
+-- comparisons and order stay exactly those of the document's values). Indexes per column,
+-- (collection, kN, doc_id), are made when a column is first used.
+ALTER TABLE faaskit_search
+    ADD COLUMN IF NOT EXISTS k0 JSONB, ADD COLUMN IF NOT EXISTS k1 JSONB,
+    ADD COLUMN IF NOT EXISTS k2 JSONB, ADD COLUMN IF NOT EXISTS k3 JSONB,
+    ADD COLUMN IF NOT EXISTS k4 JSONB, ADD COLUMN IF NOT EXISTS k5 JSONB,
+    ADD COLUMN IF NOT EXISTS k6 JSONB, ADD COLUMN IF NOT EXISTS k7 JSONB,
+    ADD COLUMN IF NOT EXISTS k8 JSONB, ADD COLUMN IF NOT EXISTS k9 JSONB,
+    ADD COLUMN IF NOT EXISTS k10 JSONB, ADD COLUMN IF NOT EXISTS k11 JSONB,
+    ADD COLUMN IF NOT EXISTS k12 JSONB, ADD COLUMN IF NOT EXISTS k13 JSONB,
+    ADD COLUMN IF NOT EXISTS k14 JSONB, ADD COLUMN IF NOT EXISTS k15 JSONB;
+
+-- Statistics kept current as read models fill: a fresh table is analysed after its first
+-- thousand rows, not after 10% of it changed (the planner otherwise skips the GIN index).
+-- The first search of a collection also analyses the table after it fills its columns.
+ALTER TABLE faaskit_search SET (
+    autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 1000
+);
+
+-- Which typed column holds which field, per collection (slot N is column kN).
+CREATE TABLE IF NOT EXISTS faaskit_search_columns (
+    collection TEXT NOT NULL,
+    field TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    PRIMARY KEY (collection, field)
+);
+
 -- Token buckets (faaskit.ratelimit): ``tokens`` left at ``updated_at``; ``full_at`` is when
 -- refill makes the bucket full again. A missing row is a full bucket, so a row past its
 -- ``full_at`` says nothing and is deleted as takes go by (the index finds them).

@@ -1,5 +1,6 @@
-"""Full-text search on PostgreSQL: a tsvector per document and a GIN index (mixed into
-:class:`PostgresStore`)."""
+"""Full-text search on PostgreSQL: a tsvector per document with a GIN index, and typed
+columns beside it (mixed into :class:`PostgresStore`; the layout is described in
+:mod:`faaskit.store.search_sql`)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,45 @@ from psycopg_pool import AsyncConnectionPool
 
 from faaskit.store import statements as sql
 from faaskit.store.protocol import Document, JSONObject, SearchHit, SearchPage, SearchQuery
-from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
+from faaskit.store.search_sql import (
+    KEY_COLUMNS,
+    MAX_KEY_COLUMNS,
+    ROWS_DONE,
+    TEXT_COLUMNS,
+    Layout,
+    conditions,
+    highlights,
+    key_paths,
+    order_by,
+    padded,
+    query_fields,
+    typed_conditions,
+    typed_order,
+)
 from faaskit.store.text import dump_json
 
 __all__ = ["PostgresSearch"]
 
 _UNINDEX = "DELETE FROM faaskit_search WHERE collection = ? AND doc_id = ?"
+# The document's data is bound as jsonb and each typed column reads its field from it with
+# the name the collection's layout gives, in this statement: a layout that changed since
+# this process last looked is never missed (a layout change locks out writers meanwhile).
 _INDEX = (
-    f"INSERT INTO faaskit_search (collection, doc_id, {', '.join(TEXT_COLUMNS)})"
-    f" VALUES (?, ?, {', '.join('?' * len(TEXT_COLUMNS))}) ON CONFLICT (collection, doc_id)"
-    f" DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in TEXT_COLUMNS)}"
+    f"INSERT INTO faaskit_search (collection, doc_id, {', '.join(TEXT_COLUMNS)},"
+    f" {', '.join(KEY_COLUMNS)}) SELECT ?::text, ?::text, "
+    + ", ".join(["?::text"] * len(TEXT_COLUMNS))
+    + ", "
+    + ", ".join(f"j.data -> l.p{i}" for i in range(MAX_KEY_COLUMNS))
+    + " FROM (SELECT ?::jsonb AS data) j, "
+    + key_paths(lambda field: field)
+    + " ON CONFLICT (collection, doc_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*TEXT_COLUMNS, *KEY_COLUMNS))
+)
+_LAYOUT = "SELECT field, slot FROM faaskit_search_columns WHERE collection = %s"
+_ADD_COLUMN = "INSERT INTO faaskit_search_columns (collection, field, slot) VALUES (%s, %s, %s)"
+_ADD_ROWS = (
+    "INSERT INTO faaskit_search (collection, doc_id) SELECT collection, id"
+    " FROM faaskit_documents WHERE collection = %s ON CONFLICT DO NOTHING"
 )
 _JOIN = (
     " FROM faaskit_search s JOIN faaskit_documents d"
@@ -39,6 +69,13 @@ def _tsquery(words: tuple[str, ...]) -> str:
     return " & ".join(f"{word}:*" for word in words)
 
 
+def _headlines(table: str, count: int) -> str:
+    return ", ".join(
+        f"ts_headline('simple', coalesce({table}.f{i}, ''), to_tsquery('simple', ?), {_HEADLINE})"
+        for i in range(count)
+    )
+
+
 class PostgresSearch:
     @property
     def pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
@@ -50,19 +87,130 @@ class PostgresSearch:
     ) -> list[sql.Statement]:
         if texts is None:
             return [sql.Statement(_UNINDEX, (collection, id))]
-        return [sql.Statement(_INDEX, (collection, id, *padded(texts)))]
+        document = dump_json(data or {}).decode()
+        params = (collection, id, *padded(texts), document, collection)
+        return [sql.Statement(_INDEX, params)]
 
     async def search(self, query: SearchQuery) -> SearchPage:
+        layout = await self._typed_layout(query)
+        if layout is None:
+            return await self._search_documents(query)
+        return await self._search_typed(query, layout)
+
+    async def _typed_layout(self, query: SearchQuery) -> Layout | None:
+        """The typed columns this query can use, or None: answer it from the documents
+        (created-at order, or a field that found no free column)."""
+        if query.sort_field is None and not query.words:
+            return None
+        fields = query_fields(query)
+        known: dict[str, dict[str, int]] = self.__dict__.setdefault("_search_layouts", {})
+        layout = known.get(query.collection)
+        if layout is None or not fields <= layout.keys():
+            async with self.pool.connection() as conn:
+                layout = _layout(
+                    await (await conn.execute(_LAYOUT, (query.collection,))).fetchall()
+                )
+            full = layout is not None and len(layout) >= MAX_KEY_COLUMNS
+            if layout is None or not (fields <= layout.keys() or full):
+                layout = await self._add_columns(query.collection, sorted(fields))
+            known[query.collection] = layout
+        return layout if fields <= layout.keys() else None
+
+    async def _add_columns(self, collection: str, fields: list[str]) -> dict[str, int]:
+        """Give ``fields`` typed columns (filled from the documents, indexed, analysed), and
+        the first time, add the rows of documents indexed before they existed."""
+        async with self.pool.connection() as conn, conn.transaction():
+            # Writers read the layout inside their statements; this lock waits for those
+            # in flight and holds back new ones, so none writes a row with the old layout
+            # after the columns are filled. It also makes concurrent callers take turns.
+            await conn.execute("LOCK TABLE faaskit_search IN SHARE ROW EXCLUSIVE MODE")
+            rows: dict[str, int] = dict(
+                await (await conn.execute(_LAYOUT, (collection,))).fetchall()
+            )
+            fresh: list[str] = []
+            if ROWS_DONE not in rows:
+                await conn.execute(_ADD_ROWS, (collection,))
+                await conn.execute(_ADD_COLUMN, (collection, ROWS_DONE, -1))
+                fresh = [field for field in rows if field != ROWS_DONE]
+            used = set(rows.values())
+            for field in fields:
+                free = next((slot for slot in range(MAX_KEY_COLUMNS) if slot not in used), None)
+                if field in rows or free is None:
+                    continue
+                await conn.execute(_ADD_COLUMN, (collection, field, free))
+                rows[field] = free
+                used.add(free)
+                fresh.append(field)
+            if fresh:
+                values = ", ".join(f"k{rows[field]} = d.data -> %s" for field in fresh)
+                await conn.execute(
+                    f"UPDATE faaskit_search s SET {values} FROM faaskit_documents d"
+                    " WHERE d.collection = s.collection AND d.id = s.doc_id AND s.collection = %s",
+                    (*fresh, collection),
+                )
+                for field in fresh:
+                    slot = rows[field]
+                    await conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS faaskit_search_k{slot}"
+                        f" ON faaskit_search (collection, k{slot}, doc_id)"
+                    )
+                # The planner needs statistics of the filled columns and the text vectors.
+                await conn.execute("ANALYZE faaskit_search")
+        return {field: slot for field, slot in rows.items() if field != ROWS_DONE}
+
+    async def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
+        """One statement (one snapshot, one round trip): the count on the search table
+        alone; the page by id; documents and headlines only for the page."""
+        clauses, params = typed_conditions(query, layout, _bind, "s")
+        fields = len(query.text_fields)
+        head: list[Any] = []
+        score, texts, marks = "NULL::real", "", ""
+        if query.words:
+            tsquery = _tsquery(query.words)
+            clauses.insert(0, "s.vector @@ to_tsquery('simple', ?)")
+            params.insert(0, tsquery)
+            score = "ts_rank(s.vector, to_tsquery('simple', ?))"
+            texts = ", " + ", ".join(f"s.f{i}" for i in range(fields))
+            marks = ", " + _headlines("p", fields)
+            head = [tsquery] * fields
+        where = " WHERE " + " AND ".join(clauses)
+        sort_key = ""
+        if query.sort_field is not None:
+            direction = "DESC" if query.descending else "ASC"
+            sort_key = f", s.k{layout[query.sort_field]} AS sort_key"
+            outer = f" ORDER BY p.sort_key {direction}, p.doc_id {direction}"
+        else:
+            outer = " ORDER BY p.score DESC, p.doc_id"
+        page = (
+            f"SELECT s.collection, s.doc_id, {score} AS score{sort_key}{texts}"
+            f" FROM faaskit_search s{where}"
+            f"{typed_order(query, layout, 's', 'score DESC')} LIMIT ? OFFSET ?"
+        )
+        statement = sql.postgres_placeholders(
+            f"SELECT t.total, {_COLUMNS}, p.score{marks}"
+            f" FROM (SELECT COUNT(*) AS total FROM faaskit_search s{where}) t"
+            f" LEFT JOIN ({page}) p ON true"
+            " LEFT JOIN faaskit_documents d ON d.collection = p.collection AND d.id = p.doc_id"
+            f"{outer}"
+        )
+        scored = [tsquery] if query.words else []
+        bound = (*head, *params, *scored, *params, query.page_size, query.offset)
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(statement, bound)).fetchall()
+        total = int(rows[0][0]) if rows else 0
+        # A row without a document: an empty page, or a search row whose document is gone.
+        hits = [_hit(row[1:], query) for row in rows if row[2] is not None]
+        return SearchPage(hits, total, query.page, query.page_size)
+
+    async def _search_documents(self, query: SearchQuery) -> SearchPage:
+        """The query over the documents' JSON, for what typed columns cannot answer."""
         clauses, params = conditions(query, _field, _bind, _contains)
         head: list[Any] = []
         if query.words:
             tsquery = _tsquery(query.words)
             clauses.insert(0, "s.vector @@ to_tsquery('simple', ?)")
             params.insert(0, tsquery)
-            marks = ", ".join(
-                f"ts_headline('simple', coalesce(s.f{i}, ''), to_tsquery('simple', ?), {_HEADLINE})"
-                for i in range(len(query.text_fields))
-            )
+            marks = _headlines("s", len(query.text_fields))
             columns = f"{_COLUMNS}, ts_rank(s.vector, to_tsquery('simple', ?)), {marks}"
             head = [tsquery] * (1 + len(query.text_fields))
             source, relevance = _JOIN, "7 DESC"  # ts_rank: the 7th column
@@ -82,6 +230,14 @@ class PostgresSearch:
         return SearchPage([_hit(row, query) for row in rows], total, query.page, query.page_size)
 
 
+def _layout(rows: list[tuple[Any, ...]]) -> dict[str, int] | None:
+    """A collection's typed columns, or None before its rows were all added."""
+    found: dict[str, int] = dict(rows)
+    if ROWS_DONE not in found:
+        return None
+    return {field: slot for field, slot in found.items() if field != ROWS_DONE}
+
+
 def _contains(filters: dict[str, Any]) -> tuple[str, Any]:
     # Containment uses the documents' GIN index (jsonb_path_ops), unlike data -> 'f' = …
     return "d.data @> ?::jsonb", _json(filters)
@@ -92,7 +248,6 @@ def _bind(value: Any) -> tuple[str, Any]:
 
 
 def _json(value: Any) -> str:
-
     return dump_json(value).decode()
 
 

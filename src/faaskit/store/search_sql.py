@@ -1,23 +1,42 @@
-"""What the two search backends share: padding the text fields and the filter, range and
-sort clauses over the documents' JSON. Field names here come from the declaration's
-allow-lists (checked by ``faaskit.cqrs.search.build_query``); values are always bound."""
+"""What the two search backends share: padding the text fields, the typed columns that hold
+filter, range and sort fields, and the clauses over them. Field names here come from the
+declaration's allow-lists (checked by ``faaskit.cqrs.search.build_query``, and
+``faaskit.cqrs.search.Search``); values are always bound.
+
+Typed columns. Beside each document's full-text row a backend keeps ``k0`` … ``k15``: the
+values of the fields a collection is filtered, bounded or sorted by, exactly as the old
+queries read them from the document (SQLite: ``json_extract``, untyped, so comparisons and
+order are unchanged; PostgreSQL: ``data -> field``, jsonb). Which column holds which field
+is recorded per collection in ``faaskit_search_columns`` the first time a query uses the
+field (the column is then filled from the documents and indexed); every write reads that
+table inside its own statement, so a writer never needs to know the layout and never
+writes a stale one. A field that finds no free column, and a query in created-at order,
+use the documents as before.
+"""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchQuery
 
 __all__ = [
+    "KEY_COLUMNS",
     "MARK_START",
     "MARK_STOP",
+    "MAX_KEY_COLUMNS",
+    "ROWS_DONE",
     "TEXT_COLUMNS",
     "conditions",
     "highlights",
+    "key_paths",
     "order_by",
     "padded",
+    "query_fields",
+    "typed_conditions",
+    "typed_order",
 ]
 
 # The databases mark matches with these control characters; the text around them is then
@@ -25,10 +44,70 @@ __all__ = [
 MARK_START, MARK_STOP = "\x02", "\x03"
 
 TEXT_COLUMNS = tuple(f"f{i}" for i in range(MAX_TEXT_FIELDS))
+MAX_KEY_COLUMNS = 16
+"""Typed columns per collection: fields filtered, bounded or sorted by (the shop uses 4)."""
+KEY_COLUMNS = tuple(f"k{i}" for i in range(MAX_KEY_COLUMNS))
+ROWS_DONE = ""
+"""The ``field`` (no field has this name) of a collection's row in faaskit_search_columns
+that says its documents all have a typed row (written before typed columns existed, or
+before the collection was searchable, they are added the first time it is searched)."""
+
+Layout = Mapping[str, int]
+"""A collection's typed columns: field name → column number."""
 
 
 def padded(texts: tuple[str, ...]) -> tuple[str | None, ...]:
     return (*texts, *([None] * (MAX_TEXT_FIELDS - len(texts))))
+
+
+def key_paths(path: Callable[[str], str]) -> str:
+    """A one-row subquery ``l`` with ``p0`` … ``p15``: how to reach each typed column's field
+    (``path(field)`` of the column's field, NULL for a column not in use) in the layout of
+    the collection bound as its one parameter."""
+    columns = ", ".join(
+        f"max(CASE WHEN slot = {i} THEN {path('field')} END) AS p{i}"
+        for i in range(MAX_KEY_COLUMNS)
+    )
+    return f"(SELECT {columns} FROM faaskit_search_columns WHERE collection = ?) l"
+
+
+def query_fields(query: SearchQuery) -> set[str]:
+    """The fields a query filters, bounds or sorts by (those that need a typed column)."""
+    found = {name for name, value in query.where.items() if value is not None}
+    found.update(query.ranges)
+    if query.sort_field is not None:
+        found.add(query.sort_field)
+    return found
+
+
+def typed_conditions(
+    query: SearchQuery, layout: Layout, bind: Callable[[Any], tuple[str, Any]], table: str
+) -> tuple[list[str], list[Any]]:
+    """``{table}.collection = ?`` plus equality filters and ranges over the typed columns;
+    ``bind(value)`` gives the placeholder and parameter for a value (jsonb on PostgreSQL).
+    The same comparisons the documents' values had: None skips a filter or a bound."""
+    clauses, params = [f"{table}.collection = ?"], [query.collection]
+    bounds = [(name, "=", value) for name, value in query.where.items()]
+    for name, (low, high) in query.ranges.items():
+        bounds += [(name, ">=", low), (name, "<=", high)]
+    for name, operator, value in bounds:
+        if value is None:
+            continue
+        placeholder, param = bind(value)
+        clauses.append(f"{table}.k{layout[name]} {operator} {placeholder}")
+        params.append(param)
+    return clauses, params
+
+
+def typed_order(query: SearchQuery, layout: Layout, table: str, relevance: str | None) -> str:
+    """The old order over the typed columns: by relevance then id (ascending), or by the
+    sort field then id, both in the asked direction. Needs a sort field or relevance."""
+    if query.sort_field is None:
+        assert relevance is not None
+        return f" ORDER BY {relevance}, {table}.doc_id"
+    direction = "DESC" if query.descending else "ASC"
+    column = f"{table}.k{layout[query.sort_field]}"
+    return f" ORDER BY {column} {direction}, {table}.doc_id {direction}"
 
 
 def conditions(
@@ -39,7 +118,8 @@ def conditions(
 ) -> tuple[list[str], list[Any]]:
     """``d.collection = ?`` plus equality filters and ranges over ``field(name)``;
     ``bind(value)`` gives the placeholder and parameter for a value (JSON on PostgreSQL);
-    ``contains(filters)``, when given, turns all equality filters into one clause."""
+    ``contains(filters)``, when given, turns all equality filters into one clause.
+    (The documents' own values: for queries the typed columns cannot answer.)"""
     clauses, params = ["d.collection = ?"], [query.collection]
     equal = {name: value for name, value in query.where.items() if value is not None}
     if contains is not None and equal:

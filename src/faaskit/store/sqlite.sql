@@ -100,10 +100,43 @@ CREATE TABLE IF NOT EXISTS faaskit_search_keys (
     UNIQUE (collection, doc_id)
 );
 
+-- A prefix index for 1 to 3 letters: every query word is a prefix ("lam" finds "lamp"),
+-- and short ones would otherwise merge the doclists of every word they begin.
+-- (A file made before has its table rebuilt with it the first time it is searched.)
 CREATE VIRTUAL TABLE IF NOT EXISTS faaskit_search USING fts5(
     f0, f1, f2, f3, f4, f5, f6, f7,
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '1 2 3'
 );
+
+-- Typed columns beside the full-text row (faaskit.store.search_sql): one row per searchable
+-- document, same rowid; k0..k15 hold the values of the fields the collection is filtered,
+-- bounded and sorted by, as json_extract reads them from the document. Untyped on purpose:
+-- comparisons and order stay exactly those of json_extract (NULL < numbers < text).
+-- Indexes per column, (collection, kN, doc_id), are made when a column is first used.
+CREATE TABLE IF NOT EXISTS faaskit_search_rows (
+    rowid INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15
+);
+
+CREATE INDEX IF NOT EXISTS faaskit_search_rows_by_id ON faaskit_search_rows (collection, doc_id);
+
+-- A document's typed row goes with its key, whoever deletes it (a delete, a projection
+-- rebuild, a reset).
+CREATE TRIGGER IF NOT EXISTS faaskit_search_keys_forget AFTER DELETE ON faaskit_search_keys
+BEGIN
+    DELETE FROM faaskit_search_rows WHERE rowid = old.rowid;
+END;
+
+-- Which typed column holds which field, per collection (slot N is column kN).
+CREATE TABLE IF NOT EXISTS faaskit_search_columns (
+    collection TEXT NOT NULL,
+    field TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    PRIMARY KEY (collection, field)
+) WITHOUT ROWID;
 
 -- Token buckets (faaskit.ratelimit): ``tokens`` left at ``updated_at``; ``full_at`` is when
 -- refill makes the bucket full again. A missing row is a full bucket, so a row past its

@@ -1,20 +1,42 @@
-"""Full-text search on SQLite with FTS5 (mixed into :class:`SQLiteStore`)."""
+"""Full-text search on SQLite with FTS5 and typed columns beside it (mixed into
+:class:`SQLiteStore`; the layout is described in :mod:`faaskit.store.search_sql`)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 import orjson
 
 from faaskit.store import statements as sql
 from faaskit.store.protocol import Document, JSONObject, SearchHit, SearchPage, SearchQuery
-from faaskit.store.search_sql import TEXT_COLUMNS, conditions, highlights, order_by, padded
+from faaskit.store.search_sql import (
+    KEY_COLUMNS,
+    MAX_KEY_COLUMNS,
+    ROWS_DONE,
+    TEXT_COLUMNS,
+    Layout,
+    conditions,
+    highlights,
+    key_paths,
+    order_by,
+    padded,
+    query_fields,
+    typed_conditions,
+    typed_order,
+)
+from faaskit.store.text import dump_json
 
 __all__ = ["SQLiteSearch"]
 
+T = TypeVar("T")
+
 _KEY = "(SELECT rowid FROM faaskit_search_keys WHERE collection = ? AND doc_id = ?)"
 _UNINDEX = f"DELETE FROM faaskit_search WHERE rowid = {_KEY}"
+# The typed row goes with the key (the faaskit_search_keys_forget trigger).
 _FORGET = "DELETE FROM faaskit_search_keys WHERE collection = ? AND doc_id = ?"
 _REMEMBER = (
     "INSERT INTO faaskit_search_keys (collection, doc_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
@@ -23,6 +45,29 @@ _INDEX = (
     f"INSERT INTO faaskit_search (rowid, {', '.join(TEXT_COLUMNS)})"
     f" VALUES ({_KEY}, {', '.join('?' * len(TEXT_COLUMNS))})"
 )
+# The document's data is bound as JSON and each typed column reads its field from it with
+# the path the collection's layout gives, in this statement: a layout that changed since
+# this process last looked is never missed.
+_TYPED = (
+    f"INSERT INTO faaskit_search_rows (rowid, collection, doc_id, {', '.join(KEY_COLUMNS)})"
+    " SELECT k.rowid, k.collection, k.doc_id, "
+    + ", ".join(f"json_extract(j.data, l.p{i})" for i in range(MAX_KEY_COLUMNS))
+    + " FROM faaskit_search_keys k, (SELECT ? AS data) j, "
+    + key_paths(lambda field: f"'$.' || {field}")
+    + " WHERE k.collection = ? AND k.doc_id = ? ON CONFLICT (rowid) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in KEY_COLUMNS)
+)
+_LAYOUT = "SELECT field, slot FROM faaskit_search_columns WHERE collection = ?"
+_ADD_COLUMN = "INSERT INTO faaskit_search_columns (collection, field, slot) VALUES (?, ?, ?)"
+_ADD_KEYS = (
+    "INSERT INTO faaskit_search_keys (collection, doc_id) SELECT collection, id"
+    " FROM faaskit_documents WHERE collection = ? ON CONFLICT DO NOTHING"
+)
+_ADD_ROWS = (
+    "INSERT INTO faaskit_search_rows (rowid, collection, doc_id) SELECT rowid, collection, doc_id"
+    " FROM faaskit_search_keys WHERE collection = ? ON CONFLICT DO NOTHING"
+)
+_FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'"
 # CROSS JOIN fixes the join order (SQLite's planner does not reorder it): the full-text
 # match first, then primary-key lookups. Left to itself, on a database without ANALYZE
 # statistics, the planner scans every key of the collection and matches per row.
@@ -30,8 +75,10 @@ _JOIN = (
     " FROM faaskit_search s CROSS JOIN faaskit_search_keys k ON k.rowid = s.rowid"
     " CROSS JOIN faaskit_documents d ON d.collection = k.collection AND d.id = k.doc_id"
 )
+_TYPED_JOIN = " FROM faaskit_search s CROSS JOIN faaskit_search_rows r ON r.rowid = s.rowid"
 _DOCUMENTS = " FROM faaskit_documents d"
 _COLUMNS = "d.collection, d.id, d.data, d.version, d.created_at, d.updated_at"
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _field(name: str) -> str:
@@ -49,9 +96,20 @@ def _match(words: tuple[str, ...]) -> str:
     return " ".join(f'"{word}"*' for word in words)
 
 
+def _marks(count: int) -> str:
+    return ", ".join(
+        f"snippet(faaskit_search, {i}, char(2), char(3), '…', 16)" for i in range(count)
+    )
+
+
 class SQLiteSearch:
+    """Needs ``reader`` and ``_write(work)`` from the store it is mixed into."""
+
     @property
     def reader(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError
 
     @staticmethod
@@ -64,19 +122,81 @@ class SQLiteSearch:
         else:
             statements.append(sql.Statement(_REMEMBER, (collection, id)))
             statements.append(sql.Statement(_INDEX, (collection, id, *padded(texts))))
+            document = dump_json(data or {}).decode()
+            statements.append(sql.Statement(_TYPED, (document, collection, collection, id)))
         return statements
 
     async def search(self, query: SearchQuery) -> SearchPage:
+        layout = await self._typed_layout(query)
+        if layout is None:
+            return self._search_documents(query)
+        return self._search_typed(query, layout)
+
+    async def _typed_layout(self, query: SearchQuery) -> Layout | None:
+        """The typed columns this query can use, or None: answer it from the documents
+        (created-at order, or a field that found no free column)."""
+        if query.sort_field is None and not query.words:
+            return None
+        fields = query_fields(query)
+        known: dict[str, dict[str, int]] = self.__dict__.setdefault("_search_layouts", {})
+        layout = known.get(query.collection)
+        if layout is None or not fields <= layout.keys():
+            layout = _layout(self.reader, query.collection)
+            full = layout is not None and len(layout) >= MAX_KEY_COLUMNS
+            if layout is None or not (fields <= layout.keys() or full):
+                work = partial(_add_columns, collection=query.collection, fields=sorted(fields))
+                layout = await self._write(work)
+            known[query.collection] = layout
+        return layout if fields <= layout.keys() else None
+
+    def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
+        """Count and page on the typed rows (and the full-text match) alone; documents and
+        snippets only for the page. One read transaction: one snapshot for all of it."""
+        clauses, params = typed_conditions(query, layout, _bind, "r")
+        if query.words:
+            match = _match(query.words)
+            clauses.insert(0, "faaskit_search MATCH ?")
+            params.insert(0, match)
+            source, rank = _TYPED_JOIN, "bm25(faaskit_search)"
+        else:
+            source, rank = " FROM faaskit_search_rows r", "NULL"
+        where = " WHERE " + " AND ".join(clauses)
+        order = typed_order(query, layout, "r", rank if query.words else None)
+        conn = self.reader
+        conn.execute("BEGIN")
+        try:
+            total = conn.execute(f"SELECT COUNT(*){source}{where}", params).fetchone()[0]
+            page = conn.execute(
+                f"SELECT r.rowid, r.doc_id, {rank}{source}{where}{order} LIMIT ? OFFSET ?",
+                (*params, query.page_size, query.offset),
+            ).fetchall()
+            documents = _documents(conn, query.collection, [row[1] for row in page])
+            snippets: dict[int, Sequence[str | None]] = {}
+            if query.words and page:
+                snippets = _snippets(conn, match, len(query.text_fields), [r[0] for r in page])
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        hits = []
+        for rowid, doc_id, score in page:
+            document = documents.get(doc_id)
+            if document is None:  # a typed row whose document is gone: not a hit
+                continue
+            if score is None:
+                hits.append(SearchHit(document, None, {}))
+            else:  # bm25: lower is better
+                marked = highlights(query.text_fields, snippets.get(rowid, ()))
+                hits.append(SearchHit(document, -float(score), marked))
+        return SearchPage(hits, total, query.page, query.page_size)
+
+    def _search_documents(self, query: SearchQuery) -> SearchPage:
+        """The query over the documents' JSON, for what typed columns cannot answer."""
         clauses, params = conditions(query, _field, _bind)
         if query.words:
             clauses.insert(0, "faaskit_search MATCH ?")
             params.insert(0, _match(query.words))
             source = _JOIN
-            marks = ", ".join(
-                f"snippet(faaskit_search, {i}, char(2), char(3), '…', 16)"
-                for i in range(len(query.text_fields))
-            )
-            columns = f"{_COLUMNS}, bm25(faaskit_search), {marks}"
+            columns = f"{_COLUMNS}, bm25(faaskit_search), {_marks(len(query.text_fields))}"
             relevance: str | None = "bm25(faaskit_search)"
         else:
             source, columns, relevance = _DOCUMENTS, f"{_COLUMNS}, NULL", None
@@ -87,6 +207,90 @@ class SQLiteSearch:
             (*params, query.page_size, query.offset),
         ).fetchall()
         return SearchPage([_hit(row, query) for row in rows], total, query.page, query.page_size)
+
+
+def _documents(conn: sqlite3.Connection, collection: str, ids: list[str]) -> dict[str, Document]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM faaskit_documents d WHERE d.collection = ? AND d.id IN "
+        + sql.in_list(len(ids)),
+        (collection, *ids),
+    ).fetchall()
+    return {row[1]: Document(row[0], row[1], orjson.loads(row[2]), *row[3:6]) for row in rows}
+
+
+def _snippets(
+    conn: sqlite3.Connection, match: str, fields: int, rowids: list[int]
+) -> dict[int, Sequence[str | None]]:
+    # A snippet depends only on its own row and the match: the same as in the full query.
+    rows = conn.execute(
+        f"SELECT rowid, {_marks(fields)} FROM faaskit_search"
+        " WHERE faaskit_search MATCH ? AND rowid IN " + sql.in_list(len(rowids)),
+        (match, *rowids),
+    ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def _layout(conn: sqlite3.Connection, collection: str) -> dict[str, int] | None:
+    """The collection's typed columns, or None before its rows were all added."""
+    rows = dict(conn.execute(_LAYOUT, (collection,)).fetchall())
+    if ROWS_DONE not in rows:
+        return None
+    return {field: slot for field, slot in rows.items() if field != ROWS_DONE}
+
+
+def _add_columns(conn: sqlite3.Connection, *, collection: str, fields: list[str]) -> dict[str, int]:
+    """In the writer: give ``fields`` typed columns (filled from the documents, indexed),
+    and the first time, add the typed rows of documents indexed before they existed."""
+    _add_prefix_index(conn)
+    rows: dict[str, int] = dict(conn.execute(_LAYOUT, (collection,)).fetchall())
+    fresh = []
+    if ROWS_DONE not in rows:
+        conn.execute(_ADD_KEYS, (collection,))
+        conn.execute(_ADD_ROWS, (collection,))
+        conn.execute(_ADD_COLUMN, (collection, ROWS_DONE, -1))
+        fresh = [field for field in rows if field != ROWS_DONE]
+    used = set(rows.values())
+    for field in fields:
+        free = next((slot for slot in range(MAX_KEY_COLUMNS) if slot not in used), None)
+        if field in rows or free is None or not _FIELD.match(field):
+            continue
+        conn.execute(_ADD_COLUMN, (collection, field, free))
+        rows[field] = free
+        used.add(free)
+        fresh.append(field)
+    if fresh:
+        values = ", ".join(f"k{rows[field]} = json_extract(d.data, '$.{field}')" for field in fresh)
+        conn.execute(
+            f"UPDATE faaskit_search_rows SET {values} FROM faaskit_documents d"
+            " WHERE d.collection = faaskit_search_rows.collection"
+            " AND d.id = faaskit_search_rows.doc_id AND faaskit_search_rows.collection = ?",
+            (collection,),
+        )
+        for field in fresh:
+            slot = rows[field]
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS faaskit_search_rows_k{slot}"
+                f" ON faaskit_search_rows (collection, k{slot}, doc_id)"
+            )
+    return {field: slot for field, slot in rows.items() if field != ROWS_DONE}
+
+
+def _add_prefix_index(conn: sqlite3.Connection) -> None:
+    """A file whose full-text table predates the prefix index gets it: FTS5 cannot add one
+    to a table, so the table is rebuilt (same rowids and text, so the same answers)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'faaskit_search'").fetchone()
+    if row is None or "prefix" in row[0]:
+        return
+    columns = ", ".join(TEXT_COLUMNS)
+    conn.execute(f"CREATE VIRTUAL TABLE faaskit_search_new USING fts5({columns}, {_FTS_OPTIONS})")
+    conn.execute(
+        f"INSERT INTO faaskit_search_new (rowid, {columns}) SELECT rowid, {columns}"
+        " FROM faaskit_search"
+    )
+    conn.execute("DROP TABLE faaskit_search")
+    conn.execute("ALTER TABLE faaskit_search_new RENAME TO faaskit_search")
 
 
 def _hit(row: Any, query: SearchQuery) -> SearchHit:
