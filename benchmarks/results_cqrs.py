@@ -10,6 +10,9 @@ FAASKIT = "faaskit + SQLite"
 EVENTSOURCING = "eventsourcing + SQLite"
 EVENTSOURCING_FULL = "eventsourcing + SQLite, synchronous=FULL"
 AIM_RATIO = 2.0
+SEARCH_AIM = 15.0
+"""Search: every query kind's p50 within this many times tantivy's, in the same run."""
+TANTIVY = "tantivy (in-memory index)"
 REFERENCE = {"create": "~3,400", "batch": "~20,000", "projection": "~3,500"}
 """eventsourcing as measured before this harness existed (quoted by the issue)."""
 WORKLOADS = {
@@ -59,10 +62,28 @@ class SearchRun:
     latencies: dict[str, list[float]]
     timeouts: dict[str, int]
     hits: dict[str, int]
+    tantivy: SearchRun | None = None
+    """The same queries on tantivy, in the same run (``search_tantivy``)."""
+    index_seconds: float | None = None
+    """tantivy only: indexing the documents."""
+    first_ms: dict[str, float] = field(default_factory=dict)
+    """faaskit only: the first query of each kind, before the run (it fills the typed
+    columns of the fields it uses, once per collection and field)."""
 
     @classmethod
     def from_json(cls, found: dict[str, Any]) -> SearchRun:
-        return cls(found["latencies"], found["timeouts"], found["hits"])
+        anchor = found.get("tantivy")
+        return cls(
+            found["latencies"],
+            found["timeouts"],
+            found["hits"],
+            cls.from_json(anchor) if anchor else None,
+            found.get("index_seconds"),
+            found.get("first_ms", {}),
+        )
+
+    def p50(self, kind: str) -> float | None:
+        return percentile(self.latencies.get(kind, []), 0.5)
 
     @property
     def all_latencies(self) -> list[float]:
@@ -118,4 +139,33 @@ def aims(results: CqrsResults) -> list[tuple[str, str, bool | None]]:
                 None if ratio is None else ratio >= AIM_RATIO,
             )
         )
+    return found
+
+
+def search_ratios(row: SearchRow) -> list[tuple[str, float | None, float | None, float | None]]:
+    """(query kind, faaskit p50 ms, tantivy p50 ms, ratio) of a backend's default run."""
+    run = row.default
+    if run is None or run.tantivy is None:
+        return []
+    found = []
+    for kind in run.latencies:
+        mine, theirs = run.p50(kind), run.tantivy.p50(kind)
+        found.append((kind, mine, theirs, mine / theirs if mine and theirs else None))
+    return found
+
+
+def search_aims(results: CqrsResults) -> list[tuple[str, str, bool | None]]:
+    """(aim, measured, met): each kind's p50 within SEARCH_AIM x tantivy's, per backend."""
+    from results import fmt_ms, fmt_ratio
+
+    found: list[tuple[str, str, bool | None]] = []
+    for row in results.search:
+        for kind, mine, theirs, ratio in search_ratios(row):
+            found.append(
+                (
+                    f"{row.name}, {kind}: p50 ≤ {SEARCH_AIM:g}x tantivy's",
+                    f"{fmt_ms(mine)} vs {fmt_ms(theirs)} ms = {fmt_ratio(ratio)}",
+                    None if ratio is None else ratio <= SEARCH_AIM,
+                )
+            )
     return found

@@ -130,7 +130,7 @@ class SQLiteSearch:
         layout = await self._typed_layout(query)
         if layout is None:
             return self._search_documents(query)
-        return self._search_typed(query, layout)
+        return await self._search_typed(query, layout)
 
     async def _typed_layout(self, query: SearchQuery) -> Layout | None:
         """The typed columns this query can use, or None: answer it from the documents
@@ -149,7 +149,25 @@ class SQLiteSearch:
             known[query.collection] = layout
         return layout if fields <= layout.keys() else None
 
-    def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
+    async def _shape_indexes(self, query: SearchQuery, layout: Layout) -> tuple[str, str]:
+        """``INDEXED BY`` clauses for a query without text: an index of its shape to count
+        with and one to page with, made the first time the shape is asked (a file without
+        ANALYZE statistics gets poor plans from the planner's guesses). Empty strings
+        when the shapes already made reach :data:`MAX_SHAPE_INDEXES`."""
+        wanted = _shape_indexes(query, layout)
+        known: set[str] = self.__dict__.setdefault("_search_indexes", set())
+        if not all(name in known for name, _ in wanted):
+            names = _index_names(self.reader)
+            missing = [(name, columns) for name, columns in wanted if name not in names]
+            if missing and len(names) + len(missing) <= MAX_SHAPE_INDEXES:
+                await self._write(partial(_add_indexes, indexes=missing))
+                names = _index_names(self.reader)
+            known.update(names)
+        if not all(name in known for name, _ in wanted):
+            return "", ""
+        return tuple(f" INDEXED BY {name}" for name, _ in wanted)  # type: ignore[return-value]
+
+    async def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
         """Count and page on the typed rows (and the full-text match) alone; documents and
         snippets only for the page. One read transaction: one snapshot for all of it."""
         clauses, params = typed_conditions(query, layout, _bind, "r")
@@ -157,17 +175,21 @@ class SQLiteSearch:
             match = _match(query.words)
             clauses.insert(0, "faaskit_search MATCH ?")
             params.insert(0, match)
-            source, rank = _TYPED_JOIN, "bm25(faaskit_search)"
+            counting = listing = _TYPED_JOIN
+            rank = "bm25(faaskit_search)"
         else:
-            source, rank = " FROM faaskit_search_rows r", "NULL"
+            counted, paged = await self._shape_indexes(query, layout)
+            counting = f" FROM faaskit_search_rows r{counted}"
+            listing = f" FROM faaskit_search_rows r{paged}"
+            rank = "NULL"
         where = " WHERE " + " AND ".join(clauses)
         order = typed_order(query, layout, "r", rank if query.words else None)
         conn = self.reader
         conn.execute("BEGIN")
         try:
-            total = conn.execute(f"SELECT COUNT(*){source}{where}", params).fetchone()[0]
+            total = conn.execute(f"SELECT COUNT(*){counting}{where}", params).fetchone()[0]
             page = conn.execute(
-                f"SELECT r.rowid, r.doc_id, {rank}{source}{where}{order} LIMIT ? OFFSET ?",
+                f"SELECT r.rowid, r.doc_id, {rank}{listing}{where}{order} LIMIT ? OFFSET ?",
                 (*params, query.page_size, query.offset),
             ).fetchall()
             documents = _documents(conn, query.collection, [row[1] for row in page])
@@ -220,13 +242,61 @@ def _documents(conn: sqlite3.Connection, collection: str, ids: list[str]) -> dic
     return {row[1]: Document(row[0], row[1], orjson.loads(row[2]), *row[3:6]) for row in rows}
 
 
+MAX_SHAPE_INDEXES = 16
+"""Indexes of query shapes on faaskit_search_rows, across collections (each costs writes)."""
+
+
+def _shape_indexes(query: SearchQuery, layout: Layout) -> list[tuple[str, list[str]]]:
+    """(name, columns) of the count and page indexes of a query's shape: its equality
+    columns first, then (count) its range columns or (page) its sort column and the id,
+    then its range columns, so both are answered from the index alone."""
+    equal = sorted({layout[n] for n, v in query.where.items() if v is not None})
+    ranged = sorted(
+        {layout[n] for n, (low, high) in query.ranges.items() if (low, high) != (None, None)}
+    )
+    sort = layout[query.sort_field] if query.sort_field is not None else None
+    tag = "".join(f"e{i}" for i in equal)
+    bounds = "".join(f"r{i}" for i in ranged)
+    keys = [f"k{i}" for i in equal]
+    ordered = [] if sort is None or sort in equal else [f"k{sort}"]
+    count = (f"faaskit_search_rows_c{tag}{bounds}", ["collection", *keys, *_ks(ranged)])
+    if not equal and not ranged:
+        count = ("faaskit_search_rows_by_id", ["collection", "doc_id"])
+    page_tag = f"{tag}s{sort}" if ordered else tag
+    page = (
+        f"faaskit_search_rows_p{page_tag}{bounds}",
+        ["collection", *keys, *ordered, "doc_id", *_ks(ranged)],
+    )
+    return [count, page]
+
+
+def _ks(slots: list[int]) -> list[str]:
+    return [f"k{i}" for i in slots]
+
+
+def _index_names(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'faaskit_search_rows'"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _add_indexes(conn: sqlite3.Connection, *, indexes: list[tuple[str, list[str]]]) -> None:
+    for name, columns in indexes:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON faaskit_search_rows ({', '.join(columns)})"
+        )
+
+
 def _snippets(
     conn: sqlite3.Connection, match: str, fields: int, rowids: list[int]
 ) -> dict[int, Sequence[str | None]]:
     # A snippet depends only on its own row and the match: the same as in the full query.
     rows = conn.execute(
         f"SELECT rowid, {_marks(fields)} FROM faaskit_search"
-        " WHERE faaskit_search MATCH ? AND rowid IN " + sql.in_list(len(rowids)),
+        # ``+rowid``: not a constraint the full-text table sees, so the match is read once
+        # and the page's rows picked from it, instead of a new match per row.
+        " WHERE faaskit_search MATCH ? AND +rowid IN " + sql.in_list(len(rowids)),
         (match, *rowids),
     ).fetchall()
     return {row[0]: row[1:] for row in rows}
@@ -268,12 +338,6 @@ def _add_columns(conn: sqlite3.Connection, *, collection: str, fields: list[str]
             " AND d.id = faaskit_search_rows.doc_id AND faaskit_search_rows.collection = ?",
             (collection,),
         )
-        for field in fresh:
-            slot = rows[field]
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS faaskit_search_rows_k{slot}"
-                f" ON faaskit_search_rows (collection, k{slot}, doc_id)"
-            )
     return {field: slot for field, slot in rows.items() if field != ROWS_DONE}
 
 
