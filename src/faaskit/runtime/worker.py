@@ -99,6 +99,7 @@ class Worker:
         await self.runtime.start()
         await self.crons.ensure_scheduled()
         stopping = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(self._stop_handing_over)  # at once, not when the loop looks
         followers = [asyncio.ensure_future(runner.run(stop)) for runner in self.projections]
         watchdog = asyncio.ensure_future(self._watch_deadlines())
         self._handing_over = True
@@ -229,6 +230,9 @@ class Worker:
             await self.runtime.store.release(unfinished)
         handed_back, self._handed_back = self._handed_back, []
         await self.runtime.store.release(handed_back)
+
+    def _stop_handing_over(self, _: object = None) -> None:
+        self._handing_over = False
 
     def _successor_claim(self) -> ClaimWritten | None:
         """What a handler's commit may lease for this worker: one delivery it writes, run

@@ -1,6 +1,7 @@
 """Group commit on PostgreSQL: the units of work that wait to commit at the same time
 share one transaction, and so one round trip to BEGIN and COMMIT and one WAL flush.
 
+Every batch is first sent in one go (pipeline mode) and checked when the results are in.
 A unit that arrives while no transaction is in flight commits at once, alone (no added
 latency); the ones that arrive meanwhile wait and go together in the next. A transaction
 in flight for longer than STALL (waiting on a lock another process holds, say) does not
@@ -59,7 +60,7 @@ class _Unit:
 class _Rollback(Exception):
     """A unit of an optimistic batch failed: run the batch again with savepoints."""
 
-    def __init__(self, error: BaseException) -> None:
+    def __init__(self, error: BaseException | None) -> None:
         super().__init__(error)
         self.error = error
 
@@ -124,20 +125,55 @@ class GroupCommitter:
                     unit.future.set_result(outcome)
 
     async def _commit_batch(self, batch: list[_Unit]) -> list[CommitOutcome | BaseException]:
+        try:
+            return await self._pipelined(batch)
+        except _Rollback:
+            pass  # some statement did not do what it should: find out which, one at a time
+        except _NotTheUnits:
+            return [await self._alone(unit) for unit in batch]
         if len(batch) == 1:
             return [await self._alone(batch[0])]
         try:
-            try:
-                return await self._together(batch, savepoints=False)
-            except _Rollback:
-                return await self._together(batch, savepoints=True)
+            return await self._together(batch, savepoints=True)
         except _NotTheUnits:
             return [await self._alone(unit) for unit in batch]
+
+    async def _pipelined(self, batch: list[_Unit]) -> list[CommitOutcome | BaseException]:
+        """The optimistic pass: every statement of the batch sent without waiting for the
+        one before (psycopg's pipeline mode: BEGIN to COMMIT in a round trip or two), the
+        results checked once they are all in. Any statement that affected no row where
+        it should have (a stale version, a taken id, a duplicate message) or any error of
+        a unit's own rolls the whole batch back (_Rollback) for the careful pass."""
+        committing = False
+        async with self.connect() as conn:
+            self.transactions += 1
+            try:
+                async with conn.pipeline() as pipeline, conn.transaction():
+                    if any(unit.appends for unit in batch):  # positions commit in order
+                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+                    sent = [await _send(conn, unit) for unit in batch]
+                    try:
+                        await pipeline.sync()
+                    except _UNIT_ERRORS as error:
+                        raise _Rollback(error) from error
+                    outcomes: list[CommitOutcome | BaseException] = [
+                        await _checked(unit, cursors, claims)
+                        for unit, (cursors, claims) in zip(batch, sent, strict=True)
+                    ]
+                    if any(isinstance(o, CommitOutcome) and o.announced for o in outcomes):
+                        await conn.execute(NOTIFY)  # delivered to listeners at COMMIT
+                    committing = True
+            except psycopg.Error as error:
+                if committing:  # COMMIT itself failed: its outcome reaches every unit
+                    raise
+                raise _NotTheUnits(error) from error
+        return outcomes
 
     async def _alone(self, unit: _Unit) -> CommitOutcome | BaseException:
         try:
             outcomes = await self._together([unit], savepoints=False)
         except (_Rollback, _NotTheUnits) as failure:
+            assert failure.error is not None  # the careful pass names the error
             return failure.error
         return outcomes[0]
 
@@ -184,6 +220,49 @@ class _NotTheUnits(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(error)
         self.error = error
+
+
+Sent = tuple[list[tuple[sql.Statement, Any]], list[Any]]
+"""A unit's statements with their cursors, and the cursors of its claims."""
+
+
+async def _send(conn: AsyncConnection[Any], unit: _Unit) -> Sent:
+    """Queue a unit's statements, then its claim, in the pipeline (no result awaited)."""
+    cursors = []
+    for statement in unit.statements:
+        cursor = conn.cursor()
+        await cursor.execute(sql.postgres_placeholders(statement.sql), statement.params)
+        cursors.append((statement, cursor))
+    claims = []
+    claim = unit.write_set.claim
+    if claim is not None:
+        for message_id, target in sql.claim_candidates(unit.write_set):
+            lease_until = claim.now + claim.lease
+            params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
+            cursor = conn.cursor()
+            await cursor.execute(CLAIM_ONE, params)
+            claims.append(cursor)
+    return cursors, claims
+
+
+async def _checked(
+    unit: _Unit, cursors: list[tuple[sql.Statement, Any]], claims: list[Any]
+) -> CommitOutcome:
+    """A pipelined unit's outcome; _Rollback when a statement that must affect a row did
+    not (the careful pass then skips, counts or fails as :func:`apply_unit` does)."""
+    outcome = CommitOutcome()
+    for statement, cursor in cursors:
+        if cursor.rowcount == 0 and (
+            statement.skip_if_no_row or statement.if_missing or statement.if_no_row
+        ):
+            raise _Rollback(None)
+        outcome.deliveries += statement.deliveries
+    owner = unit.write_set.claim.owner if unit.write_set.claim is not None else ""
+    for cursor in claims:
+        row = await cursor.fetchone()
+        if row is not None:
+            outcome.claimed.append(delivery_from_row(row, owner, as_is))
+    return outcome
 
 
 async def apply_unit(
