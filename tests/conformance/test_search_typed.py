@@ -325,6 +325,10 @@ async def test_updates_and_deletes_move_the_typed_columns_in_their_unit(
     await check(store, oracle, seed=2, count=60)  # the typed columns exist now
 
     await changed(store, oracle)
+    # Another collection's documents share the full-text table: never counted here.
+    other = {"title": "oak lamp berlin zürich", "n": 2, "status": "paid"}
+    texts = SPEC.texts(other)
+    await commit(store, [InsertDocument("other_view", "o1", other, [], stamp(0), None, texts)])
 
     await check(store, oracle, seed=3)
 

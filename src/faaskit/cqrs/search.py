@@ -15,6 +15,14 @@ tsvector + GIN), maintained in the same unit of work as the documents.
 
 User text never reaches the query as syntax: it is cut into words and bound as parameters;
 filter, range and sort fields come from the declaration's allow-lists.
+
+Filter, range and sort fields are answered from typed columns kept beside the full-text row
+(btree-indexed; see :mod:`faaskit.store.search_sql`), written by the same unit of work as
+the document. The first query that filters, bounds or sorts a collection by a field fills
+that field's column from the documents (once per collection and field; documents indexed
+before typed columns existed are added then), so answers are the same as over the
+documents' JSON. A document written through a collection declared without ``search`` has
+no search row and is not found.
 """
 
 from __future__ import annotations

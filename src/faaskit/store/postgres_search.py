@@ -124,6 +124,9 @@ class PostgresSearch:
             # in flight and holds back new ones, so none writes a row with the old layout
             # after the columns are filled. It also makes concurrent callers take turns.
             await conn.execute("LOCK TABLE faaskit_search IN SHARE ROW EXCLUSIVE MODE")
+            # Filling a column is once per collection and field, not a query: a
+            # statement_timeout meant for queries (in the URL) must not cut it off.
+            await conn.execute("SET LOCAL statement_timeout = 0")
             rows: dict[str, int] = dict(
                 await (await conn.execute(_LAYOUT, (collection,))).fetchall()
             )

@@ -77,6 +77,11 @@ _JOIN = (
 )
 _TYPED_JOIN = " FROM faaskit_search s CROSS JOIN faaskit_search_rows r ON r.rowid = s.rowid"
 _DOCUMENTS = " FROM faaskit_documents d"
+_MATCHED = "SELECT rowid FROM faaskit_search WHERE faaskit_search MATCH ?"
+_MATCH_COUNT = "SELECT COUNT(*) FROM faaskit_search WHERE faaskit_search MATCH ?"
+_OTHER_COLLECTION = (
+    "SELECT 1 FROM faaskit_search_keys WHERE collection < ? OR collection > ? LIMIT 1"
+)
 _COLUMNS = "d.collection, d.id, d.data, d.version, d.created_at, d.updated_at"
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -168,48 +173,71 @@ class SQLiteSearch:
         return tuple(f" INDEXED BY {name}" for name, _ in wanted)  # type: ignore[return-value]
 
     async def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
-        """Count and page on the typed rows (and the full-text match) alone; documents and
-        snippets only for the page. One read transaction: one snapshot for all of it."""
+        """Count and page on the typed rows (and the full-text match) alone; documents,
+        scores and snippets only for the page. One read transaction: one snapshot."""
         clauses, params = typed_conditions(query, layout, _bind, "r")
+        filtered = len(params) > 1  # more than the collection
+        match = _match(query.words) if query.words else ""
         if query.words:
-            match = _match(query.words)
-            clauses.insert(0, "faaskit_search MATCH ?")
-            params.insert(0, match)
-            counting = listing = _TYPED_JOIN
-            rank = "bm25(faaskit_search)"
+            counting = f"{_TYPED_JOIN} WHERE faaskit_search MATCH ? AND " + " AND ".join(clauses)
+            counted_params = [match, *params]
+        if query.words and query.sort_field is None:  # by relevance: bm25 of every match
+            listing, listed_params, rank = counting, counted_params, "bm25(faaskit_search)"
         else:
+            # In the sort field's order from an index of the query's shape (each row looked
+            # up in the set of matches, built once, when there is text) until the page is
+            # full: no sort of every match.
             counted, paged = await self._shape_indexes(query, layout)
-            counting = f" FROM faaskit_search_rows r{counted}"
-            listing = f" FROM faaskit_search_rows r{paged}"
-            rank = "NULL"
-        where = " WHERE " + " AND ".join(clauses)
-        order = typed_order(query, layout, "r", rank if query.words else None)
+            where = " WHERE " + " AND ".join(clauses)
+            listing, listed_params, rank = (
+                f" FROM faaskit_search_rows r{paged}{where}",
+                params,
+                "NULL",
+            )
+            if query.words:
+                listing += f" AND r.rowid IN ({_MATCHED})"
+                listed_params = [*params, match]
+            else:
+                counting = f" FROM faaskit_search_rows r{counted}{where}"
+                counted_params = params
+        order = typed_order(query, layout, "r", rank if rank != "NULL" else None)
         conn = self.reader
         conn.execute("BEGIN")
         try:
-            total = conn.execute(f"SELECT COUNT(*){counting}{where}", params).fetchone()[0]
+            total = None
+            # Text alone: when every full-text row is this collection's, the match counts
+            # itself, without looking up each match's typed row for its collection.
+            alone = query.words and not filtered
+            if (
+                alone
+                and conn.execute(_OTHER_COLLECTION, (query.collection,) * 2).fetchone() is None
+            ):
+                total = conn.execute(_MATCH_COUNT, (match,)).fetchone()[0]
+            if total is None:
+                total = conn.execute(f"SELECT COUNT(*){counting}", counted_params).fetchone()[0]
             page = conn.execute(
-                f"SELECT r.rowid, r.doc_id, {rank}{listing}{where}{order} LIMIT ? OFFSET ?",
-                (*params, query.page_size, query.offset),
+                f"SELECT r.rowid, r.doc_id, {rank}{listing}{order} LIMIT ? OFFSET ?",
+                (*listed_params, query.page_size, query.offset),
             ).fetchall()
             documents = _documents(conn, query.collection, [row[1] for row in page])
-            snippets: dict[int, Sequence[str | None]] = {}
+            scored: dict[int, Sequence[Any]] = {}
             if query.words and page:
-                snippets = _snippets(conn, match, len(query.text_fields), [r[0] for r in page])
+                scored = _snippets(conn, match, len(query.text_fields), [r[0] for r in page])
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")
         hits = []
-        for rowid, doc_id, score in page:
+        for rowid, doc_id, _ in page:
             document = documents.get(doc_id)
             if document is None:  # a typed row whose document is gone: not a hit
                 continue
-            if score is None:
+            if not query.words:
                 hits.append(SearchHit(document, None, {}))
             else:  # bm25: lower is better
-                marked = highlights(query.text_fields, snippets.get(rowid, ()))
+                score, *snippets = scored[rowid]
+                marked = highlights(query.text_fields, snippets)
                 hits.append(SearchHit(document, -float(score), marked))
-        return SearchPage(hits, total, query.page, query.page_size)
+        return SearchPage(hits, int(total), query.page, query.page_size)
 
     def _search_documents(self, query: SearchQuery) -> SearchPage:
         """The query over the documents' JSON, for what typed columns cannot answer."""
@@ -290,10 +318,11 @@ def _add_indexes(conn: sqlite3.Connection, *, indexes: list[tuple[str, list[str]
 
 def _snippets(
     conn: sqlite3.Connection, match: str, fields: int, rowids: list[int]
-) -> dict[int, Sequence[str | None]]:
-    # A snippet depends only on its own row and the match: the same as in the full query.
+) -> dict[int, Sequence[Any]]:
+    """The page's scores and snippets: each depends only on its own row and the match, so
+    they are the same as in a query over every match."""
     rows = conn.execute(
-        f"SELECT rowid, {_marks(fields)} FROM faaskit_search"
+        f"SELECT rowid, bm25(faaskit_search), {_marks(fields)} FROM faaskit_search"
         # ``+rowid``: not a constraint the full-text table sees, so the match is read once
         # and the page's rows picked from it, instead of a new match per row.
         " WHERE faaskit_search MATCH ? AND +rowid IN " + sql.in_list(len(rowids)),
