@@ -18,9 +18,11 @@ from faaskit.errors import ConcurrencyError, ConflictError, LeaseLostError
 from faaskit.store import Store
 from faaskit.store.protocol import (
     AckDelivery,
+    AppendEvents,
     InsertDocument,
     Message,
     NewDelivery,
+    NewEvent,
     PublishMessage,
     UpdateDocument,
     Write,
@@ -154,3 +156,33 @@ async def test_a_unit_cancelled_before_its_batch_starts_never_commits(
     await asyncio.gather(first, after)
     assert await store.get("things", "cancelled") is None
     assert sorted(d.id for d in await store.find("things", {})) == ["after", "first"]
+
+
+async def test_grouped_units_keep_each_unit_s_own_order(store: Store) -> None:
+    """Many disjoint units at once, each changing a unique key (its old key deleted, the
+    new one inserted) and appending several events to its own stream: each unit's
+    statements run in its order, whatever the grouping across units."""
+    emails = [("email", f"old{n}@x.io") for n in range(UNITS)]
+    first = [[InsertDocument("people", f"p{n}", {"n": n}, [emails[n]], AT)] for n in range(UNITS)]
+    assert not [o for o in await together(store, first) if isinstance(o, BaseException)]
+
+    units: list[list[Write]] = []
+    for n in range(UNITS):
+        new_key = [("email", f"new{n}@x.io")]
+        events = [NewEvent("Noted", {"i": i}) for i in range(3)]
+        units.append(
+            [
+                UpdateDocument("people", f"p{n}", {"n": n, "v": 2}, new_key, AT),
+                AppendEvents(f"stream-{n}", events, None, 1.0),
+                AppendEvents(f"stream-{n}", [NewEvent("Noted", {"i": 3})], None, 1.0),
+            ]
+        )
+    outcomes = await together(store, units)
+
+    assert not [o for o in outcomes if isinstance(o, BaseException)]
+    for n in range(UNITS):
+        new = await store.get_by_key("people", ("email", f"new{n}@x.io"))
+        assert new is not None and new.id == f"p{n}" and new.data == {"n": n, "v": 2}
+        assert await store.get_by_key("people", ("email", f"old{n}@x.io")) is None
+        stream = await store.read_stream(f"stream-{n}")
+        assert [(e.version, e.data["i"]) for e in stream] == [(1, 0), (2, 1), (3, 2), (4, 3)]

@@ -17,8 +17,8 @@ own; an error at COMMIT reaches every unit of the batch, as it would reach a lon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -28,7 +28,20 @@ from faaskit.errors import FaaskitError
 from faaskit.store import statements as sql
 from faaskit.store.postgres_events import LOG_LOCK
 from faaskit.store.postgres_messages import CLAIM_ONE, NOTIFY, as_is
-from faaskit.store.protocol import AppendEvents, CommitOutcome, WriteSet
+from faaskit.store.protocol import (
+    AckDelivery,
+    AdvanceCheckpoint,
+    AppendEvents,
+    CommitOutcome,
+    DeleteDocument,
+    Delivery,
+    InsertDocument,
+    PublishMessage,
+    SaveSnapshot,
+    UpdateDocument,
+    Write,
+    WriteSet,
+)
 from faaskit.store.rows import delivery_from_row
 
 __all__ = ["MAX_BATCH", "GroupCommitter"]
@@ -151,15 +164,22 @@ class GroupCommitter:
                 async with conn.pipeline() as pipeline, conn.transaction():
                     if any(unit.appends for unit in batch):  # positions commit in order
                         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
-                    sent = [await _send(conn, unit) for unit in batch]
+                    grouped = len(batch) > 1 and _disjoint(batch)
+                    if grouped:
+                        groups = await _send_grouped(conn, batch)
+                    else:
+                        sent = [await _send(conn, unit) for unit in batch]
                     try:
                         await pipeline.sync()
                     except _UNIT_ERRORS as error:
                         raise _Rollback(error) from error
-                    outcomes: list[CommitOutcome | BaseException] = [
-                        await _checked(unit, cursors, claims)
-                        for unit, (cursors, claims) in zip(batch, sent, strict=True)
-                    ]
+                    if grouped:
+                        outcomes = await _checked_groups(batch, groups)
+                    else:
+                        outcomes = [
+                            await _checked(unit, cursors, claims)
+                            for unit, (cursors, claims) in zip(batch, sent, strict=True)
+                        ]
                     if any(isinstance(o, CommitOutcome) and o.announced for o in outcomes):
                         await conn.execute(NOTIFY)  # delivered to listeners at COMMIT
                     committing = True
@@ -220,6 +240,114 @@ class _NotTheUnits(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(error)
         self.error = error
+
+
+def _touches(write: Write) -> Iterator[tuple[str, ...]]:
+    """The rows a write may change that another unit's write may change too."""
+    if isinstance(write, InsertDocument | UpdateDocument | DeleteDocument):
+        yield ("doc", write.collection, write.id)
+        for field, value in getattr(write, "keys", ()):
+            yield ("key", write.collection, field, value)
+    elif isinstance(write, PublishMessage):
+        yield ("message", write.message.id)
+    elif isinstance(write, AppendEvents | SaveSnapshot):
+        yield ("stream", write.stream)
+    elif isinstance(write, AdvanceCheckpoint):
+        yield ("checkpoint", write.name)
+    elif isinstance(write, AckDelivery):
+        yield ("delivery", str(write.seq))
+
+
+def _disjoint(batch: list[_Unit]) -> bool:
+    """Whether no two units of the batch write the same document, key, message, stream,
+    checkpoint or delivery: only then may their statements be grouped across units (the
+    order of two units' statements matters only where they meet)."""
+    seen: set[tuple[str, ...]] = set()
+    for unit in batch:
+        mine = {touched for write in unit.write_set.writes for touched in _touches(write)}
+        if not seen.isdisjoint(mine):
+            return False
+        seen |= mine
+    return True
+
+
+@dataclass(eq=False)
+class _Group:
+    """Statements of one SQL text, at one position of their units, sent as one."""
+
+    query: str
+    checked: bool
+    params: list[tuple[Any, ...]] = field(default_factory=list)
+    cursor: Any = None
+
+
+def _is_checked(statement: sql.Statement) -> bool:
+    return bool(statement.skip_if_no_row or statement.if_missing or statement.if_no_row)
+
+
+async def _send_grouped(conn: AsyncConnection[Any], batch: list[_Unit]) -> list[_Group]:
+    """Queue the batch's statements grouped by position in their unit and SQL text, each
+    group as one ``executemany``: a unit's own statements keep their order, and the
+    batch's units are disjoint (:func:`_disjoint`), so no unit sees another's mid-way.
+    The claims go last, as one group."""
+    groups: dict[tuple[int, str, bool], _Group] = {}
+    for unit in batch:
+        for position, statement in enumerate(unit.statements):
+            checked = _is_checked(statement)
+            key = (position, statement.sql, checked)
+            group = groups.get(key)
+            if group is None:
+                query = sql.postgres_placeholders(statement.sql)
+                group = groups[key] = _Group(query, checked)
+            group.params.append(statement.params)
+    ordered = sorted(groups.items(), key=lambda item: item[0][0])  # stable: first seen first
+    sent = [group for _, group in ordered]
+    claims = _Group(CLAIM_ONE, False)
+    for unit in batch:
+        claim = unit.write_set.claim
+        if claim is not None:
+            for message_id, target in sql.claim_candidates(unit.write_set):
+                lease_until = claim.now + claim.lease
+                params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
+                claims.params.append(params)
+    for group in sent:
+        group.cursor = conn.cursor()
+        await group.cursor.executemany(group.query, group.params)
+    if claims.params:
+        claims.cursor = conn.cursor()
+        await claims.cursor.executemany(claims.query, claims.params, returning=True)
+        sent.append(claims)
+    return sent
+
+
+async def _checked_groups(
+    batch: list[_Unit], groups: list[_Group]
+) -> list[CommitOutcome | BaseException]:
+    """Each unit's outcome from its grouped statements; _Rollback when a checked group
+    changed fewer rows than it has statements (one of them did not do what it should)."""
+    for group in groups:
+        if group.checked and group.cursor.rowcount != len(group.params):
+            raise _Rollback(None)
+    outcomes: list[CommitOutcome | BaseException] = []
+    claimed: list[Delivery | None] = []
+    if groups and groups[-1].query is CLAIM_ONE:
+        cursor = groups[-1].cursor
+        while True:
+            row = await cursor.fetchone()
+            claimed.append(None if row is None else delivery_from_row(row, "", as_is))
+            if not cursor.nextset():
+                break
+    rows = iter(claimed)
+    for unit in batch:
+        outcome = CommitOutcome(deliveries=sum(s.deliveries for s in unit.statements))
+        claim = unit.write_set.claim
+        if claim is not None:
+            for _ in sql.claim_candidates(unit.write_set):
+                delivery = next(rows)
+                if delivery is not None:
+                    outcome.claimed.append(replace(delivery, lease_owner=claim.owner))
+        outcomes.append(outcome)
+    return outcomes
 
 
 Sent = tuple[list[tuple[sql.Statement, Any]], list[Any]]
