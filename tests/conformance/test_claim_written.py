@@ -145,3 +145,47 @@ async def test_without_a_claim_nothing_is_leased(store: Store) -> None:
     assert outcome.claimed == [] and outcome.announced
     claimed = await store.claim(["task:next"], owner="b", now=NOW, lease=30, limit=10)
     assert [d.message.id for d in claimed] == ["m1"]
+
+
+async def test_with_any_due_a_unit_that_publishes_nothing_leases_the_next_due(
+    store: Store,
+) -> None:
+    await store.commit(
+        WriteSet(
+            [
+                publish("later", "task:next", at=NOW + 5),
+                publish("elsewhere", "task:other"),
+                publish("first", "task:next"),
+                publish("second", "task:next"),
+            ]
+        )
+    )
+    claim = ClaimWritten(OWNER, frozenset({"task:next"}), 1, 30.0, now=NOW, any_due=True)
+
+    nothing_published = await store.commit(
+        WriteSet([InsertDocument("c", "d1", {}, (), "x")], claim)
+    )
+    published = await store.commit(WriteSet([publish("own", "task:next")], claim))
+
+    assert [d.message.id for d in nothing_published.claimed] == ["first"]
+    assert [d.message.id for d in published.claimed] == ["own"]  # what it wrote comes first
+    left = await store.claim(["task:next", "task:other"], owner="b", now=NOW, lease=30, limit=9)
+    assert sorted(d.message.id for d in left) == ["elsewhere", "second"]
+
+
+async def test_any_due_keeps_an_ordered_key_in_order(store: Store) -> None:
+    await store.commit(
+        WriteSet(
+            [
+                publish("k1", "sub:ordered", key="k", ordered=True),
+                publish("k2", "sub:ordered", key="k", ordered=True),
+            ]
+        )
+    )
+    claim = ClaimWritten(OWNER, frozenset({"sub:ordered"}), 1, 30.0, now=NOW, any_due=True)
+
+    one = await store.commit(WriteSet([InsertDocument("c", "d1", {}, (), "x")], claim))
+    two = await store.commit(WriteSet([InsertDocument("c", "d2", {}, (), "x")], claim))
+
+    assert [d.message.id for d in one.claimed] == ["k1"]
+    assert two.claimed == []  # k2 waits for k1's ack

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -27,14 +27,13 @@ from psycopg import AsyncConnection
 from faaskit.errors import FaaskitError
 from faaskit.store import statements as sql
 from faaskit.store.postgres_events import LOG_LOCK
-from faaskit.store.postgres_messages import CLAIM_ONE, NOTIFY, as_is
+from faaskit.store.postgres_messages import CLAIM, CLAIM_ONE, NOTIFY, as_is
 from faaskit.store.protocol import (
     AckDelivery,
     AdvanceCheckpoint,
     AppendEvents,
     CommitOutcome,
     DeleteDocument,
-    Delivery,
     InsertDocument,
     PublishMessage,
     SaveSnapshot,
@@ -279,6 +278,8 @@ class _Group:
     checked: bool
     params: list[tuple[Any, ...]] = field(default_factory=list)
     cursor: Any = None
+    claim: bool = False
+    """A group of claims: its rows are leased deliveries (one result per claim)."""
 
 
 def _is_checked(statement: sql.Statement) -> bool:
@@ -302,21 +303,17 @@ async def _send_grouped(conn: AsyncConnection[Any], batch: list[_Unit]) -> list[
             group.params.append(statement.params)
     ordered = sorted(groups.items(), key=lambda item: item[0][0])  # stable: first seen first
     sent = [group for _, group in ordered]
-    claims = _Group(CLAIM_ONE, False)
-    for unit in batch:
-        claim = unit.write_set.claim
-        if claim is not None:
-            for message_id, target in sql.claim_candidates(unit.write_set):
-                lease_until = claim.now + claim.lease
-                params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
-                claims.params.append(params)
     for group in sent:
         group.cursor = conn.cursor()
         await group.cursor.executemany(group.query, group.params)
-    if claims.params:
-        claims.cursor = conn.cursor()
-        await claims.cursor.executemany(claims.query, claims.params, returning=True)
-        sent.append(claims)
+    claims: dict[str, _Group] = {}
+    for unit in batch:
+        for query, params in claim_queries(unit.write_set):
+            claims.setdefault(query, _Group(query, False, claim=True)).params.append(params)
+    for group in claims.values():
+        group.cursor = conn.cursor()
+        await group.cursor.executemany(group.query, group.params, returning=True)
+        sent.append(group)
     return sent
 
 
@@ -328,24 +325,23 @@ async def _checked_groups(
     for group in groups:
         if group.checked and group.cursor.rowcount != len(group.params):
             raise _Rollback(None)
+    claimed: dict[str, Iterator[list[Any]]] = {}
+    for group in groups:
+        if group.claim:  # one result per claim, in the order the units asked
+            results = []
+            while True:
+                results.append(await group.cursor.fetchall())
+                if not group.cursor.nextset():
+                    break
+            claimed[group.query] = iter(results)
     outcomes: list[CommitOutcome | BaseException] = []
-    claimed: list[Delivery | None] = []
-    if groups and groups[-1].query is CLAIM_ONE:
-        cursor = groups[-1].cursor
-        while True:
-            row = await cursor.fetchone()
-            claimed.append(None if row is None else delivery_from_row(row, "", as_is))
-            if not cursor.nextset():
-                break
-    rows = iter(claimed)
     for unit in batch:
         outcome = CommitOutcome(deliveries=sum(s.deliveries for s in unit.statements))
         claim = unit.write_set.claim
-        if claim is not None:
-            for _ in sql.claim_candidates(unit.write_set):
-                delivery = next(rows)
-                if delivery is not None:
-                    outcome.claimed.append(replace(delivery, lease_owner=claim.owner))
+        for query, _ in claim_queries(unit.write_set):
+            assert claim is not None
+            for row in next(claimed[query]):
+                outcome.claimed.append(delivery_from_row(row, claim.owner, as_is))
         outcomes.append(outcome)
     return outcomes
 
@@ -362,14 +358,10 @@ async def _send(conn: AsyncConnection[Any], unit: _Unit) -> Sent:
         await cursor.execute(sql.postgres_placeholders(statement.sql), statement.params)
         cursors.append((statement, cursor))
     claims = []
-    claim = unit.write_set.claim
-    if claim is not None:
-        for message_id, target in sql.claim_candidates(unit.write_set):
-            lease_until = claim.now + claim.lease
-            params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
-            cursor = conn.cursor()
-            await cursor.execute(CLAIM_ONE, params)
-            claims.append(cursor)
+    for query, params in claim_queries(unit.write_set):
+        cursor = conn.cursor()
+        await cursor.execute(query, params)
+        claims.append(cursor)
     return cursors, claims
 
 
@@ -387,10 +379,26 @@ async def _checked(
         outcome.deliveries += statement.deliveries
     owner = unit.write_set.claim.owner if unit.write_set.claim is not None else ""
     for cursor in claims:
-        row = await cursor.fetchone()
-        if row is not None:
+        for row in await cursor.fetchall():
             outcome.claimed.append(delivery_from_row(row, owner, as_is))
     return outcome
+
+
+def claim_queries(write_set: WriteSet) -> list[tuple[str, tuple[Any, ...]]]:
+    """The claims ``write_set.claim`` asks for, as (query, params): what it publishes for
+    the worker, or else (``any_due``) the next due delivery of the worker's targets."""
+    claim = write_set.claim
+    if claim is None:
+        return []
+    until = claim.now + claim.lease
+    queries: list[tuple[str, tuple[Any, ...]]] = [
+        (CLAIM_ONE, (message_id, target, claim.now, claim.now, claim.owner, until))
+        for message_id, target in sql.claim_candidates(write_set)
+    ]
+    if not queries and claim.any_due:
+        targets = sorted(claim.targets)
+        queries.append((CLAIM, (targets, claim.now, claim.now, 1, claim.owner, until)))
+    return queries
 
 
 async def apply_unit(
@@ -420,11 +428,8 @@ async def apply_unit(
                 raise statement.if_no_row()
         outcome.deliveries += statement.deliveries
     claim = write_set.claim
-    if claim is not None:
-        for message_id, target in sql.claim_candidates(write_set):
-            lease_until = claim.now + claim.lease
-            params = (message_id, target, claim.now, claim.now, claim.owner, lease_until)
-            row = await (await conn.execute(CLAIM_ONE, params)).fetchone()
-            if row is not None:
-                outcome.claimed.append(delivery_from_row(row, claim.owner, as_is))
+    for query, params in claim_queries(write_set):
+        assert claim is not None
+        for row in await (await conn.execute(query, params)).fetchall():
+            outcome.claimed.append(delivery_from_row(row, claim.owner, as_is))
     return outcome

@@ -24,7 +24,7 @@ from faaskit.store.rows import (
 )
 from faaskit.store.text import error_log
 
-__all__ = ["CHANNEL", "CLAIM_ONE", "NOTIFY", "PostgresMessages", "as_is"]
+__all__ = ["CHANNEL", "CLAIM", "CLAIM_ONE", "NOTIFY", "PostgresMessages", "as_is"]
 
 CHANNEL = "faaskit_deliveries"
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"

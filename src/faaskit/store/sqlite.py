@@ -29,7 +29,7 @@ from faaskit.store import statements as sql
 from faaskit.store.protocol import ClaimWritten, CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.sqlite_events import SQLiteEvents
 from faaskit.store.sqlite_limits import SQLiteLimits
-from faaskit.store.sqlite_messages import CLAIM_ONE, SQLiteMessages, with_messages
+from faaskit.store.sqlite_messages import CLAIM, CLAIM_ONE, SQLiteMessages, with_messages
 from faaskit.store.sqlite_search import SQLiteSearch
 from faaskit.store.text import refuse_nul
 
@@ -155,11 +155,12 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch, SQLiteLimits):
         )
         claim = write_set.claim
         candidates = sql.claim_candidates(write_set)
-        if claim is None or not candidates:
+        if claim is None or not (candidates or claim.any_due):
             work = functools.partial(_run, statements=statements)
+            atomic = len(statements) == 1
         else:
             work = functools.partial(_run, statements=statements, claim=(claim, candidates))
-        atomic = len(statements) == 1 and not candidates
+            atomic = False
         outcome: CommitOutcome = await self._write(work, atomic=atomic)
         if outcome.announced:
             self._notify()
@@ -290,8 +291,8 @@ def _run(
     statements: list[sql.Statement],
     claim: tuple[ClaimWritten, list[tuple[str, str]]] | None = None,
 ) -> CommitOutcome:
-    """One unit's statements (inside its savepoint), then its claim of what it wrote;
-    raises what a statement names."""
+    """One unit's statements (inside its savepoint), then its claim; raises what a
+    statement names."""
     outcome = CommitOutcome()
     skip = 0
     for statement in statements:
@@ -311,20 +312,29 @@ def _run(
                 raise statement.if_no_row()
         outcome.deliveries += statement.deliveries
     if claim is not None:
-        asked, candidates = claim
         rows = []
-        for message_id, target in candidates:
-            params = (
-                asked.owner,
-                asked.now + asked.lease,
-                message_id,
-                target,
-                asked.now,
-                asked.now,
-            )
-            rows += conn.execute(CLAIM_ONE, params).fetchall()
-        outcome.claimed = with_messages(conn, rows, asked.owner)
+        for query, params in claim_queries(claim):
+            rows += conn.execute(query, params).fetchall()
+        outcome.claimed = with_messages(conn, rows, claim[0].owner)
     return outcome
+
+
+def claim_queries(
+    claim: tuple[ClaimWritten, list[tuple[str, str]]],
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The claims a unit's write set asks for, as (query, params): what it publishes for
+    the worker, or else (``any_due``) the next due delivery of the worker's targets."""
+    asked, candidates = claim
+    until = asked.now + asked.lease
+    queries: list[tuple[str, tuple[Any, ...]]] = [
+        (CLAIM_ONE, (asked.owner, until, message_id, target, asked.now, asked.now))
+        for message_id, target in candidates
+    ]
+    if not queries and asked.any_due:
+        targets = sorted(asked.targets)
+        query = CLAIM.format(targets=sql.in_list(len(targets)))
+        queries.append((query, (asked.owner, until, *targets, asked.now, asked.now, 1)))
+    return queries
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
