@@ -3,9 +3,9 @@
 One loop per process: claim as many deliveries as there are free slots (one claim is one
 transaction), run them concurrently, each in its own unit of work that also acks it, so a
 batch commits together (each backend's group commit). A handler's commit also leases one
-delivery for this worker — one it writes (a saga's next step, a follow-on message), else
-the next one due — which the worker runs at once in the slot the handler frees: a chain
-of steps costs one transaction per step, and a backlog drains with no claims of its own.
+of the deliveries it writes for this worker (a saga's next step, a follow-on message),
+which the worker runs at once in the slot the handler frees: a chain of steps costs one
+transaction per step, not a claim and a commit.
 A failed attempt is rescheduled by ``available_at`` (backoff with jitter) — the worker
 never sleeps to retry — and the last one goes to the dead-letter store with every
 attempt's error.
@@ -238,11 +238,12 @@ class Worker:
     def _successor_claim(self) -> ClaimWritten | None:
         """What a handler's commit leases for this worker, to run in the slot the handler
         leaves (so the worker never runs more than its concurrency): one delivery the
-        handler writes, or else the next one due — a backlog is drained with no claim
-        transactions of its own."""
+        handler writes. (Leasing the next due one instead, when it writes none, was
+        measured: 64 one-row claims in a batch cost far more than the loop's one claim of
+        64.)"""
         if not self._handing_over or not self._successors:
             return None
-        return ClaimWritten(self.owner, self._successors, 1, self.lease, any_due=True)
+        return ClaimWritten(self.owner, self._successors, 1, self.lease)
 
     def _take_over(self, claimed: list[Delivery]) -> None:
         """Run what a commit leased for this worker; when it is stopping, give it back."""

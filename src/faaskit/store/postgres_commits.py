@@ -27,7 +27,7 @@ from psycopg import AsyncConnection
 from faaskit.errors import FaaskitError
 from faaskit.store import statements as sql
 from faaskit.store.postgres_events import LOG_LOCK
-from faaskit.store.postgres_messages import CLAIM, CLAIM_ONE, NOTIFY, as_is
+from faaskit.store.postgres_messages import CLAIM_ONE, NOTIFY, as_is
 from faaskit.store.protocol import (
     AckDelivery,
     AdvanceCheckpoint,
@@ -386,19 +386,15 @@ async def _checked(
 
 def claim_queries(write_set: WriteSet) -> list[tuple[str, tuple[Any, ...]]]:
     """The claims ``write_set.claim`` asks for, as (query, params): what it publishes for
-    the worker, or else (``any_due``) the next due delivery of the worker's targets."""
+    the worker."""
     claim = write_set.claim
     if claim is None:
         return []
     until = claim.now + claim.lease
-    queries: list[tuple[str, tuple[Any, ...]]] = [
+    return [
         (CLAIM_ONE, (message_id, target, claim.now, claim.now, claim.owner, until))
         for message_id, target in sql.claim_candidates(write_set)
     ]
-    if not queries and claim.any_due:
-        targets = sorted(claim.targets)
-        queries.append((CLAIM, (targets, claim.now, claim.now, 1, claim.owner, until)))
-    return queries
 
 
 async def apply_unit(

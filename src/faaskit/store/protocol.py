@@ -263,17 +263,14 @@ class ClaimWritten:
     """Lease to ``owner``, in the commit's own transaction, up to ``limit`` of the
     deliveries the write set publishes to ``targets`` that are due at ``now`` (and, when
     ordered, head of their key): a worker hands a saga's next step, or any follow-on
-    message, to itself without a claim of its own. With ``any_due``, a write set that
-    publishes none leases the next due delivery of ``targets`` instead (one), so a worker
-    draining a backlog claims in its commits. Leased deliveries are not announced to
-    other workers; the ones left over are, as usual."""
+    message, to itself without a claim of its own. Leased deliveries are not announced
+    to other workers; the ones left over are, as usual."""
 
     owner: str
     targets: frozenset[str]
     limit: int
     lease: float
     now: float = 0.0
-    any_due: bool = False
 
 
 @dataclass(slots=True)

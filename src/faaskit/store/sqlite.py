@@ -29,7 +29,7 @@ from faaskit.store import statements as sql
 from faaskit.store.protocol import ClaimWritten, CommitOutcome, Document, UniqueKey, WriteSet
 from faaskit.store.sqlite_events import SQLiteEvents
 from faaskit.store.sqlite_limits import SQLiteLimits
-from faaskit.store.sqlite_messages import CLAIM, CLAIM_ONE, SQLiteMessages, with_messages
+from faaskit.store.sqlite_messages import CLAIM_ONE, SQLiteMessages, with_messages
 from faaskit.store.sqlite_search import SQLiteSearch
 from faaskit.store.text import refuse_nul
 
@@ -155,7 +155,7 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch, SQLiteLimits):
         )
         claim = write_set.claim
         candidates = sql.claim_candidates(write_set)
-        if claim is None or not (candidates or claim.any_due):
+        if claim is None or not candidates:
             work = functools.partial(_run, statements=statements)
             atomic = len(statements) == 1
         else:
@@ -323,18 +323,13 @@ def claim_queries(
     claim: tuple[ClaimWritten, list[tuple[str, str]]],
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """The claims a unit's write set asks for, as (query, params): what it publishes for
-    the worker, or else (``any_due``) the next due delivery of the worker's targets."""
+    the worker."""
     asked, candidates = claim
     until = asked.now + asked.lease
-    queries: list[tuple[str, tuple[Any, ...]]] = [
+    return [
         (CLAIM_ONE, (asked.owner, until, message_id, target, asked.now, asked.now))
         for message_id, target in candidates
     ]
-    if not queries and asked.any_due:
-        targets = sorted(asked.targets)
-        query = CLAIM.format(targets=sql.in_list(len(targets)))
-        queries.append((query, (asked.owner, until, *targets, asked.now, asked.now, 1)))
-    return queries
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
