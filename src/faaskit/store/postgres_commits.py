@@ -1,23 +1,27 @@
 """Group commit on PostgreSQL: the units of work that wait to commit at the same time
 share one transaction, and so one round trip to BEGIN and COMMIT and one WAL flush.
 
-Every batch is first sent in one go (pipeline mode) and checked when the results are in.
 A unit that arrives while no transaction is in flight commits at once, alone (no added
 latency); the ones that arrive meanwhile wait and go together in the next. A transaction
 in flight for longer than STALL (waiting on a lock another process holds, say) does not
-hold the rest up: another starts beside it, up to MAX_IN_FLIGHT. A batch runs
-optimistically, every unit's statements one after the other with no savepoint; when a
-unit's statement fails (a stale version, a taken key, a lost lease), the batch is rolled
-back and run again with a savepoint per unit, so that unit fails alone and every other
-commits exactly once. An error that is not the unit's own (a deadlock with another
-process, a broken connection) before COMMIT runs each unit again in a transaction of its
-own; an error at COMMIT reaches every unit of the batch, as it would reach a lone unit.
+hold the rest up: another starts beside it, up to MAX_IN_FLIGHT.
+
+A batch is first sent optimistically, with no savepoint, in pipeline mode: every
+statement without waiting for the one before, grouped as ``executemany`` by position and
+SQL when no two units touch the same rows, and checked when the results are in. When a
+statement did not do what it should (a stale version, a taken key, a lost lease, a
+duplicate message), the batch is rolled back and run again statement by statement with a
+savepoint per unit, so that unit fails alone and every other commits exactly once. An
+error that is not a unit's own (a deadlock with another process, a broken connection)
+before COMMIT runs each unit again in a transaction of its own; an error at COMMIT
+reaches every unit of the batch, as it would reach a lone unit.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +58,8 @@ MAX_IN_FLIGHT = 4
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 _UNIT_ERRORS = (FaaskitError, psycopg.errors.IntegrityError, psycopg.errors.DataError)
 """What a unit's own statements raise: it fails alone, the rest of its batch commits."""
+Outcomes = list[CommitOutcome | BaseException]
+"""Per unit of a batch, in order: its outcome, or the error it fails with."""
 Connect = Callable[[], Any]
 """``pool.connection``: an async context manager giving a connection."""
 
@@ -156,37 +162,20 @@ class GroupCommitter:
         results checked once they are all in. Any statement that affected no row where
         it should have (a stale version, a taken id, a duplicate message) or any error of
         a unit's own rolls the whole batch back (_Rollback) for the careful pass."""
-        committing = False
-        async with self.connect() as conn:
-            self.transactions += 1
-            try:
-                async with conn.pipeline() as pipeline, conn.transaction():
-                    if any(unit.appends for unit in batch):  # positions commit in order
-                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
-                    grouped = len(batch) > 1 and _disjoint(batch)
-                    if grouped:
-                        groups = await _send_grouped(conn, batch)
-                    else:
-                        sent = [await _send(conn, unit) for unit in batch]
-                    try:
-                        await pipeline.sync()
-                    except _UNIT_ERRORS as error:
-                        raise _Rollback(error) from error
-                    if grouped:
-                        outcomes = await _checked_groups(batch, groups)
-                    else:
-                        outcomes = [
-                            await _checked(unit, cursors, claims)
-                            for unit, (cursors, claims) in zip(batch, sent, strict=True)
-                        ]
-                    if any(isinstance(o, CommitOutcome) and o.announced for o in outcomes):
-                        await conn.execute(NOTIFY)  # delivered to listeners at COMMIT
-                    committing = True
-            except psycopg.Error as error:
-                if committing:  # COMMIT itself failed: its outcome reaches every unit
-                    raise
-                raise _NotTheUnits(error) from error
-        return outcomes
+
+        async def send_and_check(conn: AsyncConnection[Any], pipeline: Any) -> Outcomes:
+            if len(batch) > 1 and _disjoint(batch):
+                groups = await _send_grouped(conn, batch)
+                await _synced(pipeline)
+                return await _checked_groups(batch, groups)
+            sent = [await _send(conn, unit) for unit in batch]
+            await _synced(pipeline)
+            return [
+                await _checked(unit, cursors, claims)
+                for unit, (cursors, claims) in zip(batch, sent, strict=True)
+            ]
+
+        return await self._transaction(batch, send_and_check, pipelined=True)
 
     async def _alone(self, unit: _Unit) -> CommitOutcome | BaseException:
         try:
@@ -196,19 +185,36 @@ class GroupCommitter:
             return failure.error
         return outcomes[0]
 
-    async def _together(
-        self, batch: list[_Unit], *, savepoints: bool
-    ) -> list[CommitOutcome | BaseException]:
-        outcomes: list[CommitOutcome | BaseException] = []
+    async def _together(self, batch: list[_Unit], *, savepoints: bool) -> Outcomes:
+        """The careful pass: statement by statement, each result looked at before the next
+        (a deduplicated message skips its deliveries), a savepoint per unit if asked."""
+
+        async def apply_each(conn: AsyncConnection[Any], _: Any) -> Outcomes:
+            return [await self._unit(conn, unit, savepoints=savepoints) for unit in batch]
+
+        return await self._transaction(batch, apply_each, pipelined=False)
+
+    async def _transaction(
+        self,
+        batch: list[_Unit],
+        body: Callable[[AsyncConnection[Any], Any], Awaitable[Outcomes]],
+        *,
+        pipelined: bool,
+    ) -> Outcomes:
+        """Run ``body(conn, pipeline)`` in one transaction with the log lock when a unit
+        appends events, and NOTIFY when a unit wrote deliveries it did not lease."""
         committing = False
         async with self.connect() as conn:
             self.transactions += 1
             try:
-                async with conn.transaction():
+                async with contextlib.AsyncExitStack() as stack:
+                    pipeline = (
+                        await stack.enter_async_context(conn.pipeline()) if pipelined else None
+                    )
+                    await stack.enter_async_context(conn.transaction())
                     if any(unit.appends for unit in batch):  # positions commit in order
                         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
-                    for unit in batch:
-                        outcomes.append(await self._unit(conn, unit, savepoints=savepoints))
+                    outcomes = await body(conn, pipeline)
                     if any(isinstance(o, CommitOutcome) and o.announced for o in outcomes):
                         await conn.execute(NOTIFY)  # delivered to listeners at COMMIT
                     committing = True
@@ -344,6 +350,14 @@ async def _checked_groups(
                 outcome.claimed.append(delivery_from_row(row, claim.owner, as_is))
         outcomes.append(outcome)
     return outcomes
+
+
+async def _synced(pipeline: Any) -> None:
+    """Wait for every result of the pipeline; a unit's own error rolls the batch back."""
+    try:
+        await pipeline.sync()
+    except _UNIT_ERRORS as error:
+        raise _Rollback(error) from error
 
 
 Sent = tuple[list[tuple[sql.Statement, Any]], list[Any]]
