@@ -186,3 +186,30 @@ async def test_grouped_units_keep_each_unit_s_own_order(store: Store) -> None:
         assert await store.get_by_key("people", ("email", f"old{n}@x.io")) is None
         stream = await store.read_stream(f"stream-{n}")
         assert [(e.version, e.data["i"]) for e in stream] == [(1, 0), (2, 1), (3, 2), (4, 3)]
+
+
+async def test_a_unit_stuck_on_another_process_s_lock_does_not_hold_the_rest_up(
+    store: Store, backend_url: str
+) -> None:
+    if transactions(store) is None:
+        pytest.skip("SQLite has one writer per file: a lock is the whole database's")
+    import psycopg
+
+    holder = await psycopg.AsyncConnection.connect(backend_url)  # an open transaction
+    try:
+        await holder.execute(
+            "INSERT INTO faaskit_documents (collection, id, data, version, created_at,"
+            " updated_at) VALUES ('things', 'held', '{}', 1, 'x', 'x')"
+        )
+        stuck = asyncio.ensure_future(store.commit(WriteSet([insert("held")])))
+        await asyncio.sleep(0.05)  # its transaction waits on the holder's row
+
+        async with asyncio.timeout(10):  # committed beside it, not after it
+            await store.commit(WriteSet([insert("beside")]))
+        assert not stuck.done()
+        assert await store.get("things", "beside") is not None
+    finally:
+        await holder.rollback()
+        await holder.close()
+    await stuck
+    assert await store.get("things", "held") is not None
