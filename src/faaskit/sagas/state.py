@@ -9,7 +9,7 @@ is the saga's version: every transition is an update that expects it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -142,9 +142,12 @@ class SagaState:
         return [name for *_, name in sorted(done)]
 
     def to_data(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("id", "version", "extra"):
-            del data[key]
+        """The document's data: every field but the id, version and extra (whose keys are
+        written beside them), and ``current_step``. Values are not copied: the data is
+        encoded when the unit commits (``dataclasses.asdict`` deep-copied every value,
+        the costliest part of a transition)."""
+        data = {name: getattr(self, name) for name in _SAGA_FIELDS}
+        data["steps"] = [_step_data(step) for step in self.steps]
         data["current_step"] = self.current_step
         data.update(self.extra)
         return data
@@ -161,3 +164,23 @@ class SagaState:
         known = {name for name in cls.__dataclass_fields__ if name not in ("id", "version")}
         extra = {k: data.pop(k) for k in list(data) if k not in known}
         return cls(id=doc.id, steps=steps, version=doc.version, extra=extra, **data)
+
+
+_SAGA_FIELDS = tuple(
+    f.name for f in fields(SagaState) if f.name not in ("id", "version", "extra", "steps")
+)
+_STEP_FIELDS = tuple(f.name for f in fields(StepState) if f.name not in ("undo", "failures"))
+_UNDO_FIELDS = tuple(f.name for f in fields(UndoState) if f.name != "failures")
+
+
+def _step_data(step: StepState) -> dict[str, Any]:
+    data = {name: getattr(step, name) for name in _STEP_FIELDS}
+    data["undo"] = None if step.undo is None else _undo_data(step.undo)
+    data["failures"] = [dict(failure) for failure in step.failures]
+    return data
+
+
+def _undo_data(undo: UndoState) -> dict[str, Any]:
+    data = {name: getattr(undo, name) for name in _UNDO_FIELDS}
+    data["failures"] = [dict(failure) for failure in undo.failures]
+    return data

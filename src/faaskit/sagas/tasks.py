@@ -11,7 +11,6 @@ the failure, and the ack, still commit.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,14 @@ from faaskit.events import Event
 from faaskit.sagas.definitions import Pending, StepRun
 from faaskit.sagas.errors import StepFailed
 from faaskit.sagas.state import ACTIVE, COMPENSATING, SagaState
-from faaskit.sagas.transitions import Transition, checked_json, describe, load, new_token
+from faaskit.sagas.transitions import (
+    Transition,
+    checked_json,
+    clone,
+    describe,
+    load,
+    new_token,
+)
 
 if TYPE_CHECKING:
     from faaskit.sagas.definitions import Saga, Step
@@ -115,7 +121,7 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
     token = new_token(state.id)
     child = child_context(ctx, StepRun(state.id, saga.name, step.name, "do", attempt, token))
     here.started_at, here.attempts = move.now, attempt
-    values = {"input": copy.deepcopy(state.input), "results": copy.deepcopy(state.results)}
+    values = {"input": clone(state.input), "results": clone(state.results)}
     try:
         result = await step.action.call(child, values, step.timeout)
         if not isinstance(result, Pending):
@@ -182,9 +188,9 @@ async def run_compensation(
     child = child_context(ctx, StepRun(state.id, saga.name, step.name, "undo", attempt))
     undo.started_at, undo.attempts = move.now, attempt
     values = {
-        "input": copy.deepcopy(state.input),
-        "results": copy.deepcopy(state.results),
-        "result": copy.deepcopy(state.steps[step.index].result),
+        "input": clone(state.input),
+        "results": clone(state.results),
+        "result": clone(state.steps[step.index].result),
     }
     try:
         result = checked_json(await step.compensation.call(child, values, step.timeout))

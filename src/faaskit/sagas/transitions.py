@@ -11,9 +11,10 @@ then runs the saga's :meth:`~faaskit.Saga.on_transition` hooks in the same unit 
 from __future__ import annotations
 
 import copy
-import json
 import secrets
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from faaskit.errors import ConfigurationError
 from faaskit.sagas.state import (
@@ -33,7 +34,16 @@ if TYPE_CHECKING:
     from faaskit.context import Context
     from faaskit.sagas.definitions import Saga
 
-__all__ = ["Transition", "describe", "load", "new_token", "saga_of", "token_saga_id"]
+__all__ = [
+    "Transition",
+    "checked_json",
+    "clone",
+    "describe",
+    "load",
+    "new_token",
+    "saga_of",
+    "token_saga_id",
+]
 
 NO_OUTCOME = "no outcome: its worker stopped or lost its lease, or its commit failed"
 """The error kept for an attempt that was delivered but never recorded an outcome (the
@@ -59,12 +69,20 @@ def describe(error: BaseException, timeout: float | None = None) -> str:
 
 
 def checked_json(value: Any) -> Any:
-    """``value`` as stored (pydantic models dumped); TypeError when it is not JSON."""
+    """``value`` as stored (pydantic models dumped); TypeError when the store could not
+    write it (not JSON, a key that is not text, an integer past 64 bits): the step's own
+    error, not its commit's."""
     from faaskit.messaging import jsonable
 
     value = jsonable(value)
-    json.dumps(value)
+    orjson.dumps(value)
     return value
+
+
+def clone(value: Any) -> Any:
+    """A copy of stored JSON that a handler may change freely (a round trip through
+    orjson: many times quicker than ``copy.deepcopy`` on the same data)."""
+    return orjson.loads(orjson.dumps(value))
 
 
 async def load(ctx: Context, saga_id: str) -> SagaState | None:
