@@ -12,46 +12,78 @@ calls the handlers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from faaskit.auth import JWTAuth
+from faaskit.errors import ConfigurationError
+from faaskit.records import Frozen, setfield
 
+TYPE_CHECKING = False  # typing imports re, which `import faaskit` does without
 if TYPE_CHECKING:
+    from datetime import timedelta
+    from typing import Any, TypeVar
+
     from faaskit.cqrs.registry import EventTypes
     from faaskit.cqrs.search import Search
+    from faaskit.documents import CollectionSpec
     from faaskit.ratelimit import RateLimit
     from faaskit.sagas.definitions import Saga
     from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
-from faaskit.documents import CollectionSpec
-from faaskit.errors import ConfigurationError
+
+    Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 __all__ = ["CORS", "App", "Response", "Route"]
 
-Handler = TypeVar("Handler", bound=Callable[..., Any])
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
-_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls but tab
+# Checked without re (which `import faaskit` does not load): character sets, not patterns.
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_NAME_START = frozenset(_LETTERS + "_")
+_NAME_CHARS = _LETTERS + "0123456789_.-"
+_TOKEN_CHARS = _LETTERS + "0123456789!#$%&'*+-.^_`|~"  # RFC 9110 token
+_BAD_HEADER_VALUE = frozenset([*map(chr, range(0x20)), "\x7f"]) - {"\t"}  # controls but tab
 
 
-@dataclass(frozen=True)
-class CORS:
+def _is_name(text: str) -> bool:
+    """``[A-Za-z_][A-Za-z0-9_.-]*``: an app or saga name."""
+    return text[:1] in _NAME_START and not text.strip(_NAME_CHARS)
+
+
+class CORS(Frozen):
     """Cross-origin settings; ``allow_origins=["*"]`` allows any origin (without credentials)."""
 
-    allow_origins: Sequence[str] = ()
-    allow_methods: Sequence[str] = ("GET", "POST", "PUT", "PATCH", "DELETE")
-    allow_headers: Sequence[str] = ("authorization", "content-type", "x-request-id")
-    expose_headers: Sequence[str] = ("x-request-id",)
-    allow_credentials: bool = False
-    max_age: int = 600
+    __slots__ = (  # noqa: RUF023 (the fields in __init__'s order)
+        "allow_origins",
+        "allow_methods",
+        "allow_headers",
+        "expose_headers",
+        "allow_credentials",
+        "max_age",
+    )
+    allow_origins: Sequence[str]
+    allow_methods: Sequence[str]
+    allow_headers: Sequence[str]
+    expose_headers: Sequence[str]
+    allow_credentials: bool
+    max_age: int
+
+    def __init__(
+        self,
+        allow_origins: Sequence[str] = (),
+        allow_methods: Sequence[str] = ("GET", "POST", "PUT", "PATCH", "DELETE"),
+        allow_headers: Sequence[str] = ("authorization", "content-type", "x-request-id"),
+        expose_headers: Sequence[str] = ("x-request-id",),
+        allow_credentials: bool = False,
+        max_age: int = 600,
+    ) -> None:
+        setfield(self, "allow_origins", allow_origins)
+        setfield(self, "allow_methods", allow_methods)
+        setfield(self, "allow_headers", allow_headers)
+        setfield(self, "expose_headers", expose_headers)
+        setfield(self, "allow_credentials", allow_credentials)
+        setfield(self, "max_age", max_age)
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(Frozen):
     """Return one to control the status, headers or raw body of an HTTP answer.
 
     ``body`` may be bytes, str, or anything JSON-serialisable (a dict, a pydantic model).
@@ -64,16 +96,27 @@ class Response:
     token) is a ValueError here, where the response is built.
     """
 
-    body: Any = None
-    status: int = 200
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] = field(default_factory=dict)
-    media_type: str | None = None
+    __slots__ = ("body", "status", "headers", "media_type")  # noqa: RUF023 (fields in order)
+    body: Any
+    status: int
+    headers: Mapping[str, str] | Sequence[tuple[str, str]]
+    media_type: str | None
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        body: Any = None,
+        status: int = 200,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        setfield(self, "body", body)
+        setfield(self, "status", status)
+        setfield(self, "headers", {} if headers is None else headers)
+        setfield(self, "media_type", media_type)
         for name, value in self.header_items():
-            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            if not isinstance(name, str) or not name or name.strip(_TOKEN_CHARS):
                 raise ValueError(f"Response header name {name!r} is not an HTTP token")
-            if not isinstance(value, str) or _BAD_HEADER_VALUE.search(value):
+            if not isinstance(value, str) or not _BAD_HEADER_VALUE.isdisjoint(value):
                 raise ValueError(
                     f"Response header {name!r} has a value that is not one line of text"
                 )
@@ -86,23 +129,58 @@ class Response:
         return [tuple(pair) for pair in headers]  # type: ignore[misc]
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(Frozen):
     """One HTTP function: ``scopes`` is None for a public route, else the scopes a bearer
     token must carry (empty: any valid token). ``errors`` are the extra error statuses the
     handler raises, with what each means; ``rate_limits`` the per-client limits
     (:class:`~faaskit.ratelimit.RateLimit`) the gateway enforces."""
 
+    __slots__ = (  # noqa: RUF023 (the fields in __init__'s order)
+        "method",
+        "path",
+        "handler",
+        "name",
+        "status",
+        "scopes",
+        "summary",
+        "tags",
+        "errors",
+        "rate_limits",
+    )
     method: str
     path: str
     handler: Callable[..., Any]
     name: str
-    status: int = 200
-    scopes: tuple[str, ...] | None = None
-    summary: str | None = None
-    tags: tuple[str, ...] = ()
-    errors: tuple[tuple[int, str], ...] = ()
-    rate_limits: tuple[Any, ...] = ()
+    status: int
+    scopes: tuple[str, ...] | None
+    summary: str | None
+    tags: tuple[str, ...]
+    errors: tuple[tuple[int, str], ...]
+    rate_limits: tuple[Any, ...]
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        handler: Callable[..., Any],
+        name: str,
+        status: int = 200,
+        scopes: tuple[str, ...] | None = None,
+        summary: str | None = None,
+        tags: tuple[str, ...] = (),
+        errors: tuple[tuple[int, str], ...] = (),
+        rate_limits: tuple[Any, ...] = (),
+    ) -> None:
+        setfield(self, "method", method)
+        setfield(self, "path", path)
+        setfield(self, "handler", handler)
+        setfield(self, "name", name)
+        setfield(self, "status", status)
+        setfield(self, "scopes", scopes)
+        setfield(self, "summary", summary)
+        setfield(self, "tags", tags)
+        setfield(self, "errors", errors)
+        setfield(self, "rate_limits", rate_limits)
 
 
 class App:
@@ -119,7 +197,7 @@ class App:
         cors: CORS | None = None,
         max_body_size: int = 1024 * 1024,
     ) -> None:
-        if not _NAME.match(name):
+        if not _is_name(name):
             raise ConfigurationError(f"app name {name!r}: use letters, digits, '_', '.', '-'")
         self.name = name
         self.title = title or name
@@ -164,6 +242,8 @@ class App:
     ) -> CollectionSpec:
         """Declare a document collection; ``unique`` fields are enforced by the store;
         ``search`` makes some fields full-text searchable (a read model)."""
+        from faaskit.documents import CollectionSpec
+
         spec = CollectionSpec(name, tuple(unique), frozenset(casefold), search)
         existing = self.collections.get(name)
         if existing is not None and existing != spec:
@@ -311,7 +391,7 @@ class App:
 
         Start one with ``await ctx.start_saga(order, input)``.
         """
-        if not _NAME.match(name):
+        if not _is_name(name):
             raise ConfigurationError(f"saga name {name!r}: use letters, digits, '_', '.', '-'")
         if name in self.sagas:
             raise ConfigurationError(f"saga {name!r} is declared twice")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from faaskit.errors import AuthError, ConfigurationError, PermissionDeniedError
+from faaskit.records import Frozen, setfield
 
+TYPE_CHECKING = False  # typing imports re, which `import faaskit` does without
 if TYPE_CHECKING:
+    from typing import Any
+
     from faaskit.secrets import Secrets
 
 __all__ = ["JWTAuth", "Principal", "TokenIssuer", "TokenVerifier"]
@@ -30,8 +32,7 @@ SIGNING_KEY_SECRET = "jwt-signing-key"
 _NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
-@dataclass(frozen=True)
-class JWTAuth:
+class JWTAuth(Frozen):
     """How an app verifies bearer tokens.
 
     ``secret`` (HS*) defaults to the app secret ``jwt-signing-key``; in development (unless
@@ -39,23 +40,60 @@ class JWTAuth:
     ``public_key`` is a PEM text or a path to one; ``jwks_file`` a JSON Web Key Set file.
     """
 
-    algorithms: Sequence[str] = ("HS256",)
-    secret: str | None = None
-    public_key: str | None = None
-    jwks_file: str | None = None
-    issuer: str | None = None
-    audience: str | None = None
-    leeway: float = 30.0
-    token_ttl: int = 3600
+    __slots__ = (  # noqa: RUF023 (the fields in __init__'s order)
+        "algorithms",
+        "secret",
+        "public_key",
+        "jwks_file",
+        "issuer",
+        "audience",
+        "leeway",
+        "token_ttl",
+    )
+    algorithms: Sequence[str]
+    secret: str | None
+    public_key: str | None
+    jwks_file: str | None
+    issuer: str | None
+    audience: str | None
+    leeway: float
+    token_ttl: int
+
+    def __init__(
+        self,
+        algorithms: Sequence[str] = ("HS256",),
+        secret: str | None = None,
+        public_key: str | None = None,
+        jwks_file: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway: float = 30.0,
+        token_ttl: int = 3600,
+    ) -> None:
+        setfield(self, "algorithms", algorithms)
+        setfield(self, "secret", secret)
+        setfield(self, "public_key", public_key)
+        setfield(self, "jwks_file", jwks_file)
+        setfield(self, "issuer", issuer)
+        setfield(self, "audience", audience)
+        setfield(self, "leeway", leeway)
+        setfield(self, "token_ttl", token_ttl)
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(Frozen):
     """Who called: the token's subject, its scopes and every claim."""
 
+    __slots__ = ("subject", "scopes", "claims")  # noqa: RUF023 (fields in order)
     subject: str
     scopes: frozenset[str]
-    claims: Mapping[str, Any] = field(default_factory=dict)
+    claims: Mapping[str, Any]
+
+    def __init__(
+        self, subject: str, scopes: frozenset[str], claims: Mapping[str, Any] | None = None
+    ) -> None:
+        setfield(self, "subject", subject)
+        setfield(self, "scopes", scopes)
+        setfield(self, "claims", {} if claims is None else claims)
 
     def require(self, scopes: Sequence[str]) -> None:
         missing = [scope for scope in scopes if scope not in self.scopes]

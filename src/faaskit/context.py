@@ -3,19 +3,19 @@ its unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from faaskit.auth import Principal
-from faaskit.documents import Collection, CollectionSpec
 from faaskit.errors import AuthError
 
+TYPE_CHECKING = False  # typing imports re, which `import faaskit` does without
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from datetime import datetime
+    from typing import Any, TypeVar
 
+    from faaskit.auth import Principal
     from faaskit.cqrs.aggregate import Aggregate
     from faaskit.cqrs.streams import Aggregates, EventStore
+    from faaskit.documents import Collection, CollectionSpec
     from faaskit.messaging import Duration
     from faaskit.ratelimit import RateLimit
     from faaskit.runtime.runtime import Runtime
@@ -23,12 +23,42 @@ if TYPE_CHECKING:
     from faaskit.sagas.definitions import Saga, StepRun
     from faaskit.sagas.state import SagaState
     from faaskit.secrets import Secrets
+    from faaskit.store.protocol import PublishMessage
     from faaskit.triggers import Task
+
+    T = TypeVar("T")
+    A = TypeVar("A", bound="Aggregate")
 
 __all__ = ["Context"]
 
-T = TypeVar("T")
-A = TypeVar("A", bound="Aggregate")
+_documents: tuple[type[Collection], type[CollectionSpec]] | None = None
+_streams: tuple[type[EventStore], type[Aggregates[Any]]] | None = None
+_messaging: tuple[Callable[..., PublishMessage], Callable[..., PublishMessage]] | None = None
+
+
+def _load_documents() -> tuple[type[Collection], type[CollectionSpec]]:
+    # On first use, not at import: faaskit.documents needs dataclasses and re.
+    global _documents
+    from faaskit.documents import Collection, CollectionSpec
+
+    _documents = Collection, CollectionSpec
+    return _documents
+
+
+def _load_messaging() -> tuple[Callable[..., PublishMessage], Callable[..., PublishMessage]]:
+    global _messaging
+    from faaskit.messaging import publication, scheduling
+
+    _messaging = publication, scheduling
+    return _messaging
+
+
+def _load_streams() -> tuple[type[EventStore], type[Aggregates[Any]]]:
+    global _streams
+    from faaskit.cqrs.streams import Aggregates, EventStore
+
+    _streams = EventStore, Aggregates
+    return _streams
 
 
 class Context:
@@ -48,7 +78,9 @@ class Context:
     """
 
     __slots__ = (
+        "_aggregates",
         "_collections",
+        "_events",
         "_log",
         "_runtime",
         "_uow",
@@ -84,6 +116,8 @@ class Context:
         self._uow = uow
         self._runtime = runtime
         self._collections = collections
+        self._events: EventStore | None = None
+        self._aggregates: dict[type[Aggregate], Aggregates[Any]] | None = None
         self.cold_start = False
         self.startup_seconds: float | None = None
         self.deadline: float | None = None
@@ -124,22 +158,29 @@ class Context:
 
     def documents(self, collection: CollectionSpec | str) -> Collection:
         """A collection whose writes commit with this invocation."""
+        collection_class, spec_class = _documents or _load_documents()
         if isinstance(collection, str):
-            collection = self._collections.get(collection) or CollectionSpec(collection)
-        return Collection(collection, self._uow)
+            collection = self._collections.get(collection) or spec_class(collection)
+        return collection_class(collection, self._uow)
 
     @property
     def events(self) -> EventStore:
         """Event streams: ``append(stream, events, expected_version=...)`` and ``read``."""
-        from faaskit.cqrs.streams import EventStore
-
-        return EventStore(self, self._runtime.app.event_types)
+        events = self._events
+        if events is None:
+            store_class = (_streams or _load_streams())[0]
+            events = self._events = store_class(self, self._runtime.app.event_types)
+        return events
 
     def aggregates(self, kind: type[A]) -> Aggregates[A]:
         """Load and save aggregates of ``kind`` in this invocation."""
-        from faaskit.cqrs.streams import Aggregates
-
-        return Aggregates(kind, self.events)
+        cached = self._aggregates
+        if cached is None:
+            cached = self._aggregates = {}
+        found = cached.get(kind)
+        if found is None:
+            found = cached[kind] = (_streams or _load_streams())[1](kind, self.events)
+        return found  # keyed by kind: an Aggregates[kind]
 
     def now(self) -> datetime:
         """The runtime's clock (virtual under ``faaskit.testing``)."""
@@ -169,11 +210,9 @@ class Context:
         Each subscription of ``topic`` gets a copy. A caller-chosen ``message_id`` (say
         ``f"{order_id}-created"``) deduplicates: a second publish of it is dropped.
         """
-        from faaskit.messaging import publication
-
-        write = publication(
+        write = (_messaging or _load_messaging())[0](
             self._runtime.app,
-            self._uow.clock.now().timestamp(),
+            self._uow.epoch(),
             topic,
             data,
             key=key,
@@ -197,11 +236,9 @@ class Context:
         task_id: str | None = None,
     ) -> str:
         """Run ``task`` later (durably, when this invocation commits); returns the task id."""
-        from faaskit.messaging import scheduling
-
-        write = scheduling(
+        write = (_messaging or _load_messaging())[1](
             self._runtime.app,
-            self._uow.clock.now().timestamp(),
+            self._uow.epoch(),
             task,
             payload,
             delay=delay,

@@ -21,8 +21,10 @@ FaaskitError                      500
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+TYPE_CHECKING = False  # typing imports re, which `import faaskit` does without
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, ClassVar
 
 __all__ = [
     "AuthError",
@@ -46,7 +48,10 @@ __all__ = [
     "ValidationError",
 ]
 
-FieldError = dict[str, Any]
+if TYPE_CHECKING:
+    FieldError = dict[str, Any]
+else:
+    FieldError = dict
 """One failing field: ``{"loc": [...], "msg": "...", "type": "..."}``."""
 
 

@@ -18,7 +18,6 @@ health checks that depend on the machine's speed are off.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +76,7 @@ def without_rate_limits(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from shop import registration, tokens
 
     routes = [
-        dataclasses.replace(route, rate_limits=(UNLIMITED,) * len(route.rate_limits))
+        route.__replace__(rate_limits=(UNLIMITED,) * len(route.rate_limits))
         if route.rate_limits
         else route
         for route in app.routes

@@ -65,3 +65,29 @@ def test_import_and_declarations_touch_no_files(tmp_path: Path) -> None:
     loaded_after(DECLARE_AN_APP, tmp_path)
 
     assert list(tmp_path.iterdir()) == []
+
+
+STANDARD_WEIGHT = ("dataclasses", "datetime", "re")
+"""Standard modules a cold start pays for (dataclasses brings inspect, ast, dis and
+tokenize; typing imports re): ``import faaskit`` loads none of them."""
+
+
+def test_import_loads_no_dataclasses_datetime_or_re(tmp_path: Path) -> None:
+    # Written out without json (which imports re) so the check sees what faaskit loaded.
+    script = "import faaskit, sys\nprint(' '.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    modules = set(result.stdout.split())
+
+    assert "faaskit" in modules
+    assert sorted(modules & set(STANDARD_WEIGHT)) == []
+
+
+def test_public_names_still_load_on_first_use(tmp_path: Path) -> None:
+    modules = loaded_after(
+        "import faaskit\nfaaskit.Collection, faaskit.CollectionSpec, faaskit.Event", tmp_path
+    )
+
+    assert {"faaskit.documents", "faaskit.events"} <= modules

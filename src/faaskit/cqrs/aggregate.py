@@ -23,7 +23,9 @@ Load and save through the unit of work: ``orders = ctx.aggregates(Order)``,
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+TYPE_CHECKING = False  # typing imports re, which `import faaskit` does without
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 __all__ = ["Aggregate"]
 

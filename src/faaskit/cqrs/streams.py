@@ -37,15 +37,22 @@ class EventStore:
     def append(self, stream: str, events: Sequence[Any], *, expected_version: int | None) -> None:
         """Append pydantic events; a stream not at ``expected_version`` (0: new) makes the
         invocation fail with ConcurrencyError (409 over HTTP)."""
+        if not events:
+            return
         base = self.metadata()
+        of = self._types.of
+        # Events of one schema version share their metadata: the store only reads it.
+        by_version: dict[int, dict[str, Any]] = {}
         new = []
         for event in events:
-            event_type = self._types.of(type(event))
-            metadata = {**base, "schema_version": event_type.version}
+            event_type = of(type(event))
+            version = event_type.version
+            metadata = by_version.get(version)
+            if metadata is None:
+                metadata = by_version[version] = {**base, "schema_version": version}
             new.append(NewEvent(event_type.name, event.model_dump(mode="json"), metadata))
-        if new:
-            at = self._ctx.now().timestamp()
-            self._ctx._uow.add(AppendEvents(stream, new, expected_version, at))
+        uow = self._ctx._uow
+        uow.add(AppendEvents(stream, new, expected_version, uow.epoch()))
 
     async def read(self, stream: str, *, from_version: int = 1) -> list[tuple[RecordedEvent, Any]]:
         """Each stored event with its decoded (upcast) model, in stream order."""

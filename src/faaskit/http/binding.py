@@ -2,72 +2,113 @@
 
 Built once per route when the gateway starts: path and query parameters become one
 pydantic model each, the body another, so one request is validated in a few calls into
-pydantic-core and every failing field is reported at once.
+pydantic-core and every failing field is reported at once. A route that needs no model
+(no query, no body, path parameters of plain text) binds without pydantic, which is then
+never imported for it (:mod:`faaskit.http.models` holds what needs it).
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
-import types
+import sys
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from typing import Annotated, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 from urllib.parse import parse_qsl
 
 import orjson
-import pydantic
-from pydantic import BaseModel, BeforeValidator, Field, create_model
-from pydantic.fields import FieldInfo
+from starlette.convertors import Convertor, PathConvertor, StringConvertor
 
 from faaskit.app import Response, Route
 from faaskit.context import Context
-from faaskit.errors import (
-    ConfigurationError,
-    FieldError,
-    MalformedJSONError,
-    ValidationError,
-)
+from faaskit.errors import ConfigurationError, FieldError, MalformedJSONError, ValidationError
 from faaskit.params import Body, Query
 from faaskit.store.text import NUL_MESSAGE, nul_places
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["Endpoint", "Rendered", "build_endpoint"]
 
 JSON = b"application/json"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ESCAPED_NUL = b"\\u0000"
-logger = logging.getLogger("faaskit.http")
+_TEXT_CONVERTORS = (StringConvertor, PathConvertor)
 
 
-@dataclass(frozen=True, slots=True)
 class Rendered:
-    status: int
-    body: bytes
-    media_type: bytes | None = JSON
-    headers: tuple[tuple[bytes, bytes], ...] = ()
+    """An answer ready to send: status, body, media type and extra headers."""
+
+    __slots__ = ("body", "headers", "media_type", "status")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        media_type: bytes | None = JSON,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.media_type = media_type
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"Rendered({self.status}, {self.body!r}, {self.media_type!r}, {self.headers!r})"
 
 
-@dataclass
+def _pydantic_model(value: Any) -> bool:
+    """Whether ``value`` is a pydantic model instance; pydantic is loaded if one exists."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(value, pydantic.BaseModel)
+
+
 class Endpoint:
     """A route ready to serve: how to bind its arguments and render its result."""
 
-    route: Route
-    context_param: str | None = None
-    path_model: type[BaseModel] | None = None
-    query_model: type[BaseModel] | None = None
-    query_lists: frozenset[str] = frozenset()
-    body_param: str | None = None
-    body_model: type[BaseModel] | None = None
-    body_spread: bool = False
-    """True when the body model was assembled from ``Body()`` parameters."""
-    response_model: Any = None
-    params: tuple[str, ...] = field(default=())
+    __slots__ = (
+        "_path_fields",
+        "_path_model",
+        "body_model",
+        "body_param",
+        "body_spread",
+        "context_param",
+        "plain_path",
+        "query_lists",
+        "query_model",
+        "response_model",
+        "route",
+    )
+
+    def __init__(self, route: Route, response_model: Any = None) -> None:
+        self.route = route
+        self.response_model = response_model
+        self.context_param: str | None = None
+        self._path_fields: dict[str, Any] = {}
+        self._path_model: type[BaseModel] | None = None
+        self.plain_path = False
+        """True when every path parameter is plain text: bound as it is, no model."""
+        self.query_model: type[BaseModel] | None = None
+        self.query_lists: frozenset[str] = frozenset()
+        self.body_param: str | None = None
+        self.body_model: type[BaseModel] | None = None
+        self.body_spread = False
+        """True when the body model was assembled from ``Body()`` parameters."""
 
     @property
     def needs_body(self) -> bool:
         return self.body_model is not None
+
+    @property
+    def path_model(self) -> type[BaseModel] | None:
+        """The path parameters' model (for plain ones, made when the OpenAPI document
+        asks for it: binding does without)."""
+        if self._path_model is None and self._path_fields:
+            from faaskit.http import models
+
+            fields = {k: models.path_field(*field) for k, field in self._path_fields.items()}
+            self._path_model = models.model(_title(self.route.name, "Path"), fields)
+        return self._path_model
 
     def bind(
         self,
@@ -79,10 +120,13 @@ class Endpoint:
         """The handler's keyword arguments; ValidationError lists every failing field."""
         arguments: dict[str, Any] = {}
         errors: list[FieldError] = []
-        if self.path_model is not None:
+        if self._path_fields:
             values = dict(path_params)
             _refuse_nul(values, "path", errors)
-            _validate_into(self.path_model, values, "path", arguments, errors)
+            if self.plain_path:
+                arguments.update(values)
+            else:
+                _validate_into(self.path_model, values, "path", arguments, errors)  # type: ignore[arg-type]
         if self.query_model is not None:
             values = self._query(query_string)
             _refuse_nul(values, "query", errors)
@@ -112,24 +156,10 @@ class Endpoint:
             raise MalformedJSONError("request body is empty; send a JSON object")
         if _ESCAPED_NUL in body and _nul_fields(body, errors):
             return
-        try:
-            # Strict: JSON has types, so true is not 1, false is not 0.0 and "5" is not 5.
-            model = self.body_model.model_validate_json(body, strict=True)
-        except pydantic.ValidationError as error:
-            details = error.errors(include_url=False, include_input=False, include_context=False)
-            if any(d["type"] == "json_invalid" for d in details):
-                raise MalformedJSONError(
-                    f"request body is not valid JSON: {details[0]['msg']}"
-                ) from None
-            errors.extend(_field_errors(details, "body"))
-            return
-        except Exception:
-            # A validator that fails with something other than ValueError (a decimal
-            # InvalidOperation on a huge number) still judged the input: a 400, logged.
-            logger.warning("a body validator raised", exc_info=True)
-            errors.append(
-                {"loc": ["body"], "msg": "the body could not be validated", "type": "value_error"}
-            )
+        from faaskit.http.models import validate_body
+
+        model = validate_body(self.body_model, body, errors)
+        if model is None:
             return
         if self.body_spread:
             arguments.update((name, getattr(model, name)) for name in type(model).model_fields)
@@ -143,12 +173,12 @@ class Endpoint:
             return _render_response(result)
         if result is None and status == 204:
             return Rendered(204, b"", None)
-        if isinstance(result, BaseModel):
+        if _pydantic_model(result):
             return Rendered(status, result.model_dump_json().encode())
         return Rendered(status, orjson.dumps(result, default=_json_default))
 
 
-def build_endpoint(route: Route, path_params: Mapping[str, Any]) -> Endpoint:
+def build_endpoint(route: Route, path_params: Mapping[str, Convertor[Any]]) -> Endpoint:
     """Analyse ``route.handler``; a signature faaskit cannot serve is a ConfigurationError."""
     handler = route.handler
     where = f"{route.method} {route.path} ({route.name})"
@@ -157,9 +187,9 @@ def build_endpoint(route: Route, path_params: Mapping[str, Any]) -> Endpoint:
     except Exception as error:
         raise ConfigurationError(f"{where}: cannot read type hints: {error}") from error
     endpoint = Endpoint(route, response_model=hints.get("return"))
-    path_fields: dict[str, Any] = {}
-    query_fields: dict[str, Any] = {}
-    body_fields: dict[str, Any] = {}
+    path_fields: dict[str, tuple[Any, Any]] = {}
+    query_fields: dict[str, tuple[Any, Any, Query]] = {}
+    body_fields: dict[str, tuple[Any, Any, Body]] = {}
     query_lists: set[str] = set()
     for name, parameter in inspect.signature(handler).parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -170,16 +200,16 @@ def build_endpoint(route: Route, path_params: Mapping[str, Any]) -> Endpoint:
         if base is Context:
             endpoint.context_param = name
         elif name in path_params:
-            path_fields[name] = (_in_url(annotation), default)
+            path_fields[name] = (annotation, default)
         elif isinstance(marker, Body):
-            body_fields[name] = (base, _field(default, marker))
+            body_fields[name] = (base, default, marker)
         elif marker is None and _is_model(base):
             if endpoint.body_model is not None:
                 raise ConfigurationError(f"{where}: more than one body model ({name})")
             endpoint.body_param, endpoint.body_model = name, base
         else:
             query = marker if isinstance(marker, Query) else Query()
-            query_fields[name] = (_in_url(base), _field(default, query))
+            query_fields[name] = (base, default, query)
             if get_origin(base) in (list, tuple, set, frozenset):
                 query_lists.add(query.alias or name)
     missing = set(path_params) - set(path_fields)
@@ -190,12 +220,24 @@ def build_endpoint(route: Route, path_params: Mapping[str, Any]) -> Endpoint:
     if body_fields:
         if endpoint.body_model is not None:
             raise ConfigurationError(f"{where}: use a body model or Body() fields, not both")
-        endpoint.body_model = create_model(_title(route.name, "Body"), **body_fields)
+        from faaskit.http import models
+
+        fields = {k: models.body_field(*field) for k, field in body_fields.items()}
+        endpoint.body_model = models.model(_title(route.name, "Body"), fields)
         endpoint.body_spread = True
-    if path_fields:
-        endpoint.path_model = create_model(_title(route.name, "Path"), **path_fields)
+    endpoint._path_fields = path_fields
+    # Text a path convertor gives, declared as plain str: what pydantic would return as is.
+    endpoint.plain_path = all(
+        annotation is str and isinstance(path_params[name], _TEXT_CONVERTORS)
+        for name, (annotation, _) in path_fields.items()
+    )
+    if path_fields and not endpoint.plain_path:
+        endpoint.path_model  # noqa: B018  # made now: a type pydantic refuses fails at start-up
     if query_fields:
-        endpoint.query_model = create_model(_title(route.name, "Query"), **query_fields)
+        from faaskit.http import models
+
+        fields = {k: models.query_field(*field) for k, field in query_fields.items()}
+        endpoint.query_model = models.model(_title(route.name, "Query"), fields)
         endpoint.query_lists = frozenset(query_lists)
     return endpoint
 
@@ -207,13 +249,9 @@ def _validate_into(
     arguments: dict[str, Any],
     errors: list[FieldError],
 ) -> None:
-    try:
-        validated = model.model_validate(values)
-    except pydantic.ValidationError as error:
-        details = error.errors(include_url=False, include_input=False, include_context=False)
-        errors.extend(_field_errors(details, source))
-        return
-    arguments.update((name, getattr(validated, name)) for name in type(validated).model_fields)
+    from faaskit.http.models import validate_into
+
+    validate_into(model, values, source, arguments, errors)
 
 
 def _refuse_nul(values: Mapping[str, Any], source: str, errors: list[FieldError]) -> None:
@@ -237,57 +275,6 @@ def _nul_fields(body: bytes, errors: list[FieldError]) -> bool:
     return bool(found)
 
 
-def _in_url(annotation: Any) -> Any:
-    """A path or query parameter's type with faaskit's bounds on text from a URL: an int
-    without bounds of its own stays within 64 bits (it may reach SQL), and a date or time
-    is ISO 8601 text, never a number of seconds since 1970 (``to=0``)."""
-    base, args = annotation, ()
-    if get_origin(annotation) is Annotated:
-        base, *rest = get_args(annotation)
-        args = tuple(rest)
-    optional = get_origin(base) in (typing.Union, types.UnionType) and type(None) in get_args(base)
-    inner = next((a for a in get_args(base) if a is not type(None)), base) if optional else base
-    extra: list[Any] = []
-    if get_origin(inner) in (list, tuple, set, frozenset) and get_args(inner) in (
-        (int,),
-        (int, ...),
-    ):
-        collection = get_origin(inner)
-        bounded = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
-        checked: Any = collection[bounded, ...] if collection is tuple else collection[bounded]
-    elif inner is int and not _bounded(args):
-        extra.append(Field(ge=INT64_MIN, le=INT64_MAX))
-    elif inner in (date, datetime, time):
-        extra.append(BeforeValidator(_iso_text))
-    else:
-        return annotation
-    if extra:
-        checked = Annotated[inner, *extra]
-    if optional:
-        checked = checked | None
-    return Annotated[checked, *args] if args else checked
-
-
-def _bounded(metadata: tuple[Any, ...]) -> bool:
-    for item in metadata:
-        if isinstance(item, FieldInfo):
-            if any(hasattr(m, name) for m in item.metadata for name in ("ge", "gt", "le", "lt")):
-                return True
-        elif any(hasattr(item, name) for name in ("ge", "gt", "le", "lt")):
-            return True
-    return False
-
-
-def _iso_text(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
-        raise ValueError("use ISO 8601 (YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS), not a number")
-    return value
-
-
-def _field_errors(details: Any, source: str) -> list[FieldError]:
-    return [{"loc": [source, *d["loc"]], "msg": d["msg"], "type": d["type"]} for d in details]
-
-
 def _unwrap(annotation: Any) -> tuple[Any, Any]:
     """(the type, the faaskit marker in ``Annotated[...]`` or None)."""
     if get_origin(annotation) is Annotated:
@@ -298,12 +285,13 @@ def _unwrap(annotation: Any) -> tuple[Any, Any]:
     return annotation, None
 
 
-def _field(default: Any, marker: Query | Body) -> Any:
-    return Field(default, alias=marker.alias, description=marker.description)
-
-
 def _is_model(annotation: Any) -> bool:
-    return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
+    pydantic = sys.modules.get("pydantic")  # not loaded: no annotation can be a model
+    return (
+        pydantic is not None
+        and inspect.isclass(annotation)
+        and issubclass(annotation, pydantic.BaseModel)
+    )
 
 
 def _title(function: str, part: str) -> str:
@@ -322,7 +310,7 @@ def _render_response(response: Response) -> Rendered:
         return Rendered(
             response.status, body.encode(), media or b"text/plain; charset=utf-8", headers
         )
-    if isinstance(body, BaseModel):
+    if _pydantic_model(body):
         return Rendered(response.status, body.model_dump_json().encode(), media or JSON, headers)
     return Rendered(
         response.status, orjson.dumps(body, default=_json_default), media or JSON, headers
@@ -330,7 +318,7 @@ def _render_response(response: Response) -> Rendered:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    if _pydantic_model(value):
         return value.model_dump(mode="json")
     if isinstance(value, set | frozenset):
         return list(value)

@@ -290,11 +290,8 @@ class Gateway:
 
     async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
         limit = self.max_body
-        too_large = f"the body is larger than {limit} bytes"
-        if self.platform is not None and limit == self.platform.max_request_bytes:
-            too_large += f", what {self.platform.name} accepts"
         if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-            raise PayloadTooLargeError(too_large)
+            raise self._too_large()
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -304,10 +301,17 @@ class Gateway:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLargeError(too_large)
+                raise self._too_large()
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+    def _too_large(self) -> PayloadTooLargeError:
+        # Worded only when a body is refused, not for every body read.
+        too_large = f"the body is larger than {self.max_body} bytes"
+        if self.platform is not None and self.max_body == self.platform.max_request_bytes:
+            too_large += f", what {self.platform.name} accepts"
+        return PayloadTooLargeError(too_large)
 
     def _builtin(self, method: str, path: str, headers: dict[str, str]) -> Rendered:
         if path == "/openapi.json" and method in ("GET", "HEAD"):

@@ -24,13 +24,17 @@ __all__ = ["MessageHandler", "message_handler"]
 Trigger = Subscription | Task | Cron
 
 
-@dataclass
+@dataclass(slots=True)
 class MessageHandler:
     trigger: Trigger
     context_param: str | None
     event_param: str | None
     payload_param: str | None
     adapter: Any  # a pydantic TypeAdapter of the payload type, or None for raw data
+    plain: Callable[[Any], bool] | None = None
+    """For ``dict`` and ``dict[str, Any]``: whether the data is one already (JSON gives
+    one), which then needs no validation, only the copy pydantic would have made."""
+    payload_type: Any = None
 
     @property
     def name(self) -> str:
@@ -48,20 +52,11 @@ class MessageHandler:
         """ValidationError when the payload does not fit the declared type (not retried)."""
         message = delivery.message
         data = message.data
-        if self.adapter is not None:
-            import pydantic
-
-            try:
-                data = self.adapter.validate_python(data)
-            except pydantic.ValidationError as error:
-                details = error.errors(include_url=False, include_input=False)
-                raise ValidationError(
-                    f"payload of {message.topic!r} is invalid",
-                    [
-                        {"loc": ["data", *d["loc"]], "msg": d["msg"], "type": d["type"]}
-                        for d in details
-                    ],
-                ) from None
+        plain = self.plain
+        if plain is not None and plain(data):
+            data = dict(data)
+        elif self.adapter is not None or plain is not None:
+            data = self._validate(data, message.topic)
         arguments: dict[str, Any] = {}
         if self.context_param:
             arguments[self.context_param] = ctx
@@ -80,6 +75,33 @@ class MessageHandler:
                 headers=message.headers,
             )
         return arguments
+
+    def _validate(self, data: Any, topic: str) -> Any:
+        adapter = self.adapter
+        if adapter is None:  # a plain dict type, given something else: pydantic says what
+            from pydantic import TypeAdapter
+
+            adapter = self.adapter = TypeAdapter(self.payload_type)
+        try:
+            return adapter.validate_python(data)
+        except ValueError as error:  # pydantic's ValidationError is one; imported only then
+            import pydantic
+
+            if not isinstance(error, pydantic.ValidationError):
+                raise
+            details = error.errors(include_url=False, include_input=False)
+            raise ValidationError(
+                f"payload of {topic!r} is invalid",
+                [{"loc": ["data", *d["loc"]], "msg": d["msg"], "type": d["type"]} for d in details],
+            ) from None
+
+
+def _is_dict(data: Any) -> bool:
+    return type(data) is dict
+
+
+def _is_text_keyed_dict(data: Any) -> bool:
+    return type(data) is dict and all(type(key) is str for key in data)
 
 
 def message_handler(trigger: Trigger) -> MessageHandler:
@@ -105,7 +127,11 @@ def message_handler(trigger: Trigger) -> MessageHandler:
             raise ConfigurationError(f"{trigger.name}: cannot supply parameter {name!r}")
     if result.event_param and result.payload_param:
         raise ConfigurationError(f"{trigger.name}: take an Event or a payload, not both")
-    if payload_type is not None and payload_type is not Any:
+    if payload_type is dict:
+        result.plain, result.payload_type = _is_dict, payload_type
+    elif get_origin(payload_type) is dict and get_args(payload_type) == (str, Any):
+        result.plain, result.payload_type = _is_text_keyed_dict, payload_type
+    elif payload_type is not None and payload_type is not Any:
         from pydantic import TypeAdapter
 
         result.adapter = TypeAdapter(payload_type)

@@ -16,6 +16,7 @@ class UnitOfWork:
     and drops them if it raises. No I/O happens until :meth:`commit`."""
 
     __slots__ = (
+        "_epoch",
         "claimed",
         "clock",
         "committed",
@@ -41,9 +42,18 @@ class UnitOfWork:
         before it committed (a stale expected version), so running it again may succeed."""
         self.claimed: list[Delivery] = []
         """Deliveries the commit leased to its worker (``write_set.claim``)."""
+        self._epoch: float | None = None
 
     def timestamp(self) -> str:
         return self.clock.now().isoformat()
+
+    def epoch(self) -> float:
+        """The unit's moment as epoch seconds, for its messages and events: read from the
+        clock once, at the first that needs it, so they all carry the same time."""
+        epoch = self._epoch
+        if epoch is None:
+            epoch = self._epoch = self.clock.now().timestamp()
+        return epoch
 
     def write(
         self, write: Write, doc: Document | None, *, key: tuple[str, str] | None = None
