@@ -228,9 +228,9 @@ def section(found: SagaResults, table: Table) -> list[str]:
         "",
         "Calls of each store method per saga and the milliseconds awaited in them (the",
         "round trip, the SQLite writer's queue and PostgreSQL's WAL flush at commit",
-        "included). A step is: a claim that takes its delivery, the step's commit (its",
-        "transition, the ack and the next step's delivery), and a claim that finds nothing",
-        "(the worker's loop claiming again for its free slots); the start is one commit.",
+        "included). The start is one commit, and the worker's claim takes the first step;",
+        "every step after is one commit — its transition, the ack and the next step's",
+        "delivery, which the same commit leases for the worker (no claim of its own).",
         "",
     ]
     lines += table(["run", "what", "calls per saga", "ms per saga"], _where_rows(found))
