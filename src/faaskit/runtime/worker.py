@@ -76,6 +76,7 @@ class Worker:
         """Whether a commit may lease its follow-on delivery to this worker (in :meth:`run`
         only: :meth:`run_once` handles one batch, :meth:`deliver` one relayed message)."""
         self._handed_back: list[Delivery] = []
+        self._successor: ClaimWritten | None = None
         self.crons = CronScheduler(runtime)
         self.projections = [ProjectionRunner(runtime, p) for p in app.projections.values()]
         self._inflight: dict[str, int] = {}
@@ -243,7 +244,10 @@ class Worker:
         64.)"""
         if not self._handing_over or not self._successors:
             return None
-        return ClaimWritten(self.owner, self._successors, 1, self.lease)
+        claim = self._successor
+        if claim is None or claim.lease != self.lease:  # one per worker (it is immutable)
+            claim = self._successor = ClaimWritten(self.owner, self._successors, 1, self.lease)
+        return claim
 
     def _take_over(self, claimed: list[Delivery]) -> None:
         """Run what a commit leased for this worker; when it is stopping, give it back."""
