@@ -20,9 +20,11 @@ Filter, range and sort fields are answered from typed columns kept beside the fu
 (btree-indexed; see :mod:`faaskit.store.search_sql`), written by the same unit of work as
 the document. The first query that filters, bounds or sorts a collection by a field fills
 that field's column from the documents (once per collection and field; documents indexed
-before typed columns existed are added then), so answers are the same as over the
-documents' JSON. A document written through a collection declared without ``search`` has
-no search row and is not found.
+before typed columns existed are added then; on PostgreSQL the table is then vacuumed and
+analysed), so answers are the same as over the documents' JSON. The first query of a new
+shape (its filters, ranges and sort) makes an index of that shape. Both are slow once, and
+writers wait while a column fills or an index is made. A document written through a
+collection declared without ``search`` has no search row and is not found.
 """
 
 from __future__ import annotations

@@ -126,7 +126,8 @@ ALTER TABLE faaskit_search
 
 -- Statistics kept current as read models fill: a fresh table is analysed after its first
 -- thousand rows, not after 10% of it changed (the planner otherwise skips the GIN index).
--- The first search of a collection also analyses the table after it fills its columns.
+-- The first search of a collection also vacuums and analyses the table after it fills its
+-- columns (the fill leaves a dead version of every row; counts need all-visible pages).
 ALTER TABLE faaskit_search SET (
     autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 1000
 );

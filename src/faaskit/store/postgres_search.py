@@ -23,6 +23,7 @@ from faaskit.store.search_sql import (
     order_by,
     padded,
     query_fields,
+    shape_indexes,
     typed_conditions,
     typed_order,
 )
@@ -46,6 +47,12 @@ _INDEX = (
     + ", ".join(f"{c} = excluded.{c}" for c in (*TEXT_COLUMNS, *KEY_COLUMNS))
 )
 _LAYOUT = "SELECT field, slot FROM faaskit_search_columns WHERE collection = %s"
+_SHAPES = (
+    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    " AND tablename = 'faaskit_search' AND indexname LIKE 'faaskit\\_search\\_shape\\_%'"
+)
+MAX_SHAPE_INDEXES = 16
+"""Indexes of query shapes on faaskit_search, across collections (each costs writes)."""
 _ADD_COLUMN = "INSERT INTO faaskit_search_columns (collection, field, slot) VALUES (%s, %s, %s)"
 _ADD_ROWS = (
     "INSERT INTO faaskit_search (collection, doc_id) SELECT collection, id"
@@ -117,8 +124,9 @@ class PostgresSearch:
         return layout if fields <= layout.keys() else None
 
     async def _add_columns(self, collection: str, fields: list[str]) -> dict[str, int]:
-        """Give ``fields`` typed columns (filled from the documents, indexed, analysed), and
-        the first time, add the rows of documents indexed before they existed."""
+        """Give ``fields`` typed columns (filled from the documents, indexed, vacuumed and
+        analysed), and the first time, add the rows of documents indexed before they
+        existed."""
         async with self.pool.connection() as conn, conn.transaction():
             # Writers read the layout inside their statements; this lock waits for those
             # in flight and holds back new ones, so none writes a row with the old layout
@@ -131,7 +139,8 @@ class PostgresSearch:
                 await (await conn.execute(_LAYOUT, (collection,))).fetchall()
             )
             fresh: list[str] = []
-            if ROWS_DONE not in rows:
+            first = ROWS_DONE not in rows
+            if first:
                 await conn.execute(_ADD_ROWS, (collection,))
                 await conn.execute(_ADD_COLUMN, (collection, ROWS_DONE, -1))
                 fresh = [field for field in rows if field != ROWS_DONE]
@@ -157,53 +166,54 @@ class PostgresSearch:
                         f"CREATE INDEX IF NOT EXISTS faaskit_search_k{slot}"
                         f" ON faaskit_search (collection, k{slot}, doc_id)"
                     )
-                # The planner needs statistics of the filled columns and the text vectors.
-                await conn.execute("ANALYZE faaskit_search")
+        if first or fresh:
+            await _vacuum(self.pool)
         return {field: slot for field, slot in rows.items() if field != ROWS_DONE}
 
     async def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
-        """One statement (one snapshot, one round trip): the count on the search table
-        alone; the page by id; documents and headlines only for the page."""
-        clauses, params = typed_conditions(query, layout, _bind, "s")
-        fields = len(query.text_fields)
-        head: list[Any] = []
-        score, texts, marks = "NULL::real", "", ""
-        if query.words:
-            tsquery = _tsquery(query.words)
-            clauses.insert(0, "s.vector @@ to_tsquery('simple', ?)")
-            params.insert(0, tsquery)
-            score = "ts_rank(s.vector, to_tsquery('simple', ?))"
-            texts = ", " + ", ".join(f"s.f{i}" for i in range(fields))
-            marks = ", " + _headlines("p", fields)
-            head = [tsquery] * fields
-        where = " WHERE " + " AND ".join(clauses)
-        sort_key = ""
-        if query.sort_field is not None:
-            direction = "DESC" if query.descending else "ASC"
-            sort_key = f", s.k{layout[query.sort_field]} AS sort_key"
-            outer = f" ORDER BY p.sort_key {direction}, p.doc_id {direction}"
+        """One statement (one snapshot, one round trip): the count and the page by id on
+        the search table alone; documents and headlines only for the page."""
+        if query.sort_field is None:
+            statement, bound = _relevance_statement(query, layout)
         else:
-            outer = " ORDER BY p.score DESC, p.doc_id"
-        page = (
-            f"SELECT s.collection, s.doc_id, {score} AS score{sort_key}{texts}"
-            f" FROM faaskit_search s{where}"
-            f"{typed_order(query, layout, 's', 'score DESC')} LIMIT ? OFFSET ?"
-        )
-        statement = sql.postgres_placeholders(
-            f"SELECT t.total, {_COLUMNS}, p.score{marks}"
-            f" FROM (SELECT COUNT(*) AS total FROM faaskit_search s{where}) t"
-            f" LEFT JOIN ({page}) p ON true"
-            " LEFT JOIN faaskit_documents d ON d.collection = p.collection AND d.id = p.doc_id"
-            f"{outer}"
-        )
-        scored = [tsquery] if query.words else []
-        bound = (*head, *params, *scored, *params, query.page_size, query.offset)
+            await self._shape_indexes(query, layout)
+            statement, bound = _sorted_statement(query, layout)
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(statement, bound)).fetchall()
         total = int(rows[0][0]) if rows else 0
         # A row without a document: an empty page, or a search row whose document is gone.
         hits = [_hit(row[1:], query) for row in rows if row[2] is not None]
         return SearchPage(hits, total, query.page, query.page_size)
+
+    async def _shape_indexes(self, query: SearchQuery, layout: Layout) -> None:
+        """Indexes of the shape of a query in a sort order, made the first time the shape
+        is asked: the count without text is then an index-only scan, the page a walk of
+        the sort order within the equality filters that checks the ranges in the index
+        (the text, if any, in the row). No more than :data:`MAX_SHAPE_INDEXES`."""
+        shapes = shape_indexes(query, layout)
+        wanted = [
+            (f"faaskit_search_shape_{tag}", columns)
+            for tag, columns in (shapes[1:] if query.words else shapes)  # text counts by GIN
+            if columns != ["collection", "doc_id"]  # the primary key
+        ]
+        known: set[str] = self.__dict__.setdefault("_search_indexes", set())
+        if all(name in known for name, _ in wanted):
+            return
+        async with self.pool.connection() as conn:
+            names = {row[0] for row in await (await conn.execute(_SHAPES)).fetchall()}
+            missing = [(name, columns) for name, columns in wanted if name not in names]
+            if missing and len(names) + len(missing) <= MAX_SHAPE_INDEXES:
+                async with conn.transaction():
+                    # One maker at a time (IF NOT EXISTS races otherwise); writers wait.
+                    await conn.execute("LOCK TABLE faaskit_search IN SHARE ROW EXCLUSIVE MODE")
+                    await conn.execute("SET LOCAL statement_timeout = 0")
+                    for name, columns in missing:
+                        await conn.execute(
+                            f"CREATE INDEX IF NOT EXISTS {name}"
+                            f" ON faaskit_search ({', '.join(columns)})"
+                        )
+                names.update(name for name, _ in missing)
+        known.update(names)
 
     async def _search_documents(self, query: SearchQuery) -> SearchPage:
         """The query over the documents' JSON, for what typed columns cannot answer."""
@@ -231,6 +241,87 @@ class PostgresSearch:
             cursor = await conn.execute(listing, (*head, *params, query.page_size, query.offset))
             rows = await cursor.fetchall()
         return SearchPage([_hit(row, query) for row in rows], total, query.page, query.page_size)
+
+
+async def _vacuum(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+    """After a fill: the planner needs statistics of the filled columns and the text
+    vectors; the fill's UPDATE left a dead version of every row (in every index), the
+    GIN index's pending list holds what was indexed since the last vacuum, and only a
+    vacuum marks pages all-visible so that counts are index-only scans. Outside a
+    transaction (VACUUM cannot run in one), without the URL's statement_timeout."""
+    async with pool.connection() as conn:
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute("SET statement_timeout = 0")
+            await conn.execute("VACUUM (ANALYZE) faaskit_search")
+        finally:
+            await conn.execute("RESET statement_timeout")
+            await conn.set_autocommit(False)
+
+
+def _sorted_statement(query: SearchQuery, layout: Layout) -> tuple[str, tuple[Any, ...]]:
+    """In a sort field's order: the count (without text, an index-only scan of the shape's
+    count index; with text, the GIN index) beside the page, a walk of the sort order
+    (the shape's page index) that checks each row until the page is full; then the
+    page's documents, and with text its ranks and headlines."""
+    assert query.sort_field is not None  # no text and no sort field: over the documents
+    clauses, params = typed_conditions(query, layout, _bind, "s")
+    fields = len(query.text_fields) if query.words else 0
+    tsquery = _tsquery(query.words) if query.words else ""
+    if query.words:
+        clauses.insert(0, "s.vector @@ to_tsquery('simple', ?)")
+        params.insert(0, tsquery)
+        texts = ", " + ", ".join(f"s.f{i}" for i in range(fields))
+        score, marks = "ts_rank(p.vector, to_tsquery('simple', ?))", ", " + _headlines("p", fields)
+        texts += ", s.vector"
+    else:
+        texts, score, marks = "", "NULL::real", ""
+    where = " WHERE " + " AND ".join(clauses)
+    direction = "DESC" if query.descending else "ASC"
+    page = (
+        f"SELECT s.collection, s.doc_id, s.k{layout[query.sort_field]} AS sort_key{texts}"
+        f" FROM faaskit_search s{where}{typed_order(query, layout, 's', None)} LIMIT ? OFFSET ?"
+    )
+    statement = sql.postgres_placeholders(
+        f"SELECT t.total, {_COLUMNS}, {score}{marks}"
+        f" FROM (SELECT COUNT(*) AS total FROM faaskit_search s{where}) t"
+        f" LEFT JOIN ({page}) p ON true"
+        " LEFT JOIN faaskit_documents d ON d.collection = p.collection AND d.id = p.doc_id"
+        f" ORDER BY p.sort_key {direction}, p.doc_id {direction}"
+    )
+    head = [tsquery] * (1 + fields) if query.words else []
+    return statement, (*head, *params, *params, query.page_size, query.offset)
+
+
+def _relevance_statement(query: SearchQuery, layout: Layout) -> tuple[str, tuple[Any, ...]]:
+    """By relevance: the matches are read once (the GIN index, each match checked in its
+    row) with their rank, then counted and sorted for the page (two passes checked and
+    read every match twice); texts, headlines and documents for the page only."""
+    clauses, params = typed_conditions(query, layout, _bind, "s")
+    tsquery = _tsquery(query.words)
+    fields = len(query.text_fields)
+    where = " WHERE s.vector @@ to_tsquery('simple', ?) AND " + " AND ".join(clauses)
+    statement = sql.postgres_placeholders(
+        "WITH m AS MATERIALIZED (SELECT s.doc_id,"
+        f" ts_rank(s.vector, to_tsquery('simple', ?)) AS score FROM faaskit_search s{where})"
+        f" SELECT t.total, {_COLUMNS}, p.score, {_headlines('s', fields)}"
+        " FROM (SELECT COUNT(*) AS total FROM m) t"
+        " LEFT JOIN (SELECT * FROM m ORDER BY m.score DESC, m.doc_id LIMIT ? OFFSET ?) p ON true"
+        " LEFT JOIN faaskit_search s ON s.collection = ? AND s.doc_id = p.doc_id"
+        " LEFT JOIN faaskit_documents d ON d.collection = ? AND d.id = p.doc_id"
+        " ORDER BY p.score DESC, p.doc_id"
+    )
+    bound = (
+        tsquery,
+        tsquery,
+        *params,
+        *([tsquery] * fields),
+        query.page_size,
+        query.offset,
+        query.collection,
+        query.collection,
+    )
+    return statement, bound
 
 
 def _layout(rows: list[tuple[Any, ...]]) -> dict[str, int] | None:

@@ -35,6 +35,7 @@ __all__ = [
     "order_by",
     "padded",
     "query_fields",
+    "shape_indexes",
     "typed_conditions",
     "typed_order",
 ]
@@ -78,6 +79,29 @@ def query_fields(query: SearchQuery) -> set[str]:
     if query.sort_field is not None:
         found.add(query.sort_field)
     return found
+
+
+def shape_indexes(query: SearchQuery, layout: Layout) -> list[tuple[str, list[str]]]:
+    """(name suffix, columns) of the count and page indexes of a query's shape without
+    text: its equality columns first, then (count) its range columns or (page) its sort
+    column and the id, then its range columns, so both are answered from the index alone
+    (SQLite names them after faaskit_search_rows, PostgreSQL after faaskit_search)."""
+    equal = sorted({layout[n] for n, v in query.where.items() if v is not None})
+    ranged = sorted(
+        {layout[n] for n, (low, high) in query.ranges.items() if (low, high) != (None, None)}
+    )
+    sort = layout[query.sort_field] if query.sort_field is not None else None
+    tag = "".join(f"e{i}" for i in equal)
+    bounds = "".join(f"r{i}" for i in ranged)
+    keys = [f"k{i}" for i in equal]
+    ranges = [f"k{i}" for i in ranged]
+    ordered = [] if sort is None or sort in equal else [f"k{sort}"]
+    count = (f"c{tag}{bounds}", ["collection", *keys, *ranges])
+    if not equal and not ranged:
+        count = ("by_id", ["collection", "doc_id"])
+    page_tag = f"{tag}s{sort}" if ordered else tag
+    page = (f"p{page_tag}{bounds}", ["collection", *keys, *ordered, "doc_id", *ranges])
+    return [count, page]
 
 
 def typed_conditions(

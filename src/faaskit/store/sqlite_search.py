@@ -25,6 +25,7 @@ from faaskit.store.search_sql import (
     order_by,
     padded,
     query_fields,
+    shape_indexes,
     typed_conditions,
     typed_order,
 )
@@ -79,6 +80,13 @@ _TYPED_JOIN = " FROM faaskit_search s CROSS JOIN faaskit_search_rows r ON r.rowi
 _DOCUMENTS = " FROM faaskit_documents d"
 _MATCHED = "SELECT rowid FROM faaskit_search WHERE faaskit_search MATCH ?"
 _MATCH_COUNT = "SELECT COUNT(*) FROM faaskit_search WHERE faaskit_search MATCH ?"
+_RANKED = (
+    "SELECT rowid, bm25(faaskit_search) FROM faaskit_search WHERE faaskit_search MATCH ?"
+    " ORDER BY bm25(faaskit_search)"
+)
+_IDS = (
+    "SELECT rowid, doc_id FROM faaskit_search_keys WHERE rowid IN (SELECT value FROM json_each(?))"
+)
 _OTHER_COLLECTION = (
     "SELECT 1 FROM faaskit_search_keys WHERE collection < ? OR collection > ? LIMIT 1"
 )
@@ -159,7 +167,9 @@ class SQLiteSearch:
         with and one to page with, made the first time the shape is asked (a file without
         ANALYZE statistics gets poor plans from the planner's guesses). Empty strings
         when the shapes already made reach :data:`MAX_SHAPE_INDEXES`."""
-        wanted = _shape_indexes(query, layout)
+        wanted = [
+            (f"faaskit_search_rows_{tag}", cols) for tag, cols in shape_indexes(query, layout)
+        ]
         known: set[str] = self.__dict__.setdefault("_search_indexes", set())
         if not all(name in known for name, _ in wanted):
             names = _index_names(self.reader)
@@ -204,25 +214,31 @@ class SQLiteSearch:
         conn = self.reader
         conn.execute("BEGIN")
         try:
-            total = None
             # Text alone: when every full-text row is this collection's, the match counts
-            # itself, without looking up each match's typed row for its collection.
-            alone = query.words and not filtered
-            if (
-                alone
+            # itself, and by relevance ranks itself, without looking up each match's typed
+            # row for its collection.
+            alone = (
+                query.words
+                and not filtered
                 and conn.execute(_OTHER_COLLECTION, (query.collection,) * 2).fetchone() is None
-            ):
+            )
+            if alone:
                 total = conn.execute(_MATCH_COUNT, (match,)).fetchone()[0]
-            if total is None:
+            else:
                 total = conn.execute(f"SELECT COUNT(*){counting}", counted_params).fetchone()[0]
-            page = conn.execute(
-                f"SELECT r.rowid, r.doc_id, {rank}{listing}{order} LIMIT ? OFFSET ?",
-                (*listed_params, query.page_size, query.offset),
-            ).fetchall()
+            if alone and query.sort_field is None:
+                page = _ranked_page(conn, match, query.offset, query.page_size)
+            else:
+                page = conn.execute(
+                    f"SELECT r.rowid, r.doc_id, {rank}{listing}{order} LIMIT ? OFFSET ?",
+                    (*listed_params, query.page_size, query.offset),
+                ).fetchall()
             documents = _documents(conn, query.collection, [row[1] for row in page])
             scored: dict[int, Sequence[Any]] = {}
             if query.words and page:
-                scored = _snippets(conn, match, len(query.text_fields), [r[0] for r in page])
+                # By relevance the page has its scores (bm25) already; sorted, not yet.
+                known = {r[0]: r[2] for r in page} if query.sort_field is None else None
+                scored = _snippets(conn, match, len(query.text_fields), [r[0] for r in page], known)
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")
@@ -259,6 +275,30 @@ class SQLiteSearch:
         return SearchPage([_hit(row, query) for row in rows], total, query.page, query.page_size)
 
 
+def _ranked_page(
+    conn: sqlite3.Connection, match: str, offset: int, size: int
+) -> list[tuple[int, str, float]]:
+    """The page by relevance (bm25, then id) from the full-text table alone: its matches in
+    bm25 order (FTS5 ranks them in one pass) are read up to the page's end and every match
+    tied with the last of them; only those are looked up for their ids, to break ties."""
+    wanted = offset + size
+    best: list[tuple[float, int]] = []
+    cursor = conn.execute(_RANKED, (match,))
+    try:
+        for rowid, score in cursor:
+            if len(best) >= wanted and score != best[-1][0]:
+                break
+            best.append((score, rowid))
+    finally:
+        cursor.close()
+    if not best:
+        return []
+    rowids = orjson.dumps([rowid for _, rowid in best]).decode()
+    ids = dict(conn.execute(_IDS, (rowids,)).fetchall())
+    ranked = sorted((score, ids[rowid], rowid) for score, rowid in best if rowid in ids)
+    return [(rowid, doc_id, score) for score, doc_id, rowid in ranked[offset:wanted]]
+
+
 def _documents(conn: sqlite3.Connection, collection: str, ids: list[str]) -> dict[str, Document]:
     if not ids:
         return {}
@@ -272,34 +312,6 @@ def _documents(conn: sqlite3.Connection, collection: str, ids: list[str]) -> dic
 
 MAX_SHAPE_INDEXES = 16
 """Indexes of query shapes on faaskit_search_rows, across collections (each costs writes)."""
-
-
-def _shape_indexes(query: SearchQuery, layout: Layout) -> list[tuple[str, list[str]]]:
-    """(name, columns) of the count and page indexes of a query's shape: its equality
-    columns first, then (count) its range columns or (page) its sort column and the id,
-    then its range columns, so both are answered from the index alone."""
-    equal = sorted({layout[n] for n, v in query.where.items() if v is not None})
-    ranged = sorted(
-        {layout[n] for n, (low, high) in query.ranges.items() if (low, high) != (None, None)}
-    )
-    sort = layout[query.sort_field] if query.sort_field is not None else None
-    tag = "".join(f"e{i}" for i in equal)
-    bounds = "".join(f"r{i}" for i in ranged)
-    keys = [f"k{i}" for i in equal]
-    ordered = [] if sort is None or sort in equal else [f"k{sort}"]
-    count = (f"faaskit_search_rows_c{tag}{bounds}", ["collection", *keys, *_ks(ranged)])
-    if not equal and not ranged:
-        count = ("faaskit_search_rows_by_id", ["collection", "doc_id"])
-    page_tag = f"{tag}s{sort}" if ordered else tag
-    page = (
-        f"faaskit_search_rows_p{page_tag}{bounds}",
-        ["collection", *keys, *ordered, "doc_id", *_ks(ranged)],
-    )
-    return [count, page]
-
-
-def _ks(slots: list[int]) -> list[str]:
-    return [f"k{i}" for i in slots]
 
 
 def _index_names(conn: sqlite3.Connection) -> set[str]:
@@ -317,17 +329,24 @@ def _add_indexes(conn: sqlite3.Connection, *, indexes: list[tuple[str, list[str]
 
 
 def _snippets(
-    conn: sqlite3.Connection, match: str, fields: int, rowids: list[int]
+    conn: sqlite3.Connection,
+    match: str,
+    fields: int,
+    rowids: list[int],
+    scores: dict[int, Any] | None = None,
 ) -> dict[int, Sequence[Any]]:
-    """The page's scores and snippets: each depends only on its own row and the match, so
-    they are the same as in a query over every match."""
+    """The page's scores (unless ``scores`` has them) and snippets: each depends only on
+    its own row and the match, so they are the same as in a query over every match."""
+    rank = "" if scores is not None else ", bm25(faaskit_search)"
     rows = conn.execute(
-        f"SELECT rowid, bm25(faaskit_search), {_marks(fields)} FROM faaskit_search"
+        f"SELECT rowid{rank}, {_marks(fields)} FROM faaskit_search"
         # ``+rowid``: not a constraint the full-text table sees, so the match is read once
         # and the page's rows picked from it, instead of a new match per row.
         " WHERE faaskit_search MATCH ? AND +rowid IN " + sql.in_list(len(rowids)),
         (match, *rowids),
     ).fetchall()
+    if scores is not None:
+        return {row[0]: (scores[row[0]], *row[1:]) for row in rows}
     return {row[0]: row[1:] for row in rows}
 
 
