@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from faaskit.errors import ConcurrencyError, ConflictError, LeaseLostError
-from faaskit.store import Store
+from faaskit.store import Store, create_store
 from faaskit.store.protocol import (
     AckDelivery,
     AppendEvents,
@@ -125,12 +125,23 @@ async def test_the_same_message_id_without_deduplication_fails_only_its_unit(
     assert len(await store.find("things", {})) == UNITS - 1
 
 
+@pytest.fixture
+async def postgres_store(postgres_url: str) -> AsyncIterator[Store]:
+    """PostgreSQL only: SQLite's writer thread takes a unit as soon as it is queued, and
+    its one writer per file makes any lock the whole database's."""
+    store = create_store(postgres_url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 async def test_a_unit_cancelled_before_its_batch_starts_never_commits(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    postgres_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    committer = getattr(store, "_committer", None)
-    if committer is None:
-        pytest.skip("SQLite's writer thread takes a unit as soon as it is queued")
+    store = postgres_store
+    committer = store._committer  # type: ignore[attr-defined]
     gate, in_flight = asyncio.Event(), asyncio.Event()
     connect = committer.connect
 
@@ -189,13 +200,12 @@ async def test_grouped_units_keep_each_unit_s_own_order(store: Store) -> None:
 
 
 async def test_a_unit_stuck_on_another_process_s_lock_does_not_hold_the_rest_up(
-    store: Store, backend_url: str
+    postgres_store: Store, postgres_url: str
 ) -> None:
-    if transactions(store) is None:
-        pytest.skip("SQLite has one writer per file: a lock is the whole database's")
+    store = postgres_store
     import psycopg
 
-    holder = await psycopg.AsyncConnection.connect(backend_url)  # an open transaction
+    holder = await psycopg.AsyncConnection.connect(postgres_url)  # an open transaction
     try:
         await holder.execute(
             "INSERT INTO faaskit_documents (collection, id, data, version, created_at,"
