@@ -70,7 +70,9 @@ SEARCH_METHOD = """\
   side table; PostgreSQL: columns of the search table), btree-indexed; counts on the search
   table alone; documents and highlights fetched for the page only. The first query of each
   kind runs before the timed ones: it fills the typed columns of the fields it uses from the
-  documents (once per collection and field; its time is in the "first query" column).
+  documents (once per collection and field), makes the indexes of its shape (equality
+  columns, then the sort or range columns), and on PostgreSQL vacuums and analyses the
+  search table; its time is in the "first query" column.
 - tantivy (`benchmarks/search_tantivy.py`, the embedded engine a user would pick instead):
   the same 100,000 orders (same generator and seed) in an in-memory index (text fields
   stored, positions; status raw; created_at a date and total a float fast field), indexed
