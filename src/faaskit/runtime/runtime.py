@@ -221,6 +221,9 @@ class Runtime:
             outcome = "client_error" if error.status < 500 else "error"
             raise
         finally:
+            # The cached event store and aggregates refer back to the context: dropped
+            # here, the context and its unit of work are freed at once, not by the GC.
+            ctx._events = ctx._aggregates = None
             self.metrics.record(function, outcome, time.perf_counter() - started)
 
     def _inject_fault(self, function: str) -> None:
