@@ -77,6 +77,10 @@ class Worker:
         only: :meth:`run_once` handles one batch, :meth:`deliver` one relayed message)."""
         self._handed_back: list[Delivery] = []
         self._successor: ClaimWritten | None = None
+        self._succeeded: set[asyncio.Task[None]] = set()
+        """Running handlers whose commit leased a successor for their slot."""
+        self._freed = asyncio.Event()
+        """Set when a handler ends and leaves its slot free."""
         self.crons = CronScheduler(runtime)
         self.projections = [ProjectionRunner(runtime, p) for p in app.projections.values()]
         self._inflight: dict[str, int] = {}
@@ -194,22 +198,42 @@ class Worker:
 
     async def _claim_and_start(self) -> int:
         asked = self.concurrency - len(self._tasks)
+        self._freed.clear()
         deliveries = await self._claim()
         for delivery in deliveries:
-            task = asyncio.ensure_future(self._handle(delivery))
-            self._tasks[task] = delivery
-            task.add_done_callback(self._tasks.pop)
+            self._start(delivery)
         if not self._tasks or (deliveries and len(deliveries) >= asked):
             return len(deliveries)  # idle, or a full batch: more may be due at once
         # The batch came back short (or empty, or every slot is busy): nothing more can be
-        # claimed now, so claiming again at once would find nothing. Wait for deliveries
-        # announced by a commit — another process's or a handler's here, whose follow-on
-        # delivery it did not lease itself — then claim.
+        # claimed now, so claiming again at once would find nothing. Wait for a slot to
+        # free — a handler that finished without handing its slot to a successor: others
+        # may have left work behind meanwhile — or for deliveries announced by a commit,
+        # another process's or a handler's here whose follow-on it did not lease itself.
         if asked <= 0:  # every slot busy: only a handler finishing frees one
             await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
             return -1
-        await self.runtime.store.wait_for_deliveries(self.poll_interval)
+        announced = asyncio.ensure_future(
+            self.runtime.store.wait_for_deliveries(self.poll_interval)
+        )
+        freed = asyncio.ensure_future(self._freed.wait())
+        try:
+            await asyncio.wait([announced, freed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            announced.cancel()
+            freed.cancel()
         return len(deliveries) or -1
+
+    def _start(self, delivery: Delivery) -> None:
+        task = asyncio.ensure_future(self._handle(delivery))
+        self._tasks[task] = delivery
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        if task in self._succeeded:  # its slot went to the delivery its commit leased
+            self._succeeded.discard(task)
+        else:
+            self._freed.set()
 
     async def _idle(self, stopping: asyncio.Future[Any]) -> None:
         timeout = self.poll_interval
@@ -255,9 +279,10 @@ class Worker:
             if not self._handing_over:
                 self._handed_back.append(delivery)
                 continue
-            task = asyncio.ensure_future(self._handle(delivery))
-            self._tasks[task] = delivery
-            task.add_done_callback(self._tasks.pop)
+            current = asyncio.current_task()
+            if current is not None:
+                self._succeeded.add(current)
+            self._start(delivery)
 
     async def _handle(self, delivery: Delivery, budget: float | None = None) -> None:
         handler = self.handlers.get(delivery.target)
