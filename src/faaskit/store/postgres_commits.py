@@ -85,7 +85,8 @@ class _Rollback(Exception):
 
 class GroupCommitter:
     """Commits the units of work of one store (one process) in as few transactions as
-    their arrival allows, one transaction in flight at a time."""
+    their arrival allows: one transaction in flight at a time, more only beside one that
+    has stalled."""
 
     def __init__(self, connect: Connect) -> None:
         self.connect = connect
