@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from faaskit.clock import Clock
 from faaskit.errors import ConcurrencyError, LeaseLostError
-from faaskit.store.protocol import CommitOutcome, Delivery, Document, Store, Write, WriteSet
+from faaskit.store.protocol import (
+    ClaimWritten,
+    CommitOutcome,
+    Delivery,
+    Document,
+    Store,
+    Write,
+    WriteSet,
+)
 
 __all__ = ["UnitOfWork"]
 
@@ -68,7 +74,10 @@ class UnitOfWork:
     async def commit(self) -> CommitOutcome:
         claim = self.write_set.claim
         if claim is not None:  # due by the time of the commit, as every write in it
-            self.write_set.claim = replace(claim, now=self.clock.now().timestamp())
+            now = self.clock.now().timestamp()
+            self.write_set.claim = ClaimWritten(
+                claim.owner, claim.targets, claim.limit, claim.lease, now
+            )
         try:
             outcome = await self.store.commit(self.write_set) if self.write_set else CommitOutcome()
         except ConcurrencyError as error:

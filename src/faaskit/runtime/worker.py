@@ -108,6 +108,8 @@ class Worker:
         stopping.add_done_callback(self._stop_handing_over)  # at once, not when the loop looks
         followers = [asyncio.ensure_future(runner.run(stop)) for runner in self.projections]
         watchdog = asyncio.ensure_future(self._watch_deadlines())
+        if self._successors:  # one per worker: it is immutable
+            self._successor = ClaimWritten(self.owner, self._successors, 1, self.lease)
         self._handing_over = True
         try:
             while not stop.is_set():
@@ -266,12 +268,7 @@ class Worker:
         handler writes. (Leasing the next due one instead, when it writes none, was
         measured: 64 one-row claims in a batch cost far more than the loop's one claim of
         64.)"""
-        if not self._handing_over or not self._successors:
-            return None
-        claim = self._successor
-        if claim is None or claim.lease != self.lease:  # one per worker (it is immutable)
-            claim = self._successor = ClaimWritten(self.owner, self._successors, 1, self.lease)
-        return claim
+        return self._successor if self._handing_over else None
 
     def _take_over(self, claimed: list[Delivery]) -> None:
         """Run what a commit leased for this worker; when it is stopping, give it back."""

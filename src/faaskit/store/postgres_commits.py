@@ -387,9 +387,7 @@ async def _checked(
     not (the careful pass then skips, counts or fails as :func:`apply_unit` does)."""
     outcome = CommitOutcome()
     for statement, cursor in cursors:
-        if cursor.rowcount == 0 and (
-            statement.skip_if_no_row or statement.if_missing or statement.if_no_row
-        ):
+        if cursor.rowcount == 0 and _is_checked(statement):
             raise _Rollback(None)
         outcome.deliveries += statement.deliveries
     owner = unit.write_set.claim.owner if unit.write_set.claim is not None else ""

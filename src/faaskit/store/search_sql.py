@@ -17,7 +17,7 @@ use the documents as before.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchQuery
@@ -111,16 +111,22 @@ def typed_conditions(
     ``bind(value)`` gives the placeholder and parameter for a value (jsonb on PostgreSQL).
     The same comparisons the documents' values had: None skips a filter or a bound."""
     clauses, params = [f"{table}.collection = ?"], [query.collection]
-    bounds = [(name, "=", value) for name, value in query.where.items()]
-    for name, (low, high) in query.ranges.items():
-        bounds += [(name, ">=", low), (name, "<=", high)]
-    for name, operator, value in bounds:
-        if value is None:
-            continue
+    for name, operator, value in _bounds(query.where, query.ranges):
         placeholder, param = bind(value)
         clauses.append(f"{table}.k{layout[name]} {operator} {placeholder}")
         params.append(param)
     return clauses, params
+
+
+def _bounds(
+    where: Mapping[str, Any], ranges: Mapping[str, tuple[Any, Any]]
+) -> Iterator[tuple[str, str, Any]]:
+    """``(field, operator, value)`` of every equality filter and range bound that is set
+    (None skips a filter or a bound)."""
+    bounds = [(name, "=", value) for name, value in where.items()]
+    for name, (low, high) in ranges.items():
+        bounds += [(name, ">=", low), (name, "<=", high)]
+    return ((name, op, value) for name, op, value in bounds if value is not None)
 
 
 def typed_order(query: SearchQuery, layout: Layout, table: str, relevance: str | None) -> str:
@@ -151,12 +157,7 @@ def conditions(
         clauses.append(clause)
         params.append(param)
         equal = {}
-    bounds = [(name, "=", value) for name, value in equal.items()]
-    for name, (low, high) in query.ranges.items():
-        bounds += [(name, ">=", low), (name, "<=", high)]
-    for name, operator, value in bounds:
-        if value is None:
-            continue
+    for name, operator, value in _bounds(equal, query.ranges):
         placeholder, param = bind(value)
         clauses.append(f"{field(name)} {operator} {placeholder}")
         params.append(param)
