@@ -387,14 +387,15 @@ def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Itera
 
 
 def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
-    rows = [
-        (
-            event.type,
-            json_param(dump_json(event.data)),
-            json_param(dump_json(event.metadata)),
-        )
-        for event in write.events
-    ]
+    # The events of one append usually share one metadata dict (the unit's correlation and
+    # causation): encode it once, not once per event.
+    shared: dict[int, Any] = {}
+    rows = []
+    for event in write.events:
+        metadata = shared.get(id(event.metadata))
+        if metadata is None:
+            metadata = shared[id(event.metadata)] = json_param(dump_json(event.metadata))
+        rows.append((event.type, json_param(dump_json(event.data)), metadata))
     expected = write.expected_version
     if expected is None:  # at the end, wherever that is: each event finds the head
         for kind, data, metadata in rows:
