@@ -4,6 +4,13 @@ A backend reads committed state and applies a unit of work's write set atomicall
 Handlers never see a backend; they see :class:`faaskit.documents.Collection`, which
 buffers writes in the unit of work and hands them to :meth:`Store.commit` at the end.
 The conformance suite (``tests/conformance``) runs the same tests on every backend.
+
+The writes and rows below are built on every commit and read (several per event or
+message), so they are plain slotted classes with hand-written ``__init__``: about a
+quarter of a frozen dataclass's construction time, which sets each field through
+``object.__setattr__``. They compare and print like dataclasses (:class:`Record`); treat
+them as immutable: nothing assigns their fields after construction. :class:`Document`,
+which handlers receive, stays frozen.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
+
+from faaskit.records import Frozen, setfield
 
 __all__ = [
     "AckDelivery",
@@ -30,6 +39,7 @@ __all__ = [
     "NewEvent",
     "Pending",
     "PublishMessage",
+    "Record",
     "RecordedEvent",
     "SaveSnapshot",
     "SearchHit",
@@ -39,6 +49,7 @@ __all__ = [
     "UniqueKey",
     "UpdateDocument",
     "Write",
+    "WriteSet",
     "bucket_key",
 ]
 
@@ -48,10 +59,39 @@ UniqueKey: TypeAlias = tuple[str, str]
 """(field, normalised value) of a declared unique field, e.g. ("email", "ann@x.io")."""
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
+class Record:
+    """What a dataclass gives, for slotted classes that list their fields in ``__slots__``
+    in the order of their ``__init__`` parameters: equality with an instance of the same
+    class whose fields are equal, a hash of the fields, a ``Name(field=value, ...)`` repr
+    and pattern matching by position. Fields are assigned in ``__init__`` only."""
+
+    __slots__: tuple[str, ...] = ()
+    __match_args__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self.__slots__])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__qualname__}({fields})"
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.__match_args__ = tuple(cls.__slots__)  # type: ignore[misc]
+
+
+class Document(Frozen):
     """A stored document: its data, its version (1 on insert, +1 per update) and times."""
 
+    __slots__ = ("collection", "id", "data", "version", "created_at", "updated_at")  # noqa: RUF023 (fields in order)
     collection: str
     id: str
     data: JSONObject
@@ -59,125 +99,287 @@ class Document:
     created_at: str
     updated_at: str
 
+    def __init__(
+        self,
+        collection: str,
+        id: str,
+        data: JSONObject,
+        version: int,
+        created_at: str,
+        updated_at: str,
+    ) -> None:
+        setfield(self, "collection", collection)
+        setfield(self, "id", id)
+        setfield(self, "data", data)
+        setfield(self, "version", version)
+        setfield(self, "created_at", created_at)
+        setfield(self, "updated_at", updated_at)
 
-@dataclass(frozen=True, slots=True)
-class InsertDocument:
+
+class InsertDocument(Record):
     """Insert a new document; an existing id or a taken unique key is a ConflictError.
 
     With ``if_absent`` an existing id is not an error: the insert is dropped (with its
     unique keys and search text; the stored document keeps its own) and the rest of the
     unit commits, as ``ON CONFLICT DO NOTHING`` does. A new id whose unique key another
-    document holds is still a ConflictError: ``if_absent`` is about this id only."""
+    document holds is still a ConflictError: ``if_absent`` is about this id only.
 
+    ``search`` is the text of the collection's searchable fields (None: not searchable)."""
+
+    __slots__ = (  # noqa: RUF023 (fields in order)
+        "collection",
+        "id",
+        "data",
+        "keys",
+        "at",
+        "conflict_message",
+        "search",
+        "if_absent",
+    )
     collection: str
     id: str
     data: JSONObject
     keys: Sequence[UniqueKey]
     at: str
-    conflict_message: str | None = None
-    search: tuple[str, ...] | None = None
-    """The text of the collection's searchable fields (None: not searchable)."""
-    if_absent: bool = False
+    conflict_message: str | None
+    search: tuple[str, ...] | None
+    if_absent: bool
+
+    def __init__(
+        self,
+        collection: str,
+        id: str,
+        data: JSONObject,
+        keys: Sequence[UniqueKey],
+        at: str,
+        conflict_message: str | None = None,
+        search: tuple[str, ...] | None = None,
+        if_absent: bool = False,
+    ) -> None:
+        self.collection = collection
+        self.id = id
+        self.data = data
+        self.keys = keys
+        self.at = at
+        self.conflict_message = conflict_message
+        self.search = search
+        self.if_absent = if_absent
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateDocument:
+class UpdateDocument(Record):
     """Replace a document's data; with ``expected_version`` a stale one is a ConcurrencyError."""
 
+    __slots__ = (  # noqa: RUF023 (fields in order)
+        "collection",
+        "id",
+        "data",
+        "keys",
+        "at",
+        "expected_version",
+        "conflict_message",
+        "search",
+    )
     collection: str
     id: str
     data: JSONObject
     keys: Sequence[UniqueKey]
     at: str
-    expected_version: int | None = None
-    conflict_message: str | None = None
-    search: tuple[str, ...] | None = None
+    expected_version: int | None
+    conflict_message: str | None
+    search: tuple[str, ...] | None
+
+    def __init__(
+        self,
+        collection: str,
+        id: str,
+        data: JSONObject,
+        keys: Sequence[UniqueKey],
+        at: str,
+        expected_version: int | None = None,
+        conflict_message: str | None = None,
+        search: tuple[str, ...] | None = None,
+    ) -> None:
+        self.collection = collection
+        self.id = id
+        self.data = data
+        self.keys = keys
+        self.at = at
+        self.expected_version = expected_version
+        self.conflict_message = conflict_message
+        self.search = search
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteDocument:
+class DeleteDocument(Record):
+    __slots__ = ("collection", "id", "expected_version", "searchable")  # noqa: RUF023 (fields in order)
     collection: str
     id: str
-    expected_version: int | None = None
-    searchable: bool = False
+    expected_version: int | None
+    searchable: bool
+
+    def __init__(
+        self,
+        collection: str,
+        id: str,
+        expected_version: int | None = None,
+        searchable: bool = False,
+    ) -> None:
+        self.collection = collection
+        self.id = id
+        self.expected_version = expected_version
+        self.searchable = searchable
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A published message (or a scheduled task's payload) as stored in the outbox."""
+class Message(Record):
+    """A published message (or a scheduled task's payload) as stored in the outbox.
+    ``expires_at``: epoch seconds; a message not delivered by then is expired, not
+    delivered."""
 
+    __slots__ = (  # noqa: RUF023 (fields in order)
+        "id",
+        "topic",
+        "data",
+        "key",
+        "headers",
+        "correlation_id",
+        "causation_id",
+        "published_at",
+        "expires_at",
+    )
     id: str
     topic: str
     data: Any
-    key: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    correlation_id: str | None = None
-    causation_id: str | None = None
-    published_at: float = 0.0
-    expires_at: float | None = None
-    """Epoch seconds; a message not delivered by then is expired, not delivered."""
+    key: str | None
+    headers: dict[str, str]
+    correlation_id: str | None
+    causation_id: str | None
+    published_at: float
+    expires_at: float | None
+
+    def __init__(
+        self,
+        id: str,
+        topic: str,
+        data: Any,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        published_at: float = 0.0,
+        expires_at: float | None = None,
+    ) -> None:
+        self.id = id
+        self.topic = topic
+        self.data = data
+        self.key = key
+        self.headers = {} if headers is None else headers
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+        self.published_at = published_at
+        self.expires_at = expires_at
 
 
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
+class NewDelivery(Record):
     """One copy of a message for one target (``sub:NAME``, ``task:NAME``, ``cron:NAME``)."""
 
+    __slots__ = ("target", "available_at", "ordered")  # noqa: RUF023 (fields in order)
     target: str
     available_at: float
-    ordered: bool = False
+    ordered: bool
+
+    def __init__(self, target: str, available_at: float, ordered: bool = False) -> None:
+        self.target = target
+        self.available_at = available_at
+        self.ordered = ordered
 
 
-@dataclass(frozen=True, slots=True)
-class PublishMessage:
+class PublishMessage(Record):
     """Write the message and its deliveries. With ``deduplicate`` (a caller-chosen id), a
     message whose id is already stored is dropped with its deliveries, and counted."""
 
+    __slots__ = ("message", "deliveries", "deduplicate")  # noqa: RUF023 (fields in order)
     message: Message
     deliveries: Sequence[NewDelivery]
-    deduplicate: bool = False
+    deduplicate: bool
+
+    def __init__(
+        self, message: Message, deliveries: Sequence[NewDelivery], deduplicate: bool = False
+    ) -> None:
+        self.message = message
+        self.deliveries = deliveries
+        self.deduplicate = deduplicate
 
 
-@dataclass(frozen=True, slots=True)
-class AckDelivery:
+class AckDelivery(Record):
     """Remove a handled delivery; if the lease was lost the whole unit fails (no double apply)."""
 
+    __slots__ = ("seq", "lease_owner")  # noqa: RUF023 (fields in order)
     seq: int
     lease_owner: str
 
+    def __init__(self, seq: int, lease_owner: str) -> None:
+        self.seq = seq
+        self.lease_owner = lease_owner
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+
+class NewEvent(Record):
+    """An event to append: its type name, its data and its metadata (JSON objects). The
+    events of one append may share one metadata dict: the store only reads it."""
+
+    __slots__ = ("type", "data", "metadata")  # noqa: RUF023 (fields in order)
     type: str
     data: JSONObject
-    metadata: JSONObject = field(default_factory=dict)
+    metadata: JSONObject
+
+    def __init__(self, type: str, data: JSONObject, metadata: JSONObject | None = None) -> None:
+        self.type = type
+        self.data = data
+        self.metadata = {} if metadata is None else metadata
 
 
-@dataclass(frozen=True, slots=True)
-class AppendEvents:
+class AppendEvents(Record):
     """Append to a stream. With ``expected_version`` (0: a new stream) a stream at any other
     version fails the unit with ConcurrencyError; None appends at the end."""
 
+    __slots__ = ("stream", "events", "expected_version", "at")  # noqa: RUF023 (fields in order)
     stream: str
     events: Sequence[NewEvent]
     expected_version: int | None
     at: float
 
+    def __init__(
+        self, stream: str, events: Sequence[NewEvent], expected_version: int | None, at: float
+    ) -> None:
+        self.stream = stream
+        self.events = events
+        self.expected_version = expected_version
+        self.at = at
 
-@dataclass(frozen=True, slots=True)
-class AdvanceCheckpoint:
+
+class AdvanceCheckpoint(Record):
     """Move a projection's checkpoint from ``expected`` to ``position`` (ConcurrencyError if
     another runner moved it), in the same unit as the read-model writes."""
 
+    __slots__ = ("name", "expected", "position")  # noqa: RUF023 (fields in order)
     name: str
     expected: int
     position: int
 
+    def __init__(self, name: str, expected: int, position: int) -> None:
+        self.name = name
+        self.expected = expected
+        self.position = position
 
-@dataclass(frozen=True, slots=True)
-class SaveSnapshot:
+
+class SaveSnapshot(Record):
+    __slots__ = ("stream", "version", "state")  # noqa: RUF023 (fields in order)
     stream: str
     version: int
     state: JSONObject
+
+    def __init__(self, stream: str, version: int, state: JSONObject) -> None:
+        self.stream = stream
+        self.version = version
+        self.state = state
 
 
 Write: TypeAlias = (
@@ -192,10 +394,10 @@ Write: TypeAlias = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
+class RecordedEvent(Record):
     """An event as stored: its stream version and its position in the global log."""
 
+    __slots__ = ("position", "stream", "version", "type", "data", "metadata", "recorded_at")  # noqa: RUF023 (fields in order)
     position: int
     stream: str
     version: int
@@ -204,11 +406,29 @@ class RecordedEvent:
     metadata: JSONObject
     recorded_at: float
 
+    def __init__(
+        self,
+        position: int,
+        stream: str,
+        version: int,
+        type: str,
+        data: JSONObject,
+        metadata: JSONObject,
+        recorded_at: float,
+    ) -> None:
+        self.position = position
+        self.stream = stream
+        self.version = version
+        self.type = type
+        self.data = data
+        self.metadata = metadata
+        self.recorded_at = recorded_at
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+
+class Delivery(Record):
     """A claimed delivery: the message, its target, and the attempt this claim is."""
 
+    __slots__ = ("seq", "target", "message", "attempt", "lease_owner", "errors")  # noqa: RUF023 (fields in order)
     seq: int
     target: str
     message: Message
@@ -216,9 +436,25 @@ class Delivery:
     lease_owner: str
     errors: list[JSONObject]
 
+    def __init__(
+        self,
+        seq: int,
+        target: str,
+        message: Message,
+        attempt: int,
+        lease_owner: str,
+        errors: list[JSONObject],
+    ) -> None:
+        self.seq = seq
+        self.target = target
+        self.message = message
+        self.attempt = attempt
+        self.lease_owner = lease_owner
+        self.errors = errors
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
+
+class DeadLetter(Record):
+    __slots__ = ("seq", "target", "message", "attempts", "errors", "reason", "died_at")  # noqa: RUF023 (fields in order)
     seq: int
     target: str
     message: Message
@@ -227,11 +463,29 @@ class DeadLetter:
     reason: str
     died_at: float
 
+    def __init__(
+        self,
+        seq: int,
+        target: str,
+        message: Message,
+        attempts: int,
+        errors: list[JSONObject],
+        reason: str,
+        died_at: float,
+    ) -> None:
+        self.seq = seq
+        self.target = target
+        self.message = message
+        self.attempts = attempts
+        self.errors = errors
+        self.reason = reason
+        self.died_at = died_at
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+
+class Pending(Record):
     """A delivery waiting (or leased): what ``faaskit.testing`` shows as scheduled."""
 
+    __slots__ = ("seq", "target", "message", "available_at", "attempts", "leased")  # noqa: RUF023 (fields in order)
     seq: int
     target: str
     message: Message
@@ -239,15 +493,41 @@ class Pending:
     attempts: int
     leased: bool
 
+    def __init__(
+        self,
+        seq: int,
+        target: str,
+        message: Message,
+        available_at: float,
+        attempts: int,
+        leased: bool,
+    ) -> None:
+        self.seq = seq
+        self.target = target
+        self.message = message
+        self.available_at = available_at
+        self.attempts = attempts
+        self.leased = leased
 
-@dataclass(slots=True)
-class CommitOutcome:
-    deliveries: int = 0
-    """Deliveries written (workers may want waking)."""
-    deduplicated: int = 0
-    """Messages dropped because their id was already stored."""
-    claimed: list[Delivery] = field(default_factory=list)
-    """Deliveries this commit wrote and leased at once (:class:`ClaimWritten`)."""
+
+class CommitOutcome(Record):
+    """What a commit did: ``deliveries`` written (workers may want waking), messages
+    ``deduplicated`` (dropped because their id was already stored), and the deliveries
+    ``claimed``: written and leased at once (:class:`ClaimWritten`). Backends count into
+    it as they go."""
+
+    __slots__ = ("deliveries", "deduplicated", "claimed")  # noqa: RUF023 (fields in order)
+    __hash__ = None  # type: ignore[assignment]  # counted into: not hashable
+    deliveries: int
+    deduplicated: int
+    claimed: list[Delivery]
+
+    def __init__(
+        self, deliveries: int = 0, deduplicated: int = 0, claimed: list[Delivery] | None = None
+    ) -> None:
+        self.deliveries = deliveries
+        self.deduplicated = deduplicated
+        self.claimed = [] if claimed is None else claimed
 
     @property
     def announced(self) -> bool:
@@ -258,28 +538,44 @@ class CommitOutcome:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimWritten:
+class ClaimWritten(Record):
     """Lease to ``owner``, in the commit's own transaction, up to ``limit`` of the
     deliveries the write set publishes to ``targets`` that are due at ``now`` (and, when
     ordered, head of their key): a worker hands a saga's next step, or any follow-on
     message, to itself without a claim of its own. Leased deliveries are not announced
     to other workers; the ones left over are, as usual."""
 
+    __slots__ = ("owner", "targets", "limit", "lease", "now")  # noqa: RUF023 (fields in order)
     owner: str
     targets: frozenset[str]
     limit: int
     lease: float
-    now: float = 0.0
+    now: float
+
+    def __init__(
+        self, owner: str, targets: frozenset[str], limit: int, lease: float, now: float = 0.0
+    ) -> None:
+        self.owner = owner
+        self.targets = targets
+        self.limit = limit
+        self.lease = lease
+        self.now = now
 
 
-@dataclass(slots=True)
-class WriteSet:
-    """Everything one unit of work changes, applied by :meth:`Store.commit` at once."""
+class WriteSet(Record):
+    """Everything one unit of work changes, applied by :meth:`Store.commit` at once;
+    ``claim``: what of the published deliveries the committing worker leases to itself."""
 
-    writes: list[Write] = field(default_factory=list)
-    claim: ClaimWritten | None = None
-    """What of the published deliveries the committing worker leases to itself."""
+    __slots__ = ("writes", "claim")  # noqa: RUF023 (fields in order)
+    __hash__ = None  # type: ignore[assignment]  # appended to: not hashable
+    writes: list[Write]
+    claim: ClaimWritten | None
+
+    def __init__(
+        self, writes: list[Write] | None = None, claim: ClaimWritten | None = None
+    ) -> None:
+        self.writes = [] if writes is None else writes
+        self.claim = claim
 
     def __bool__(self) -> bool:
         return bool(self.writes)
