@@ -17,7 +17,7 @@ from faaskit.adapters.azure import (
     AzureHttpHandler,
     function_app,
     http_handler,
-    request_scope,
+    gateway_request,
 )
 from faaskit.config import Settings
 from tests.adapters.cloud_http_support import ORIGIN, PNG, echo_app, shop_acceptance
@@ -360,12 +360,12 @@ async def test_concurrent_requests_share_the_loop(handler: AzureHttpHandler) -> 
 
 def test_client_address_is_the_last_forwarded_for_entry() -> None:
     def client(forwarded: str) -> Any:
-        return request_scope(request("GET", "/x", headers={"X-Forwarded-For": forwarded}))["client"]
+        return gateway_request(request("GET", "/x", headers={"X-Forwarded-For": forwarded})).client
 
     assert client("10.0.0.1, 203.0.113.9:51234") == ("203.0.113.9", 51234)
     assert client("[2001:db8::1]:443") == ("2001:db8::1", 443)
     assert client("2001:db8::2") == ("2001:db8::2", 0)
-    assert request_scope(request("GET", "/x"))["client"] is None
+    assert gateway_request(request("GET", "/x")).client is None
 
 
 # -- the shop -----------------------------------------------------------------------------

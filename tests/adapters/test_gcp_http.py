@@ -257,7 +257,7 @@ def test_concurrent_requests_from_many_threads_share_one_loop(function: HttpFunc
 
 
 def test_client_address_is_the_last_forwarded_for_entry() -> None:
-    from faaskit.adapters.gcp import request_scope
+    from faaskit.adapters.gcp import gateway_request
 
     flask_app = flask.Flask("scope")
     with flask_app.test_request_context(
@@ -265,11 +265,11 @@ def test_client_address_is_the_last_forwarded_for_entry() -> None:
         headers={"X-Forwarded-For": "1.1.1.1, 203.0.113.9"},
         environ_base={"REMOTE_ADDR": "10.1.2.3", "REMOTE_PORT": "5555"},
     ):
-        trusted = request_scope(flask.request)
-        untrusted = request_scope(flask.request, trust_forwarded_for=False)
+        trusted = gateway_request(flask.request)
+        untrusted = gateway_request(flask.request, trust_forwarded_for=False)
 
-    assert trusted["client"] == ("203.0.113.9", 0)
-    assert untrusted["client"] == ("10.1.2.3", 5555)
+    assert trusted.client == ("203.0.113.9", 0)
+    assert untrusted.client == ("10.1.2.3", 5555)
 
 
 # -- the shop -----------------------------------------------------------------------------

@@ -7,13 +7,14 @@ events::
 
     handler = lambda_handler(app)
 
-Each HTTP event (API Gateway REST or HTTP API, a Function URL, an ALB) becomes an ASGI
-request to the same gateway that ``faaskit dev`` serves, in-process, so routing, auth,
-validation, problem+json errors, CORS, security headers and ``/openapi.json`` are the
-local server's. Start-up (the runtime, opening the store, loading keys) happens once per
-execution environment, on the first event, or earlier with :meth:`LambdaHandler.start`
-at module scope; every event then runs on the environment's one event loop. Lambda hands
-an environment one event at a time, so nothing here is shared between two events at once.
+Each HTTP event (API Gateway REST or HTTP API, a Function URL, an ALB) becomes a request
+to the same gateway that ``faaskit dev`` serves, handed to it in-process (its direct door:
+no ASGI messages), so routing, auth, validation, problem+json errors, CORS, security
+headers and ``/openapi.json`` are the local server's. Start-up (the runtime, opening the
+store, loading keys) happens once per execution environment, on the first event, or
+earlier with :meth:`LambdaHandler.start` at module scope; every event then runs on the
+environment's one event loop. Lambda hands an environment one event at a time, so nothing
+here is shared between two events at once.
 
 Messages: when ``FAASKIT_SQS_QUEUE_URL`` is set (or a ``relay`` is given), every commit
 relays the deliveries it wrote to that queue (:class:`~faaskit.adapters.aws_sqs.SQSRelay`);
@@ -34,7 +35,6 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from faaskit.adapters.asgi_call import call_asgi
 from faaskit.adapters.aws_answers import lambda_answer
 from faaskit.adapters.aws_events import HttpRequest, UnsupportedEventError, http_request
 from faaskit.adapters.aws_messages import (
@@ -64,6 +64,7 @@ from faaskit.runtime.relay import Relay
 from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
+    from faaskit.http.gateway import Gateway
     from faaskit.runtime.worker import Worker
 
 __all__ = ["ForeignMessageError", "LambdaHandler", "UnsupportedEventError", "lambda_handler"]
@@ -116,7 +117,7 @@ class LambdaHandler:
         self._worker: Worker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runtime: Runtime | None = None
-        self._asgi: Any = None
+        self._gateway: Gateway | None = None
         self._startup_seconds: float | None = None
         self._served = False
 
@@ -127,7 +128,7 @@ class LambdaHandler:
         did before."""
         if self._runtime is not None:
             return
-        from faaskit.http.gateway import create_asgi_app
+        from faaskit.http.gateway import Gateway
 
         began = time.perf_counter()
         # FAASKIT_SECRETS_ARN: the database URL and signing key, before Settings read them
@@ -136,12 +137,12 @@ class LambdaHandler:
         try:
             runtime = Runtime(self.app, self._settings or Settings.load(), clock=self._clock)
             runtime.relay = self._relay or _queue_relay(runtime.clock)
-            asgi = create_asgi_app(self.app, runtime)
+            gateway = Gateway(runtime)
             loop.run_until_complete(runtime.start())
         except BaseException:
             loop.close()
             raise
-        self._loop, self._runtime, self._asgi = loop, runtime, asgi
+        self._loop, self._runtime, self._gateway = loop, runtime, gateway
         self._startup_seconds = time.perf_counter() - began
 
     @property
@@ -174,7 +175,7 @@ class LambdaHandler:
             self._loop.run_until_complete(self._runtime.stop())
         finally:
             self._loop.close()
-            self._loop = self._runtime = self._asgi = None
+            self._loop = self._runtime = self._gateway = None
             self._worker = None
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -185,8 +186,7 @@ class LambdaHandler:
             and "faaskit" not in event
             and "detail-type" not in event
         ):  # none of the keys SQS, SNS, a sweep or EventBridge need: the checks say HTTP
-            request = http_request(event)
-            return self._invoke(self._answer(request, _request_id(context)), context)
+            return self._http(http_request(event), context)
         if is_sqs_event(event):
             work = handle_sqs(self.worker, event, notify=self._publish_envelope)
         elif is_sweep_event(event):
@@ -197,9 +197,8 @@ class LambdaHandler:
             work = publish_notifications(
                 self.runtime, published, invocation_id, source=NOTIFICATIONS
             )
-        else:
-            request = http_request(event)  # UnsupportedEventError: Lambda reports it
-            work = self._answer(request, _request_id(context))
+        else:  # UnsupportedEventError: Lambda reports it
+            return self._http(http_request(event), context)
         return self._invoke(work, context)
 
     def _subscribed(self, published: list[Notification], event: Any) -> list[Notification]:
@@ -235,40 +234,17 @@ class LambdaHandler:
         finally:
             current_invocation.reset(token)
 
-    async def _answer(self, request: HttpRequest, request_id: str | None) -> dict[str, Any]:
-        scope = request.scope()
-        if request_id is not None:
-            headers = [item for item in request.headers if item[0] != b"x-request-id"]
-            headers.append((b"x-request-id", request_id.encode()))
-            scope["headers"] = headers
-        app = self._asgi
-        if request.body_error is not None:
-            app = self._refusal(request.body_error, request_id)
-        answer = await call_asgi(app, scope, request.body)
+    def _http(self, request: HttpRequest, context: Any) -> dict[str, Any]:
+        """The gateway's answer to ``request``, in the shape its event came in."""
+        self.start()
+        gateway = self._gateway
+        assert gateway is not None
+        request_id = _request_id(context)
+        if request_id is not None:  # the Lambda request id is the answer's X-Request-ID
+            request.headers["x-request-id"] = request_id
+        refusal = None if request.body_error is None else BadRequestError(request.body_error)
+        answer = self._invoke(gateway.respond(request, refusal=refusal), context)
         return lambda_answer(request, answer.status, answer.headers, answer.body)
-
-    def _refusal(self, detail: str, request_id: str | None) -> Any:
-        """An ASGI app answering a 400 problem, with the gateway's headers (and CORS)."""
-        from faaskit.http.binding import Rendered
-        from faaskit.http.gateway import Gateway
-        from faaskit.http.problems import problem
-        from faaskit.ids import new_id
-
-        realm = self.app.name
-        answer_id = request_id or new_id()
-
-        async def refuse(scope: Any, receive: Any, send: Any) -> None:
-            status, extra, body = problem(
-                BadRequestError(detail), instance=scope["path"], request_id=answer_id, realm=realm
-            )
-            rendered = Rendered(status, body, None, tuple(extra))
-            await Gateway._send(send, rendered, answer_id, head=False)
-
-        if self.app.cors is None:
-            return refuse
-        from faaskit.http.cors import CORSMiddleware
-
-        return CORSMiddleware(refuse, self.app.cors)
 
 
 def _queue_relay(clock: Clock) -> Relay | None:

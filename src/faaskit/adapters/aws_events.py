@@ -1,4 +1,4 @@
-"""AWS Lambda HTTP events as ASGI HTTP requests.
+"""AWS Lambda HTTP events as requests to the gateway.
 
 Four event kinds carry an HTTP request, each in its own shape:
 
@@ -13,11 +13,12 @@ Four event kinds carry an HTTP request, each in its own shape:
   enables them, ``multiValueHeaders`` and ``multiValueQueryStringParameters``; query values
   arrive as the client encoded them.
 
-:func:`http_request` reads any of them into one :class:`HttpRequest`, which gives the ASGI
-scope. The path is routed without the stage and the custom-domain base path, and keeps its
-percent escapes in ``raw_path`` so the gateway decodes each segment after splitting (an
-encoded slash stays inside its path parameter). Anything else is an
-:class:`UnsupportedEventError` naming what arrived.
+:func:`http_request` reads any of them into one :class:`HttpRequest`, which the gateway
+answers directly (:meth:`faaskit.http.gateway.Gateway.respond`). The path is routed without
+the stage and the custom-domain base path, and keeps its percent escapes in ``raw_path`` so
+the gateway decodes each segment after splitting (an encoded slash stays inside its path
+parameter). Header values are latin-1 text of their UTF-8 bytes, as an HTTP server reads
+them off the wire. Anything else is an :class:`UnsupportedEventError` naming what arrived.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ import binascii
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlencode
 
-from faaskit.adapters.asgi_call import http_scope
 from faaskit.errors import BadRequestError
+from faaskit.http.exchange import Request
 
 __all__ = ["EventKind", "HttpRequest", "UnsupportedEventError", "http_request"]
 
@@ -56,43 +56,44 @@ class EventKind(enum.Enum):
     ALB = "Application Load Balancer"
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    """One HTTP request read from a Lambda event.
+class HttpRequest(Request):
+    """One HTTP request read from a Lambda event: the gateway's request, and what the
+    answer's shape depends on.
 
-    ``multi_value`` says the answer goes in ``multiValueHeaders`` (an ALB target group
-    with multi-value headers on); ``body_error`` why a base64 body could not be decoded.
+    ``raw_path`` is always the encoded path (``path`` its decoded form). ``multi_value``
+    says the answer goes in ``multiValueHeaders`` (an ALB target group with multi-value
+    headers on); ``body_error`` why a base64 body could not be decoded.
     """
 
-    kind: EventKind
-    method: str
+    __slots__ = ("body_error", "kind", "multi_value")
+
     raw_path: str
-    query_string: bytes
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-    client: str | None
-    multi_value: bool = False
-    body_error: str | None = None
 
-    @property
-    def path(self) -> str:
-        return unquote(self.raw_path)
-
-    def scope(self) -> dict[str, Any]:
-        proto = b"https"
-        for name, value in self.headers:  # the last one, as a dict of them would keep
-            if name == b"x-forwarded-proto":
-                proto = value
-        scheme = proto.decode("latin-1")
-        return http_scope(
-            method=self.method,
-            scheme=scheme,
-            raw_path=self.raw_path,
-            query_string=self.query_string,
-            headers=self.headers,
-            client=(self.client, 0) if self.client else None,
-            path=self.path,
+    def __init__(
+        self,
+        kind: EventKind,
+        method: str,
+        raw_path: str,
+        query_string: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        client: str | None,
+        *,
+        multi_value: bool = False,
+        body_error: str | None = None,
+    ) -> None:
+        super().__init__(
+            method,
+            unquote(raw_path),
+            raw_path=raw_path,
+            query_string=query_string,
+            headers=headers,
+            body=body,
+            client=(client, 0) if client else None,
         )
+        self.kind = kind
+        self.multi_value = multi_value
+        self.body_error = body_error
 
 
 def http_request(event: Any) -> HttpRequest:
@@ -170,8 +171,8 @@ def _v2(event: Mapping[str, Any], context: Mapping[str, Any]) -> HttpRequest:
     cookies = event.get("cookies")
     if isinstance(cookies, list) and cookies:
         # The array is the whole truth; a Function URL's cookie header repeats it.
-        headers = [(name, value) for name, value in headers if name != b"cookie"]
-        headers.append((b"cookie", "; ".join(str(c) for c in cookies).encode()))
+        headers.pop("cookie", None)
+        headers["cookie"] = _wire("; ".join(str(c) for c in cookies))
     return HttpRequest(
         kind=kind,
         method=str(http.get("method") or "GET").upper(),
@@ -189,7 +190,7 @@ def _alb(event: Mapping[str, Any]) -> HttpRequest:
     query = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
     body, error = _body(event)
     headers = _headers(event, body)
-    forwarded = dict(headers).get(b"x-forwarded-for", b"").decode("latin-1")
+    forwarded = headers.get("x-forwarded-for", "")
     return HttpRequest(
         kind=EventKind.ALB,
         method=str(event.get("httpMethod") or "GET").upper(),
@@ -207,9 +208,10 @@ def _alb(event: Mapping[str, Any]) -> HttpRequest:
 # -- parts ----------------------------------------------------------------------------------
 
 
-def _headers(event: Mapping[str, Any], body: bytes) -> list[tuple[bytes, bytes]]:
+def _headers(event: Mapping[str, Any], body: bytes) -> dict[str, str]:
     """Lowercased names, one entry each (repeats joined as HTTP joins them), and the
-    content-length of the body as decoded."""
+    content-length of the body as decoded; names and values as the wire has them
+    (:func:`_wire`)."""
     joined: dict[str, str] = {}
     multi = event.get("multiValueHeaders")
     if isinstance(multi, dict) and multi:
@@ -225,7 +227,7 @@ def _headers(event: Mapping[str, Any], body: bytes) -> list[tuple[bytes, bytes]]
             for name, value in single.items():
                 if value is None:
                     continue
-                key, text = name.lower(), str(value)
+                key, text = name.lower(), value if type(value) is str else str(value)
                 before = joined.get(key)
                 if before is None:
                     joined[key] = text
@@ -234,7 +236,16 @@ def _headers(event: Mapping[str, Any], body: bytes) -> list[tuple[bytes, bytes]]
     joined.pop("content-length", None)
     if body:
         joined["content-length"] = str(len(body))
-    return [(name.encode(), value.encode()) for name, value in joined.items()]
+    for name, value in joined.items():
+        if not (name.isascii() and value.isascii()):
+            return {_wire(name): _wire(value) for name, value in joined.items()}
+    return joined
+
+
+def _wire(text: str) -> str:
+    """``text`` as a server reads it off the wire: its UTF-8 bytes as latin-1 text (what
+    it is already when it is ASCII)."""
+    return text if text.isascii() else text.encode().decode("latin-1")
 
 
 def _body(event: Mapping[str, Any]) -> tuple[bytes, str | None]:

@@ -14,9 +14,10 @@ Python v2 programming model::
 ``faaskit_http``
     an HTTP trigger on the route ``{*path}`` for every method, auth level ANONYMOUS
     (faaskit checks its own bearer tokens, so a function key would only be in the way).
-    Each ``azure.functions.HttpRequest`` becomes an ASGI request to the same gateway that
-    ``faaskit dev`` serves, in-process: routing, auth, validation, problem+json errors,
-    CORS, security headers and ``/openapi.json`` are the local server's.
+    Each ``azure.functions.HttpRequest`` becomes a request to the same gateway that
+    ``faaskit dev`` serves, handed to it in-process (no ASGI messages): routing, auth,
+    validation, problem+json errors, CORS, security headers and ``/openapi.json`` are the
+    local server's.
 ``faaskit_servicebus``
     a Service Bus queue trigger on the queue the app setting ``FAASKIT_SERVICEBUS_QUEUE``
     names, through the connection ``FAASKIT_SERVICEBUS`` (a connection string, or
@@ -58,13 +59,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
 from faaskit.adapters.azure_environment import AzureEnvironment
 from faaskit.app import App
 from faaskit.clock import Clock
 from faaskit.config import Settings
+from faaskit.http.exchange import Answer, Request
 from faaskit.ids import is_request_id
 from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.runtime import Runtime
@@ -81,8 +82,8 @@ __all__ = [
     "AzureEnvironment",
     "AzureHttpHandler",
     "function_app",
+    "gateway_request",
     "http_handler",
-    "request_scope",
 ]
 
 logger = logging.getLogger("faaskit.adapters.azure")
@@ -224,33 +225,29 @@ class AzureHttpHandler:
 
     async def handle(self, req: func.HttpRequest, context: Any = None) -> func.HttpResponse:
         """Answer one request; ``context`` is the ``azure.functions.Context`` (optional)."""
-        scope = request_scope(req, route_prefix=self.route_prefix)
-        _request_id(scope, context)
+        request = gateway_request(req, route_prefix=self.route_prefix)
+        _request_id(request, context)
         await self.environment.start()
         current_invocation.set(self.environment.invocation())
-        answer = await call_asgi(self.environment.asgi, scope, req.get_body() or b"")
-        return _http_response(answer)
+        return _http_response(await self.environment.gateway.respond(request))
 
 
-def request_scope(req: func.HttpRequest, *, route_prefix: str = "api") -> dict[str, Any]:
-    """The ASGI HTTP scope of an ``azure.functions.HttpRequest`` (its body is read apart),
-    with ``route_prefix`` taken off the path."""
+def gateway_request(req: func.HttpRequest, *, route_prefix: str = "api") -> Request:
+    """The gateway's request for an ``azure.functions.HttpRequest``, body included, with
+    ``route_prefix`` taken off the path."""
     url = urlsplit(req.url)
     raw_path = _strip_prefix(quote(url.path or "/", safe=_PATH_SAFE), route_prefix.strip("/"))
     query = url.query
     if not query and req.params:  # a request built with params and a bare URL
         query = urlencode(dict(req.params))
-    headers = [
-        (name.lower().encode("latin-1"), _header_value(value))
-        for name, value in req.headers.items()
-    ]
-    scheme = str(req.headers.get("x-forwarded-proto") or url.scheme or "https")
-    return http_scope(
-        method=req.method,
-        scheme=scheme,
+    headers = {_wire(name.lower()): _wire(value) for name, value in req.headers.items()}
+    return Request(
+        req.method.upper(),
+        unquote(raw_path),
         raw_path=raw_path,
         query_string=query.encode("latin-1", "replace"),
         headers=headers,
+        body=req.get_body() or b"",
         client=_client(req.headers),
     )
 
@@ -268,11 +265,14 @@ def _strip_prefix(raw_path: str, prefix: str) -> str:
     return raw_path
 
 
-def _header_value(value: str) -> bytes:
+def _wire(text: str) -> str:
+    """``text`` as latin-1 text, the gateway's reading of header bytes: as it is when
+    latin-1 can hold it, else its UTF-8 bytes."""
     try:
-        return value.encode("latin-1")
+        text.encode("latin-1")
     except UnicodeEncodeError:
-        return value.encode("utf-8")
+        return text.encode("utf-8").decode("latin-1")
+    return text
 
 
 def _client(headers: Mapping[str, str]) -> tuple[str, int] | None:
@@ -291,14 +291,11 @@ def _client(headers: Mapping[str, str]) -> tuple[str, int] | None:
     return (address, int(port) if port.isdigit() else 0)
 
 
-def _request_id(scope: dict[str, Any], context: Any) -> None:
+def _request_id(request: Request, context: Any) -> None:
     """The host's invocation id as ``X-Request-ID`` when the client sent none."""
     invocation_id = getattr(context, "invocation_id", None)
-    if not is_request_id(invocation_id):
-        return
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    if all(name != b"x-request-id" for name, _ in headers):
-        headers.append((b"x-request-id", invocation_id.encode("ascii")))
+    if is_request_id(invocation_id) and "x-request-id" not in request.headers:
+        request.headers["x-request-id"] = invocation_id
 
 
 def _http_response(answer: Answer) -> func.HttpResponse:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from faaskit.app import App
 from faaskit.clock import Clock
@@ -23,6 +23,7 @@ from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
     from faaskit.adapters.azure_servicebus import ServiceBusRelay
+    from faaskit.http.gateway import Gateway
     from faaskit.runtime.relay import Relay
     from faaskit.runtime.worker import Worker
 
@@ -61,7 +62,7 @@ class AzureEnvironment:
         self._runtime: Runtime | None = None
         self._made_relay: ServiceBusRelay | None = None
         self._worker: Worker | None = None
-        self._asgi: Any = None
+        self._gateway: Gateway | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -82,17 +83,17 @@ class AzureEnvironment:
             if self._runtime is not None:
                 # started on a loop that is gone (the worker keeps one; a script may not)
                 logger.warning("the event loop changed: starting the runtime again")
-                self._runtime = self._worker = self._asgi = self._made_relay = None
+                self._runtime = self._worker = self._gateway = self._made_relay = None
             began = time.perf_counter()
             runtime = Runtime(self.app, self._settings or Settings.load(), clock=self._clock)
             runtime.relay = self._relay or self._default_relay(runtime)
-            asgi = None
+            gateway = None
             if self.serve_http:
-                from faaskit.http.gateway import create_asgi_app
+                from faaskit.http.gateway import Gateway
 
-                asgi = create_asgi_app(self.app, runtime)
+                gateway = Gateway(runtime)
             await runtime.start()
-            self._runtime, self._asgi, self._loop = runtime, asgi, loop
+            self._runtime, self._gateway, self._loop = runtime, gateway, loop
             self._startup_seconds = time.perf_counter() - began
             self._served = False
             return runtime
@@ -125,13 +126,13 @@ class AzureEnvironment:
         return self._worker
 
     @property
-    def asgi(self) -> Any:
+    def gateway(self) -> Gateway:
         """The HTTP gateway (built at start-up when :attr:`serve_http`)."""
-        if self._asgi is None:
-            from faaskit.http.gateway import create_asgi_app
+        if self._gateway is None:
+            from faaskit.http.gateway import Gateway
 
-            self._asgi = create_asgi_app(self.app, self.runtime)
-        return self._asgi
+            self._gateway = Gateway(self.runtime)
+        return self._gateway
 
     def invocation(self) -> Invocation:
         """The facts of the invocation beginning now: only the process's first is cold."""
@@ -140,7 +141,7 @@ class AzureEnvironment:
 
     async def close(self) -> None:
         """Stop the runtime and the relay it made (tests and scripts; the host never does)."""
-        runtime, self._runtime, self._asgi, self._loop = self._runtime, None, None, None
+        runtime, self._runtime, self._gateway, self._loop = self._runtime, None, None, None
         relay, self._made_relay, self._worker = self._made_relay, None, None
         try:
             if runtime is not None:

@@ -10,9 +10,10 @@ r"""Google Cloud Functions: an :class:`~faaskit.App` as one HTTP function, for
     handler = functions_framework.http(http_function(app))
 
 The function takes every path and method (functions-framework routes all of them to it),
-so the whole route table sits behind it. Each ``flask.Request`` becomes an ASGI request to
-the same gateway that ``faaskit dev`` serves, in-process: routing, auth, validation,
-problem+json errors, CORS, security headers and ``/openapi.json`` are the local server's.
+so the whole route table sits behind it. Each ``flask.Request`` becomes a request to the
+same gateway that ``faaskit dev`` serves, handed to it in-process (no ASGI messages):
+routing, auth, validation, problem+json errors, CORS, security headers and
+``/openapi.json`` are the local server's.
 The path is taken raw from the server (``RAW_URI``/``REQUEST_URI``), so ``%2F`` inside a
 path segment stays inside its path parameter; the query string is passed as it came.
 
@@ -39,22 +40,23 @@ from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, unquote, unquote_to_bytes
 
-from faaskit.adapters.asgi_call import Answer, call_asgi, http_scope
 from faaskit.adapters.gcp_process import FunctionProcess, ProcessState
 from faaskit.app import App
 from faaskit.clock import Clock
 from faaskit.config import Settings
+from faaskit.http.exchange import Answer, Request
 from faaskit.ids import is_request_id
 from faaskit.runtime.runtime import Runtime
 
 if TYPE_CHECKING:
     import flask
 
+    from faaskit.http.gateway import Gateway
     from faaskit.runtime.relay import Relay
 
-__all__ = ["HttpFunction", "http_function", "request_scope"]
+__all__ = ["HttpFunction", "gateway_request", "http_function"]
 
 T = TypeVar("T")
 
@@ -86,10 +88,10 @@ def http_function(
     )
 
 
-def _gateway(runtime: Runtime) -> Any:
-    from faaskit.http.gateway import create_asgi_app
+def _gateway(runtime: Runtime) -> Gateway:
+    from faaskit.http.gateway import Gateway
 
-    return create_asgi_app(runtime.app, runtime)
+    return Gateway(runtime)
 
 
 class HttpFunction:
@@ -106,7 +108,7 @@ class HttpFunction:
     ) -> None:
         self.app = app
         self._trust_forwarded_for = trust_forwarded_for
-        self._process: FunctionProcess[Any] = FunctionProcess(
+        self._process: FunctionProcess[Gateway] = FunctionProcess(
             app, _gateway, settings=settings, relay=relay, clock=clock
         )
         # functions_framework.http registers a function by its name
@@ -133,34 +135,30 @@ class HttpFunction:
         self._process.close()
 
     def __call__(self, request: flask.Request) -> flask.Response:
-        scope = request_scope(request, trust_forwarded_for=self._trust_forwarded_for)
-        body = request.get_data()
+        received = gateway_request(request, trust_forwarded_for=self._trust_forwarded_for)
 
-        async def answer(state: ProcessState[Any]) -> Answer:
-            return await call_asgi(state.prepared, scope, body)
+        def answer(state: ProcessState[Gateway]) -> Coroutine[Any, Any, Answer]:
+            return state.prepared.respond(received)
 
         return _flask_response(self._process.invoke(answer))
 
 
-def request_scope(request: flask.Request, *, trust_forwarded_for: bool = True) -> dict[str, Any]:
-    """The ASGI HTTP scope of a ``flask.Request`` (its body is read apart)."""
+def gateway_request(request: flask.Request, *, trust_forwarded_for: bool = True) -> Request:
+    """The gateway's request for a ``flask.Request``, body included."""
     environ = request.environ
     raw_path = _raw_path(environ)
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in request.headers.items()
-    ]
-    names = {name for name, _ in headers}
+    # WSGI header values are latin-1 text already, as the gateway reads them
+    headers = {name.lower(): value for name, value in request.headers.items()}
     execution_id = request.headers.get("Function-Execution-Id", "")
-    if b"x-request-id" not in names and is_request_id(execution_id):
-        headers.append((b"x-request-id", execution_id.encode("ascii")))
-    scheme = request.headers.get("X-Forwarded-Proto", "") or environ.get("wsgi.url_scheme", "")
-    return http_scope(
-        method=request.method,
-        scheme=scheme,
+    if "x-request-id" not in headers and is_request_id(execution_id):
+        headers["x-request-id"] = execution_id
+    return Request(
+        request.method.upper(),
+        unquote(raw_path),
         raw_path=raw_path,
         query_string=str(environ.get("QUERY_STRING", "")).encode("latin-1"),
         headers=headers,
+        body=request.get_data(),
         client=_client(request, trust_forwarded_for),
     )
 

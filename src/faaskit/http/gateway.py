@@ -1,8 +1,13 @@
-"""The HTTP gateway: an ASGI app built from an :class:`~faaskit.App`, served by uvicorn.
+"""The HTTP gateway built from an :class:`~faaskit.App`: one core, two doors.
 
-It matches the route, authenticates, reads and validates the request, asks the runtime to
-invoke the handler, and answers — errors as problem+json. It is written as plain ASGI
-(Starlette's path compiler and convertors, no per-request Request object) because it is
+The core (:meth:`Gateway.respond`) applies CORS, matches the route, rate-limits,
+authenticates, reads and validates the request, asks the runtime to invoke the handler,
+and answers — errors as problem+json, with the security headers and ``X-Request-ID``.
+The doors only carry requests in and answers out: ASGI (:meth:`Gateway.__call__`, for
+uvicorn and ``faaskit dev``) and the direct one, a :class:`~faaskit.http.exchange.Request`
+in and an :class:`~faaskit.http.exchange.Answer` out, for the cloud adapters, which hold
+the whole request in-process already. So everything a request meets is the same through
+both. It is written without a framework (Starlette's path convertors only) because it is
 the hot path of every HTTP function.
 """
 
@@ -30,6 +35,8 @@ from faaskit.errors import (
     UnsupportedMediaTypeError,
 )
 from faaskit.http.binding import JSON, Endpoint, Rendered, build_endpoint
+from faaskit.http.cors import CorsPolicy
+from faaskit.http.exchange import Answer, Request
 from faaskit.http.headers import JSON_CSP, NO_STORE, SECURITY_HEADERS
 from faaskit.http.metrics_access import MetricsAccess
 from faaskit.http.paths import compile_path
@@ -38,7 +45,7 @@ from faaskit.ids import is_request_id, new_id
 from faaskit.platforms import limits_for
 from faaskit.runtime.runtime import Runtime
 
-__all__ = ["Gateway", "create_asgi_app"]
+__all__ = ["ClientDisconnected", "Gateway", "create_asgi_app"]
 
 logger = logging.getLogger("faaskit.http")
 _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
@@ -51,7 +58,7 @@ _ENCODED_SLASH = "\uffff"
 
 
 class ClientDisconnected(Exception):
-    pass
+    """The ASGI client went away before its body arrived: there is no one to answer."""
 
 
 class _PathGroup:
@@ -70,7 +77,8 @@ class _PathGroup:
 
 
 class Gateway:
-    """ASGI application. Start-up opens the store (lifespan, or the first request)."""
+    """The gateway of one runtime's app: call :meth:`respond` with a request, or serve it
+    as an ASGI app. Start-up opens the store (lifespan, or the first request)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -80,6 +88,7 @@ class Gateway:
         self.platform = limits_for(runtime.settings.target)
         if self.platform is not None:
             self.max_body = min(self.max_body, self.platform.max_request_bytes)
+        self.cors = CorsPolicy(self.app.cors) if self.app.cors is not None else None
         self.endpoints: list[Endpoint] = []
         self._static: dict[str, _PathGroup] = {}
         self._dynamic: list[_PathGroup] = []
@@ -99,10 +108,32 @@ class Gateway:
         self._start_lock = asyncio.Lock()
         self.metrics = MetricsAccess(runtime.settings.metrics, runtime.secrets)
 
+    # -- the ASGI door --------------------------------------------------------------------
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            raw = scope.get("raw_path")
+            request = Request(
+                scope["method"],
+                scope["path"],
+                raw_path=raw.decode("latin-1") if raw is not None and b"%" in raw else None,
+                query_string=scope["query_string"],
+                headers={
+                    key.decode("latin-1"): value.decode("latin-1")
+                    for key, value in scope["headers"]
+                },
+                client=scope.get("client"),
+                receive=receive,
+            )
+            try:
+                answer = await self.respond(request)
+            except ClientDisconnected:
+                return
+            await send(
+                {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+            )
+            await send({"type": "http.response.body", "body": answer.body})
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -122,51 +153,40 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _ensure_started(self) -> None:
-        async with self._start_lock:
-            await self.runtime.start()
+    # -- the core -------------------------------------------------------------------------
 
-    def _match(
-        self, path: str, raw_path: bytes | None = None
-    ) -> tuple[_PathGroup | None, dict[str, Any]]:
-        # With percent escapes, split the raw path first and decode each segment, so
-        # ``/files/a%2Fb`` is one parameter ``a/b``, never two segments.
-        encoded = raw_path is not None and b"%" in raw_path
-        if encoded:
-            assert raw_path is not None
-            raw = raw_path.partition(b"?")[0].decode("latin-1")
-            path = "/".join(unquote(part).replace("/", _ENCODED_SLASH) for part in raw.split("/"))
-        group = self._static.get(path)
-        if group is not None:
-            return group, {}
-        for group in self._dynamic:
-            match = group.regex.match(path)
-            if match is not None:
-                convertors = group.convertors
-                params = {
-                    key: convertors[key].convert(
-                        value.replace(_ENCODED_SLASH, "/") if encoded else value
-                    )
-                    for key, value in match.groupdict().items()
-                }
-                return group, params
-        return None, {}
+    async def respond(self, request: Request, *, refusal: FaaskitError | None = None) -> Answer:
+        """The answer to ``request`` (the direct door; the ASGI door calls it too).
 
-    async def _http(self, scope: Any, receive: Any, send: Any) -> None:
+        ``refusal`` answers its problem instead of routing the request: what an adapter
+        could not read (a body that is not the base64 it claims). ``ClientDisconnected``
+        when a streamed body ends in a disconnect.
+
+        Example::
+
+            answer = await gateway.respond(Request("GET", "/hello"))
+            answer.status, dict(answer.headers)[b"content-type"], answer.body
+        """
+        cors: tuple[tuple[bytes, bytes], ...] = ()
+        if self.cors is not None:
+            checked = self.cors.check(request.method, request.headers)
+            if isinstance(checked, Answer):  # a preflight: answered before any route
+                return checked
+            cors = checked
         started = time.perf_counter()
-        headers: dict[str, str] = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
+        headers = request.headers
         request_id = headers.get("x-request-id", "")
         if not is_request_id(request_id):
             request_id = new_id()
-        path: str = scope["path"]
-        method: str = scope["method"]
+        path = request.path
+        method = request.method
         function = "-"
         try:
+            if refusal is not None:
+                raise refusal
             if not self.runtime.started:
                 await self._ensure_started()
-            group, path_params = self._match(path, scope.get("raw_path"))
+            group, path_params = self._match(path, request.raw_path)
             if group is None:
                 rendered = self._builtin(method, path, headers)
             else:
@@ -175,9 +195,7 @@ class Gateway:
                     endpoint = group.methods.get("GET")
                 if endpoint is not None:
                     function = endpoint.route.name
-                    invocation = self._invoke(
-                        endpoint, scope, receive, headers, path_params, request_id
-                    )
+                    invocation = self._invoke(endpoint, request, path_params, request_id)
                     if self.platform is None:
                         rendered = await invocation
                     else:
@@ -189,22 +207,18 @@ class Gateway:
                         list(group.methods), f"{method} is not allowed on {path}"
                     )
         except FaaskitError as error:
-            status, error_headers, body = problem(
-                error, instance=path, request_id=request_id, realm=self.realm
-            )
-            rendered = Rendered(status, body, None, tuple(error_headers))
+            rendered = self._problem(error, path, request_id)
         except ClientDisconnected:
-            return
+            raise
         except Exception:
             logger.exception(
                 "unhandled error",
                 extra={"fields": {"request_id": request_id, "function": function, "path": path}},
             )
-            status, error_headers, body = problem(
-                FaaskitError(_INTERNAL), instance=path, request_id=request_id, realm=self.realm
-            )
-            rendered = Rendered(status, body, None, tuple(error_headers))
-        await self._send(send, rendered, request_id, head=method == "HEAD")
+            rendered = self._problem(FaaskitError(_INTERNAL), path, request_id)
+        answer = _answer(rendered, request_id, head=method == "HEAD")
+        if cors:
+            answer.headers += cors
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s %s %s",
@@ -222,19 +236,53 @@ class Gateway:
                     }
                 },
             )
+        return answer
+
+    async def _ensure_started(self) -> None:
+        async with self._start_lock:
+            await self.runtime.start()
+
+    def _match(self, path: str, raw_path: str | None) -> tuple[_PathGroup | None, dict[str, Any]]:
+        # With percent escapes, split the raw path first and decode each segment, so
+        # ``/files/a%2Fb`` is one parameter ``a/b``, never two segments.
+        encoded = raw_path is not None and "%" in raw_path
+        if encoded:
+            assert raw_path is not None
+            raw = raw_path.partition("?")[0]
+            path = "/".join(unquote(part).replace("/", _ENCODED_SLASH) for part in raw.split("/"))
+        group = self._static.get(path)
+        if group is not None:
+            return group, {}
+        for group in self._dynamic:
+            match = group.regex.match(path)
+            if match is not None:
+                convertors = group.convertors
+                params = {
+                    key: convertors[key].convert(
+                        value.replace(_ENCODED_SLASH, "/") if encoded else value
+                    )
+                    for key, value in match.groupdict().items()
+                }
+                return group, params
+        return None, {}
+
+    def _problem(self, error: FaaskitError, path: str, request_id: str) -> Rendered:
+        status, error_headers, body = problem(
+            error, instance=path, request_id=request_id, realm=self.realm
+        )
+        return Rendered(status, body, None, tuple(error_headers))
 
     async def _invoke(
         self,
         endpoint: Endpoint,
-        scope: Any,
-        receive: Any,
-        headers: dict[str, str],
+        request: Request,
         path_params: dict[str, Any],
         request_id: str,
     ) -> Rendered:
         route = endpoint.route
+        headers = request.headers
         if route.rate_limits:
-            await self._limit(route, scope)
+            await self._limit(route, request.client)
         principal = None
         if route.scopes is not None:
             principal = self.runtime.authenticate(headers.get("authorization"), route.scopes)
@@ -245,7 +293,7 @@ class Gateway:
                 raise UnsupportedMediaTypeError(
                     f"send the body as application/json, not {content_type or 'no content type'}"
                 )
-            body = await self._read_body(receive, headers.get("content-length"))
+            body = await self._read_body(request)
         ctx = self.runtime.context(
             route.name,
             request_id,
@@ -258,7 +306,7 @@ class Gateway:
                 outcome = check(principal, ctx)
                 if inspect.isawaitable(outcome):
                     await outcome
-        arguments = endpoint.bind(path_params, scope["query_string"], body, ctx)
+        arguments = endpoint.bind(path_params, request.query_string, body, ctx)
         return await self.runtime.invoke(ctx, route.handler, arguments, endpoint.render)
 
     async def _within_platform(self, invocation: Coroutine[Any, Any, Rendered]) -> Rendered:
@@ -280,18 +328,24 @@ class Gateway:
             )
         return rendered
 
-    async def _limit(self, route: Route, scope: Any) -> None:
-        """Take from the route's per-client buckets (the client as uvicorn reports it;
-        behind a proxy, uvicorn's ``--forwarded-allow-ips`` makes that the real one)."""
-        client = scope.get("client")
+    async def _limit(self, route: Route, client: tuple[str, int] | None) -> None:
+        """Take from the route's per-client buckets (the client as the door reports it:
+        behind a proxy, uvicorn's ``--forwarded-allow-ips`` makes that the real one; a
+        cloud adapter reads it from what the platform's front end saw)."""
         who = client[0] if client else "unknown"
         for index, rule in enumerate(route.rate_limits):
             await self.runtime.limiter.take(f"{route.name}:{index}:client:{who}", rule)
 
-    async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
+    async def _read_body(self, request: Request) -> bytes:
         limit = self.max_body
+        content_length = request.headers.get("content-length")
         if content_length is not None and content_length.isdigit() and int(content_length) > limit:
             raise self._too_large()
+        receive = request.receive
+        if receive is None:  # the direct door: the whole body is here
+            if len(request.body) > limit:
+                raise self._too_large()
+            return request.body
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -328,34 +382,31 @@ class Gateway:
             return Rendered(200, b'{"status":"ok"}')
         raise NotFoundError(f"no route for {path}")
 
-    @staticmethod
-    async def _send(send: Any, rendered: Rendered, request_id: str, *, head: bool) -> None:
-        media = rendered.media_type
-        if rendered.headers:  # a handler's Response or a problem: it may set its own
-            headers = [(b"x-request-id", request_id.encode()), *rendered.headers]
-            names = {name for name, _ in rendered.headers}
-            headers += SECURITY_HEADERS if b"cache-control" in names else _EVERY_ANSWER
-            if media is None and b"content-type" in names:
-                media = next(value for name, value in rendered.headers if name == b"content-type")
-        else:
-            headers = [(b"x-request-id", request_id.encode()), *_EVERY_ANSWER]
-        if rendered.status != 204:
-            headers.append((b"content-length", str(len(rendered.body)).encode()))
-        if rendered.media_type is not None:
-            headers.append((b"content-type", rendered.media_type))
-        if media in _JSON_MEDIA:
-            headers.append(JSON_CSP)
-        await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head else rendered.body})
+
+def _answer(rendered: Rendered, request_id: str, *, head: bool) -> Answer:
+    """``rendered`` with the headers every answer carries: ``x-request-id``, the security
+    headers, ``cache-control`` unless the handler set its own, the length and the type."""
+    media = rendered.media_type
+    if rendered.headers:  # a handler's Response or a problem: it may set its own
+        headers = [(b"x-request-id", request_id.encode()), *rendered.headers]
+        names = {name for name, _ in rendered.headers}
+        headers += SECURITY_HEADERS if b"cache-control" in names else _EVERY_ANSWER
+        if media is None and b"content-type" in names:
+            media = next(value for name, value in rendered.headers if name == b"content-type")
+    else:
+        headers = [(b"x-request-id", request_id.encode()), *_EVERY_ANSWER]
+    if rendered.status != 204:
+        headers.append((b"content-length", str(len(rendered.body)).encode()))
+    if rendered.media_type is not None:
+        headers.append((b"content-type", rendered.media_type))
+    if media in _JSON_MEDIA:
+        headers.append(JSON_CSP)
+    return Answer(rendered.status, headers, b"" if head else rendered.body)
 
 
-def create_asgi_app(app: App, runtime: Runtime | None = None) -> Any:
-    """The ASGI app for ``app`` (with CORS when the app declares it)."""
+def create_asgi_app(app: App, runtime: Runtime | None = None) -> Gateway:
+    """The ASGI app for ``app``: its :class:`Gateway` (CORS included, when the app
+    declares it)."""
     from faaskit.config import Settings
 
-    gateway = Gateway(runtime or Runtime(app, Settings.load()))
-    if app.cors is not None:
-        from faaskit.http.cors import CORSMiddleware
-
-        return CORSMiddleware(gateway, app.cors)
-    return gateway
+    return Gateway(runtime or Runtime(app, Settings.load()))
