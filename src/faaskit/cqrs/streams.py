@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from faaskit.cqrs.aggregate import Aggregate
 from faaskit.errors import NotFoundError
@@ -18,8 +20,20 @@ __all__ = ["Aggregates", "EventStore"]
 A = TypeVar("A", bound=Aggregate)
 
 
+def _dumper(model: type[Any]) -> Callable[..., Any]:
+    """What gives ``event.model_dump(mode="json")`` as ``dumper(event, mode="json")``: the
+    model's serializer itself, which skips ``model_dump``'s Python wrapper (half the cost of
+    a small event's dump), unless the model overrides ``model_dump``."""
+    dump: Callable[..., Any] = model.model_dump
+    if dump is BaseModel.model_dump:
+        dump = model.__pydantic_serializer__.to_python
+    return dump
+
+
 class EventStore:
     """Append to and read event streams; appends commit with the invocation."""
+
+    __slots__ = ("_ctx", "_types")
 
     def __init__(self, ctx: Context, types: EventTypes) -> None:
         self._ctx = ctx
@@ -40,17 +54,23 @@ class EventStore:
         if not events:
             return
         base = self.metadata()
-        of = self._types.of
-        # Events of one schema version share their metadata: the store only reads it.
+        # Per model, once per append: its name, its metadata and how to dump it. Events of
+        # one schema version share their metadata dict: the store only reads it.
+        known: dict[type[Any], tuple[str, dict[str, Any], Callable[..., Any]]] = {}
         by_version: dict[int, dict[str, Any]] = {}
         new = []
         for event in events:
-            event_type = of(type(event))
-            version = event_type.version
-            metadata = by_version.get(version)
-            if metadata is None:
-                metadata = by_version[version] = {**base, "schema_version": version}
-            new.append(NewEvent(event_type.name, event.model_dump(mode="json"), metadata))
+            model = type(event)
+            found = known.get(model)
+            if found is None:
+                event_type = self._types.of(model)
+                version = event_type.version
+                metadata = by_version.get(version)
+                if metadata is None:
+                    metadata = by_version[version] = {**base, "schema_version": version}
+                found = known[model] = (event_type.name, metadata, _dumper(model))
+            name, metadata, dump = found
+            new.append(NewEvent(name, dump(event, mode="json"), metadata))
         uow = self._ctx._uow
         uow.add(AppendEvents(stream, new, expected_version, uow.epoch()))
 
@@ -62,6 +82,8 @@ class EventStore:
 
 class Aggregates(Generic[A]):
     """Load and save one aggregate class in this unit of work."""
+
+    __slots__ = ("events", "kind")
 
     def __init__(self, kind: type[A], events: EventStore) -> None:
         self.kind = kind
