@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from faaskit.errors import ConcurrencyError
+from faaskit.records import Frozen, setfield
 from faaskit.store.protocol import AdvanceCheckpoint, RecordedEvent
 
 if TYPE_CHECKING:
@@ -27,10 +27,10 @@ T = TypeVar("T")
 logger = logging.getLogger("faaskit.projections")
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded(Generic[T]):
+class Recorded(Frozen, Generic[T]):
     """A domain event as a projection sees it: the model and where it sits in the log."""
 
+    __slots__ = ("data", "type", "stream", "version", "position", "metadata", "recorded_at")  # noqa: RUF023 (fields in order)
     data: T
     type: str
     stream: str
@@ -38,6 +38,24 @@ class Recorded(Generic[T]):
     position: int
     metadata: dict[str, Any]
     recorded_at: datetime
+
+    def __init__(
+        self,
+        data: T,
+        type: str,
+        stream: str,
+        version: int,
+        position: int,
+        metadata: dict[str, Any],
+        recorded_at: datetime,
+    ) -> None:
+        setfield(self, "data", data)
+        setfield(self, "type", type)
+        setfield(self, "stream", stream)
+        setfield(self, "version", version)
+        setfield(self, "position", position)
+        setfield(self, "metadata", metadata)
+        setfield(self, "recorded_at", recorded_at)
 
 
 class ProjectionRunner:
@@ -110,19 +128,17 @@ class ProjectionRunner:
 
     async def _apply(self, checkpoint: int, events: list[RecordedEvent]) -> None:
         runtime = self.runtime
-        types = runtime.app.event_types
-        decoded = [
-            Recorded(
-                data=types.decode(e.type, e.data, e.metadata),
-                type=e.type,
-                stream=e.stream,
-                version=e.version,
-                position=e.position,
-                metadata=e.metadata,
-                recorded_at=datetime.fromtimestamp(e.recorded_at, UTC),
+        decode = runtime.app.event_types.decode
+        moments: dict[float, datetime] = {}  # the events of one unit share their moment
+        decoded = []
+        for e in events:
+            moment = moments.get(e.recorded_at)
+            if moment is None:
+                moment = moments[e.recorded_at] = datetime.fromtimestamp(e.recorded_at, UTC)
+            data = decode(e.type, e.data, e.metadata)
+            decoded.append(
+                Recorded(data, e.type, e.stream, e.version, e.position, e.metadata, moment)
             )
-            for e in events
-        ]
         ctx = runtime.context(self.name, f"{self.name}:{events[-1].position}")
         handler = self.projection.handler
 

@@ -75,6 +75,8 @@ class EventTypes:
 
     def decode(self, name: str, data: dict[str, Any], metadata: dict[str, Any]) -> Any:
         """The stored event as its current model (upcast first when stored older)."""
-        event_type = self.named(name)
-        data = event_type.upcast(data, int(metadata.get("schema_version", 1)))
+        event_type = self.by_name.get(name) or self.named(name)
+        version = int(metadata.get("schema_version", 1))
+        if version < event_type.version:
+            data = event_type.upcast(data, version)
         return event_type.model.model_validate(data)
