@@ -1,5 +1,6 @@
-"""ASGI answers as Lambda answers (faaskit/adapters/aws_answers.py): several Set-Cookie in
-the right field per event kind, ALB single- vs multi-value, binary bodies base64."""
+"""The gateway's answers as Lambda answers (faaskit/adapters/aws_answers.py): several
+Set-Cookie in the right field per event kind, ALB single- vs multi-value, binary bodies
+base64."""
 
 from __future__ import annotations
 

@@ -302,3 +302,29 @@ def test_header_text_is_what_a_server_reads_off_the_wire() -> None:
 
     # UTF-8 bytes read as latin-1, as uvicorn hands them to the gateway
     assert headers(shaped)["x-name"] == "caf\u00e9".encode().decode("latin-1")
+
+
+# -- not HTTP -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shaped", "named"),
+    [
+        (event("powertools-sqsEvent"), "2 record(s) from aws:sqs"),
+        (event("powertools-eventBridgeEvent"), "an EventBridge event"),
+        ({"hello": "world", "answer": 42}, "an object with keys [answer, hello]"),
+        ({}, "an empty object"),
+        ([1, 2], "a list, not a JSON object"),
+        ({"requestContext": {"elb": None}, "path": "/"}, "keys [path, requestContext]"),
+    ],
+)
+def test_an_event_that_is_not_http_is_a_typed_error_naming_what_came(
+    shaped: Any, named: str
+) -> None:
+    with pytest.raises(UnsupportedEventError) as caught:
+        http_request(shaped)
+
+    message = str(caught.value)
+    assert named in message
+    assert "\n" not in message
+    assert isinstance(caught.value, BadRequestError)

@@ -16,8 +16,8 @@ from faaskit.adapters.azure import (
     FUNCTION_NAME,
     AzureHttpHandler,
     function_app,
-    http_handler,
     gateway_request,
+    http_handler,
 )
 from faaskit.config import Settings
 from tests.adapters.cloud_http_support import ORIGIN, PNG, echo_app, shop_acceptance

@@ -1,4 +1,4 @@
-"""An ASGI answer as the Lambda answer each HTTP event kind expects.
+"""The gateway's answer as the Lambda answer each HTTP event kind expects.
 
 - REST (payload 1.0): ``headers``, and ``multiValueHeaders`` for a header sent more than
   once (several ``Set-Cookie``);
@@ -46,7 +46,35 @@ _TEXT_TYPES = frozenset(
 def lambda_answer(
     request: HttpRequest, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> dict[str, Any]:
-    """The answer to ``request`` for Lambda, from an ASGI status, headers and body."""
+    """The answer to ``request`` for Lambda, from the gateway's status, headers and body."""
+    single = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+    if len(single) < len(headers):  # a header more than once (several Set-Cookie)
+        return _with_repeats(request, status, headers, body)
+    content_type = single.get("content-type", "")
+    text, encoded = _body(body, content_type, single.get("content-encoding", "identity"))
+    answer: dict[str, Any] = {"statusCode": status}
+    kind = request.kind
+    if kind is EventKind.REST:
+        answer["headers"] = single
+        answer["multiValueHeaders"] = {}
+    elif kind is EventKind.HTTP_API or kind is EventKind.FUNCTION_URL:
+        cookie = single.pop("set-cookie", None)
+        answer["headers"] = single
+        answer["cookies"] = [] if cookie is None else [cookie]
+    else:
+        answer["statusDescription"] = _status_line(status)
+        if request.multi_value:
+            answer["multiValueHeaders"] = {name: [value] for name, value in single.items()}
+        else:
+            answer["headers"] = single
+    answer["body"] = text
+    answer["isBase64Encoded"] = encoded
+    return answer
+
+
+def _with_repeats(
+    request: HttpRequest, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> dict[str, Any]:
     by_name: dict[str, list[str]] = {}
     for raw_name, raw_value in headers:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
@@ -55,7 +83,8 @@ def lambda_answer(
             by_name[name] = [value]
         else:
             values.append(value)
-    text, encoded = _body(body, by_name)
+    content_type = by_name.get("content-type", [""])[-1]
+    text, encoded = _body(body, content_type, by_name.get("content-encoding", ["identity"])[-1])
     answer: dict[str, Any] = {"statusCode": status}
     kind = request.kind
     if kind is EventKind.REST:
@@ -105,11 +134,11 @@ def _casings(name: str) -> Iterator[str]:
         yield "".join(chars)
 
 
-def _body(body: bytes, headers: dict[str, list[str]]) -> tuple[str, bool]:
+def _body(body: bytes, content_type: str, content_encoding: str) -> tuple[str, bool]:
     if not body:
         return "", False
-    encoding = headers.get("content-encoding", ["identity"])[-1].strip().lower()
-    if _is_text(headers.get("content-type", [""])[-1]) and encoding in ("", "identity"):
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity") and _is_text(content_type):
         try:
             return body.decode("utf-8"), False
         except UnicodeDecodeError:

@@ -82,15 +82,15 @@ class HttpRequest(Request):
         multi_value: bool = False,
         body_error: str | None = None,
     ) -> None:
-        super().__init__(
-            method,
-            unquote(raw_path),
-            raw_path=raw_path,
-            query_string=query_string,
-            headers=headers,
-            body=body,
-            client=(client, 0) if client else None,
-        )
+        # Request's fields set here, not through its __init__: one call less per event
+        self.method = method
+        self.path = unquote(raw_path)
+        self.raw_path = raw_path
+        self.query_string = query_string
+        self.headers = headers
+        self.body = body
+        self.client = (client, 0) if client else None
+        self.receive = None
         self.kind = kind
         self.multi_value = multi_value
         self.body_error = body_error
@@ -172,7 +172,11 @@ def _v2(event: Mapping[str, Any], context: Mapping[str, Any]) -> HttpRequest:
     if isinstance(cookies, list) and cookies:
         # The array is the whole truth; a Function URL's cookie header repeats it.
         headers.pop("cookie", None)
-        headers["cookie"] = _wire("; ".join(str(c) for c in cookies))
+        try:
+            cookie = "; ".join(cookies)
+        except TypeError:  # not all text
+            cookie = "; ".join(str(c) for c in cookies)
+        headers["cookie"] = _wire(cookie)
     return HttpRequest(
         kind=kind,
         method=str(http.get("method") or "GET").upper(),
@@ -224,21 +228,34 @@ def _headers(event: Mapping[str, Any], body: bytes) -> dict[str, str]:
     else:
         single = event.get("headers")
         if isinstance(single, dict):
-            for name, value in single.items():
-                if value is None:
-                    continue
-                key, text = name.lower(), value if type(value) is str else str(value)
-                before = joined.get(key)
-                if before is None:
-                    joined[key] = text
-                else:  # names that differ only in case: one header, joined
-                    joined[key] = before + ("; " if key == "cookie" else ", ") + text
+            joined = _single_valued(single)
     joined.pop("content-length", None)
     if body:
         joined["content-length"] = str(len(body))
-    for name, value in joined.items():
-        if not (name.isascii() and value.isascii()):
-            return {_wire(name): _wire(value) for name, value in joined.items()}
+    if not ("".join(joined.values()).isascii() and "".join(joined).isascii()):
+        return {_wire(name): _wire(value) for name, value in joined.items()}
+    return joined
+
+
+def _single_valued(single: Mapping[str, Any]) -> dict[str, str]:
+    joined = {name.lower(): value for name, value in single.items()}
+    if len(joined) == len(single):  # no two names that differ only in case
+        try:
+            "".join(joined.values())  # every value text (no None)
+        except TypeError:
+            pass
+        else:
+            return joined
+    joined = {}
+    for name, value in single.items():
+        if value is None:
+            continue
+        key, text = name.lower(), value if type(value) is str else str(value)
+        before = joined.get(key)
+        if before is None:
+            joined[key] = text
+        else:  # names that differ only in case: one header, joined
+            joined[key] = before + ("; " if key == "cookie" else ", ") + text
     return joined
 
 
