@@ -55,7 +55,9 @@ METHOD = """\
   the event and builds the context (as the Lambda runtime has done before it imports a
   handler), then times with `perf_counter` the import of the handler module and the first
   event, separately; each sample a fresh, empty faaskit store folder (a new environment's
-  `/tmp`). One discarded run per contender first (compiles the `.pyc` files), then
+  `/tmp`). One discarded run per contender first (compiles the `.pyc` files, which every
+  contender then loads: `PYTHONDONTWRITEBYTECODE` is dropped for these runs, so faaskit's
+  bytecode is cached as pip caches the others'), then
   {samples} samples each, interleaved across contenders; the medians.
 - faaskit's import therefore includes its start-up: the runtime, the gateway's import
   (pydantic among it) and opening (here: creating) the SQLite store. Without

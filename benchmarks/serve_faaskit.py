@@ -12,8 +12,15 @@ no access log, log level warning).
 from __future__ import annotations
 
 import argparse
+import sys
 
-from faaskit.serving import run_server, uvicorn_config
+# faaskit's bytecode is cached as every other contender's is (pip wrote theirs at install):
+# with PYTHONDONTWRITEBYTECODE in the caller's environment, a faaskit server alone would
+# compile its sources again in every start-up measured. The first run writes the .pyc files
+# (into the source tree's __pycache__ folders, as an editable install does).
+sys.dont_write_bytecode = False
+
+from faaskit.serving import run_server, uvicorn_config  # noqa: E402
 
 
 def main() -> None:

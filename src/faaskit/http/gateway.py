@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
@@ -35,15 +35,16 @@ from faaskit.errors import (
     UnsupportedMediaTypeError,
 )
 from faaskit.http.binding import JSON, Endpoint, Rendered, build_endpoint
-from faaskit.http.cors import CorsPolicy
 from faaskit.http.exchange import Answer, Request
-from faaskit.http.headers import JSON_CSP, NO_STORE, SECURITY_HEADERS
-from faaskit.http.metrics_access import MetricsAccess
+from faaskit.http.headers import JSON_CSP, NO_STORE, PROBLEM_MEDIA_TYPE, SECURITY_HEADERS
 from faaskit.http.paths import compile_path
-from faaskit.http.problems import PROBLEM_MEDIA_TYPE, problem
 from faaskit.ids import is_request_id, new_id
 from faaskit.platforms import limits_for
 from faaskit.runtime.runtime import Runtime
+
+if TYPE_CHECKING:
+    from faaskit.http.cors import CorsPolicy
+    from faaskit.http.metrics_access import MetricsAccess
 
 __all__ = ["ClientDisconnected", "Gateway", "create_asgi_app"]
 
@@ -88,7 +89,12 @@ class Gateway:
         self.platform = limits_for(runtime.settings.target)
         if self.platform is not None:
             self.max_body = min(self.max_body, self.platform.max_request_bytes)
-        self.cors = CorsPolicy(self.app.cors) if self.app.cors is not None else None
+        # What few apps or requests need is imported when they do: a shorter start-up.
+        self.cors: CorsPolicy | None = None
+        if self.app.cors is not None:
+            from faaskit.http.cors import CorsPolicy
+
+            self.cors = CorsPolicy(self.app.cors)
         self.endpoints: list[Endpoint] = []
         self._static: dict[str, _PathGroup] = {}
         self._dynamic: list[_PathGroup] = []
@@ -106,7 +112,16 @@ class Gateway:
             self.endpoints.append(endpoint)
         self._openapi: bytes | None = None
         self._start_lock = asyncio.Lock()
-        self.metrics = MetricsAccess(runtime.settings.metrics, runtime.secrets)
+        self._metrics: MetricsAccess | None = None
+
+    @property
+    def metrics(self) -> MetricsAccess:
+        """Who may read ``GET /metrics``."""
+        if self._metrics is None:
+            from faaskit.http.metrics_access import MetricsAccess
+
+            self._metrics = MetricsAccess(self.runtime.settings.metrics, self.runtime.secrets)
+        return self._metrics
 
     # -- the ASGI door --------------------------------------------------------------------
 
@@ -267,6 +282,8 @@ class Gateway:
         return None, {}
 
     def _problem(self, error: FaaskitError, path: str, request_id: str) -> Rendered:
+        from faaskit.http.problems import problem
+
         status, error_headers, body = problem(
             error, instance=path, request_id=request_id, realm=self.realm
         )

@@ -15,10 +15,10 @@ from faaskit.errors import (
     TooManyRequestsError,
     ValidationError,
 )
+from faaskit.http.headers import PROBLEM_MEDIA_TYPE
 
-__all__ = ["PROBLEM_SCHEMA", "problem"]
+__all__ = ["PROBLEM_MEDIA_TYPE", "PROBLEM_SCHEMA", "problem"]
 
-PROBLEM_MEDIA_TYPE = b"application/problem+json"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
