@@ -42,7 +42,7 @@ P = TypeVar("P")
 @dataclass(slots=True)
 class ProcessState(Generic[P]):
     """What one process started: its loop (on its own thread), runtime, and what the
-    function prepared on that runtime (the ASGI app, the worker)."""
+    function prepared on that runtime (the gateway, the worker)."""
 
     pid: int
     loop: asyncio.AbstractEventLoop

@@ -20,7 +20,6 @@ import re
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import orjson
 
@@ -34,10 +33,10 @@ from faaskit.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from faaskit.http.binding import JSON, Endpoint, Rendered, build_endpoint
+from faaskit.http.binding import JSON, Endpoint, Rendered
 from faaskit.http.exchange import Answer, Request
 from faaskit.http.headers import JSON_CSP, NO_STORE, PROBLEM_MEDIA_TYPE, SECURITY_HEADERS
-from faaskit.http.paths import compile_path
+from faaskit.http.routes import RouteTable
 from faaskit.ids import is_request_id, new_id
 from faaskit.platforms import limits_for
 from faaskit.runtime.runtime import Runtime
@@ -53,28 +52,10 @@ _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGN
 _INTERNAL = "An unexpected error occurred; quote the request id when you report it."
 _JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
 _EVERY_ANSWER = (*SECURITY_HEADERS, NO_STORE)
-# Stands for an encoded slash (%2F) inside one segment while a path is matched, so it
-# never separates segments; a noncharacter, which no route template contains.
-_ENCODED_SLASH = "\uffff"
 
 
 class ClientDisconnected(Exception):
     """The ASGI client went away before its body arrived: there is no one to answer."""
-
-
-class _PathGroup:
-    """The endpoints sharing one path template, by method."""
-
-    __slots__ = ("convertors", "methods", "regex")
-
-    def __init__(self, path: str) -> None:
-        self.regex, self.convertors = compile_path(path)
-        self.methods: dict[str, Endpoint] = {}
-
-    @property
-    def allow(self) -> bytes:
-        methods = set(self.methods) | {"OPTIONS"} | ({"HEAD"} if "GET" in self.methods else set())
-        return ", ".join(sorted(methods)).encode()
 
 
 class Gateway:
@@ -95,21 +76,8 @@ class Gateway:
             from faaskit.http.cors import CorsPolicy
 
             self.cors = CorsPolicy(self.app.cors)
-        self.endpoints: list[Endpoint] = []
-        self._static: dict[str, _PathGroup] = {}
-        self._dynamic: list[_PathGroup] = []
-        groups: dict[str, _PathGroup] = {}
-        for route in self.app.routes:
-            group = groups.get(route.path)
-            if group is None:
-                group = groups[route.path] = _PathGroup(route.path)
-                if group.convertors:
-                    self._dynamic.append(group)
-                else:
-                    self._static[route.path] = group
-            endpoint = build_endpoint(route, group.convertors)
-            group.methods[route.method] = endpoint
-            self.endpoints.append(endpoint)
+        self.routes = RouteTable(self.app.routes)
+        self.endpoints = self.routes.endpoints
         self._openapi: bytes | None = None
         self._start_lock = asyncio.Lock()
         self._metrics: MetricsAccess | None = None
@@ -201,7 +169,7 @@ class Gateway:
                 raise refusal
             if not self.runtime.started:
                 await self._ensure_started()
-            group, path_params = self._match(path, request.raw_path)
+            group, path_params = self.routes.match(path, request.raw_path)
             if group is None:
                 rendered = self._builtin(method, path, headers)
             else:
@@ -256,30 +224,6 @@ class Gateway:
     async def _ensure_started(self) -> None:
         async with self._start_lock:
             await self.runtime.start()
-
-    def _match(self, path: str, raw_path: str | None) -> tuple[_PathGroup | None, dict[str, Any]]:
-        # With percent escapes, split the raw path first and decode each segment, so
-        # ``/files/a%2Fb`` is one parameter ``a/b``, never two segments.
-        encoded = raw_path is not None and "%" in raw_path
-        if encoded:
-            assert raw_path is not None
-            raw = raw_path.partition("?")[0]
-            path = "/".join(unquote(part).replace("/", _ENCODED_SLASH) for part in raw.split("/"))
-        group = self._static.get(path)
-        if group is not None:
-            return group, {}
-        for group in self._dynamic:
-            match = group.regex.match(path)
-            if match is not None:
-                convertors = group.convertors
-                params = {
-                    key: convertors[key].convert(
-                        value.replace(_ENCODED_SLASH, "/") if encoded else value
-                    )
-                    for key, value in match.groupdict().items()
-                }
-                return group, params
-        return None, {}
 
     def _problem(self, error: FaaskitError, path: str, request_id: str) -> Rendered:
         from faaskit.http.problems import problem
