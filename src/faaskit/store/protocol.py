@@ -8,7 +8,7 @@ The conformance suite (``tests/conformance``) runs the same tests on every backe
 The writes and rows below are built on every commit and read (several per event or
 message), so they are plain slotted classes with hand-written ``__init__``: about a
 quarter of a frozen dataclass's construction time, which sets each field through
-``object.__setattr__``. They compare and print like dataclasses (:class:`Record`); treat
+``object.__setattr__``. They compare and print like dataclasses (:class:`Value`); treat
 them as immutable: nothing assigns their fields after construction. :class:`Document`,
 which handlers receive, stays frozen.
 """
@@ -39,7 +39,6 @@ __all__ = [
     "NewEvent",
     "Pending",
     "PublishMessage",
-    "Record",
     "RecordedEvent",
     "SaveSnapshot",
     "SearchHit",
@@ -48,6 +47,7 @@ __all__ = [
     "Store",
     "UniqueKey",
     "UpdateDocument",
+    "Value",
     "Write",
     "WriteSet",
     "bucket_key",
@@ -59,7 +59,7 @@ UniqueKey: TypeAlias = tuple[str, str]
 """(field, normalised value) of a declared unique field, e.g. ("email", "ann@x.io")."""
 
 
-class Record:
+class Value:
     """What a dataclass gives, for slotted classes that list their fields in ``__slots__``
     in the order of their ``__init__`` parameters: equality with an instance of the same
     class whose fields are equal, a hash of the fields, a ``Name(field=value, ...)`` repr
@@ -116,7 +116,7 @@ class Document(Frozen):
         setfield(self, "updated_at", updated_at)
 
 
-class InsertDocument(Record):
+class InsertDocument(Value):
     """Insert a new document; an existing id or a taken unique key is a ConflictError.
 
     With ``if_absent`` an existing id is not an error: the insert is dropped (with its
@@ -166,7 +166,7 @@ class InsertDocument(Record):
         self.if_absent = if_absent
 
 
-class UpdateDocument(Record):
+class UpdateDocument(Value):
     """Replace a document's data; with ``expected_version`` a stale one is a ConcurrencyError."""
 
     __slots__ = (  # noqa: RUF023 (fields in order)
@@ -209,7 +209,7 @@ class UpdateDocument(Record):
         self.search = search
 
 
-class DeleteDocument(Record):
+class DeleteDocument(Value):
     __slots__ = ("collection", "id", "expected_version", "searchable")  # noqa: RUF023 (fields in order)
     collection: str
     id: str
@@ -229,7 +229,7 @@ class DeleteDocument(Record):
         self.searchable = searchable
 
 
-class Message(Record):
+class Message(Value):
     """A published message (or a scheduled task's payload) as stored in the outbox.
     ``expires_at``: epoch seconds; a message not delivered by then is expired, not
     delivered."""
@@ -278,7 +278,7 @@ class Message(Record):
         self.expires_at = expires_at
 
 
-class NewDelivery(Record):
+class NewDelivery(Value):
     """One copy of a message for one target (``sub:NAME``, ``task:NAME``, ``cron:NAME``)."""
 
     __slots__ = ("target", "available_at", "ordered")  # noqa: RUF023 (fields in order)
@@ -292,7 +292,7 @@ class NewDelivery(Record):
         self.ordered = ordered
 
 
-class PublishMessage(Record):
+class PublishMessage(Value):
     """Write the message and its deliveries. With ``deduplicate`` (a caller-chosen id), a
     message whose id is already stored is dropped with its deliveries, and counted."""
 
@@ -309,7 +309,7 @@ class PublishMessage(Record):
         self.deduplicate = deduplicate
 
 
-class AckDelivery(Record):
+class AckDelivery(Value):
     """Remove a handled delivery; if the lease was lost the whole unit fails (no double apply)."""
 
     __slots__ = ("seq", "lease_owner")  # noqa: RUF023 (fields in order)
@@ -321,7 +321,7 @@ class AckDelivery(Record):
         self.lease_owner = lease_owner
 
 
-class NewEvent(Record):
+class NewEvent(Value):
     """An event to append: its type name, its data and its metadata (JSON objects). The
     events of one append may share one metadata dict: the store only reads it."""
 
@@ -336,7 +336,7 @@ class NewEvent(Record):
         self.metadata = {} if metadata is None else metadata
 
 
-class AppendEvents(Record):
+class AppendEvents(Value):
     """Append to a stream. With ``expected_version`` (0: a new stream) a stream at any other
     version fails the unit with ConcurrencyError; None appends at the end."""
 
@@ -355,7 +355,7 @@ class AppendEvents(Record):
         self.at = at
 
 
-class AdvanceCheckpoint(Record):
+class AdvanceCheckpoint(Value):
     """Move a projection's checkpoint from ``expected`` to ``position`` (ConcurrencyError if
     another runner moved it), in the same unit as the read-model writes."""
 
@@ -370,7 +370,7 @@ class AdvanceCheckpoint(Record):
         self.position = position
 
 
-class SaveSnapshot(Record):
+class SaveSnapshot(Value):
     __slots__ = ("stream", "version", "state")  # noqa: RUF023 (fields in order)
     stream: str
     version: int
@@ -394,7 +394,7 @@ Write: TypeAlias = (
 )
 
 
-class RecordedEvent(Record):
+class RecordedEvent(Value):
     """An event as stored: its stream version and its position in the global log."""
 
     __slots__ = ("position", "stream", "version", "type", "data", "metadata", "recorded_at")  # noqa: RUF023 (fields in order)
@@ -425,7 +425,7 @@ class RecordedEvent(Record):
         self.recorded_at = recorded_at
 
 
-class Delivery(Record):
+class Delivery(Value):
     """A claimed delivery: the message, its target, and the attempt this claim is."""
 
     __slots__ = ("seq", "target", "message", "attempt", "lease_owner", "errors")  # noqa: RUF023 (fields in order)
@@ -453,7 +453,7 @@ class Delivery(Record):
         self.errors = errors
 
 
-class DeadLetter(Record):
+class DeadLetter(Value):
     __slots__ = ("seq", "target", "message", "attempts", "errors", "reason", "died_at")  # noqa: RUF023 (fields in order)
     seq: int
     target: str
@@ -482,7 +482,7 @@ class DeadLetter(Record):
         self.died_at = died_at
 
 
-class Pending(Record):
+class Pending(Value):
     """A delivery waiting (or leased): what ``faaskit.testing`` shows as scheduled."""
 
     __slots__ = ("seq", "target", "message", "available_at", "attempts", "leased")  # noqa: RUF023 (fields in order)
@@ -510,7 +510,7 @@ class Pending(Record):
         self.leased = leased
 
 
-class CommitOutcome(Record):
+class CommitOutcome(Value):
     """What a commit did: ``deliveries`` written (workers may want waking), messages
     ``deduplicated`` (dropped because their id was already stored), and the deliveries
     ``claimed``: written and leased at once (:class:`ClaimWritten`). Backends count into
@@ -538,7 +538,7 @@ class CommitOutcome(Record):
         )
 
 
-class ClaimWritten(Record):
+class ClaimWritten(Value):
     """Lease to ``owner``, in the commit's own transaction, up to ``limit`` of the
     deliveries the write set publishes to ``targets`` that are due at ``now`` (and, when
     ordered, head of their key): a worker hands a saga's next step, or any follow-on
@@ -562,7 +562,7 @@ class ClaimWritten(Record):
         self.now = now
 
 
-class WriteSet(Record):
+class WriteSet(Value):
     """Everything one unit of work changes, applied by :meth:`Store.commit` at once;
     ``claim``: what of the published deliveries the committing worker leases to itself."""
 
