@@ -19,7 +19,7 @@ HEADING = "## Adapters: a Lambda HTTP event in-process → JSON hello → the an
 COLD_HEADING = "### Cold-start proxy: a fresh interpreter imports the handler, serves one event"
 
 DOES = {
-    "faaskit": "event → ASGI → gateway (routing, validation, auth check, problem+json, "
+    "faaskit": "event → gateway, directly (routing, validation, auth check, problem+json, "
     "security headers, x-request-id, Context + unit of work, metrics) → answer",
     "Powertools": "event → routing → JSON answer",
     "Chalice": "event → routing → JSON answer",
