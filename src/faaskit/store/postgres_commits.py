@@ -283,6 +283,8 @@ class _Group:
 
     query: str
     checked: bool
+    rows: int = 1
+    """Rows each of its statements changes when it does what it should."""
     params: list[tuple[Any, ...]] = field(default_factory=list)
     cursor: Any = None
     claim: bool = False
@@ -306,7 +308,7 @@ async def _send_grouped(conn: AsyncConnection[Any], batch: list[_Unit]) -> list[
             group = groups.get(key)
             if group is None:
                 query = sql.postgres_placeholders(statement.sql)
-                group = groups[key] = _Group(query, checked)
+                group = groups[key] = _Group(query, checked, statement.rows)
             group.params.append(statement.params)
     ordered = sorted(groups.items(), key=lambda item: item[0][0])  # stable: first seen first
     sent = [group for _, group in ordered]
@@ -330,7 +332,7 @@ async def _checked_groups(
     """Each unit's outcome from its grouped statements; _Rollback when a checked group
     changed fewer rows than it has statements (one of them did not do what it should)."""
     for group in groups:
-        if group.checked and group.cursor.rowcount != len(group.params):
+        if group.checked and group.cursor.rowcount != group.rows * len(group.params):
             raise _Rollback(None)
     claimed: dict[str, Iterator[list[Any]]] = {}
     for group in groups:
@@ -387,7 +389,7 @@ async def _checked(
     not (the careful pass then skips, counts or fails as :func:`apply_unit` does)."""
     outcome = CommitOutcome()
     for statement, cursor in cursors:
-        if cursor.rowcount == 0 and _is_checked(statement):
+        if cursor.rowcount < statement.rows and _is_checked(statement):
             raise _Rollback(None)
         outcome.deliveries += statement.deliveries
     owner = unit.write_set.claim.owner if unit.write_set.claim is not None else ""
@@ -423,7 +425,7 @@ async def apply_unit(
             continue
         query = sql.postgres_placeholders(statement.sql)
         cursor = await conn.execute(query, statement.params)
-        if cursor.rowcount == 0:
+        if cursor.rowcount < statement.rows:
             if statement.skip_if_no_row:
                 skip = statement.skip_if_no_row
                 outcome.deduplicated += statement.counted

@@ -300,7 +300,7 @@ def _run(
             skip -= 1
             continue
         query = sql.sqlite_placeholders(statement.sql)
-        if conn.execute(query, statement.params).rowcount == 0:
+        if conn.execute(query, statement.params).rowcount < statement.rows:
             if statement.skip_if_no_row:
                 skip = statement.skip_if_no_row
                 outcome.deduplicated += statement.counted

@@ -83,6 +83,12 @@ PUBLISH = (
     " causation_id, published_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT DO NOTHING"
 )
+PUBLISH_ROWS = (
+    "INSERT INTO faaskit_messages (id, topic, key, data, headers, correlation_id,"
+    " causation_id, published_at, expires_at) VALUES "
+)
+MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ON_CONFLICT_NOTHING = " ON CONFLICT DO NOTHING"
 DELIVER_ROW = "(?, ?, ?, ?, ?)"
 DELIVER = "INSERT INTO faaskit_deliveries (message_id, target, key, ordered, available_at) VALUES "
 ACK = "DELETE FROM faaskit_deliveries WHERE seq = ? AND lease_owner = ?"
@@ -235,6 +241,9 @@ class Statement:
     """(collection, id) of a versioned update or delete: when it changed no row, the backend
     runs :data:`EXISTS` with these, and a document that is gone raises :func:`not_found`
     instead of ``if_no_row`` (a stale version)."""
+    rows: int = 1
+    """The rows the statement changes when it does what it should: ``if_no_row`` is raised
+    when it changed fewer (a multi-row insert of a unit's messages)."""
 
 
 def not_found(collection: str, id: str) -> NotFoundError:
@@ -264,7 +273,14 @@ def compile_write_set(
     """Statements that apply ``write_set``; ``json_param`` adapts encoded JSON per backend,
     ``index`` maintains its full-text index."""
     statements: list[Statement] = []
+    run: list[PublishMessage] = []  # consecutive publishes of new messages: written together
     for write in write_set.writes:
+        if isinstance(write, PublishMessage) and not write.deduplicate:
+            run.append(write)
+            continue
+        if run:
+            statements.extend(_publish_run(run, json_param))
+            run = []
         # Text parameters meet the NUL rule when they are bound (each backend's connection
         # checks them); JSON is checked as it is encoded (dump_json).
         indexed: list[Statement] = []
@@ -277,6 +293,8 @@ def compile_write_set(
         else:
             statements.extend(_compile(write, json_param))
         statements.extend(indexed)
+    if run:
+        statements.extend(_publish_run(run, json_param))
     return statements
 
 
@@ -386,6 +404,63 @@ def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Itera
         yield Statement(DELIVER + rows, tuple(params), deliveries=len(write.deliveries))
 
 
+MESSAGES_PER_STATEMENT = 256
+"""Rows of one multi-row insert of messages (9 parameters each) or of deliveries (5 each):
+well under every backend's parameter limit, and the same SQL text for every full chunk (so
+units of equal size group across units on PostgreSQL)."""
+
+
+@cache
+def _rows(row: str, count: int) -> str:
+    return ", ".join([row] * count)
+
+
+def _publish_run(
+    run: list[PublishMessage], json_param: Callable[[bytes], Any]
+) -> Iterator[Statement]:
+    """Messages published with new ids (not deduplicated), in publish order: one insert of
+    the messages and one of their deliveries per :data:`MESSAGES_PER_STATEMENT`, not two
+    statements per message. Every message must be new: one already stored fails the unit
+    (ConflictError), as a lone publish does."""
+    if len(run) == 1:
+        yield from _publish(run[0], json_param)
+        return
+    for start in range(0, len(run), MESSAGES_PER_STATEMENT):
+        chunk = run[start : start + MESSAGES_PER_STATEMENT]
+        params: list[Any] = []
+        for write in chunk:
+            message = write.message
+            params += (message.id, message.topic, message.key)
+            params += (json_param(dump_json(message.data)), json_param(dump_json(message.headers)))
+            params += (message.correlation_id, message.causation_id)
+            params += (message.published_at, message.expires_at)
+        yield Statement(
+            PUBLISH_ROWS + _rows(MESSAGE_ROW, len(chunk)) + ON_CONFLICT_NOTHING,
+            tuple(params),
+            _messages_exist([write.message.id for write in chunk]),
+            rows=len(chunk),
+        )
+        yield from _deliver_rows(chunk)
+
+
+def _deliver_rows(chunk: list[PublishMessage]) -> Iterator[Statement]:
+    params: list[Any] = []
+    count = 0
+    for write in chunk:
+        message = write.message
+        for delivery in write.deliveries:
+            params += (message.id, delivery.target, message.key, delivery.ordered)
+            params.append(delivery.available_at)
+            count += 1
+            if count == MESSAGES_PER_STATEMENT:
+                yield Statement(
+                    DELIVER + _rows(DELIVER_ROW, count), tuple(params), deliveries=count
+                )
+                params, count = [], 0
+    if count:
+        yield Statement(DELIVER + _rows(DELIVER_ROW, count), tuple(params), deliveries=count)
+
+
 def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
     # The events of one append usually share one metadata dict (the unit's correlation and
     # causation): encode it once, not once per event.
@@ -425,6 +500,14 @@ def _lease_lost(seq: int) -> Callable[[], FaaskitError]:
 
 def _message_exists(id: str) -> Callable[[], FaaskitError]:
     return lambda: ConflictError(f"message {id!r} exists")
+
+
+def _messages_exist(ids: list[str]) -> Callable[[], FaaskitError]:
+    def error() -> FaaskitError:
+        shown = ", ".join(repr(id) for id in ids[:3]) + (", ..." if len(ids) > 3 else "")
+        return ConflictError(f"a message of this unit already exists (one of {shown})")
+
+    return error
 
 
 def _stream_moved(stream: str, expected: int) -> Callable[[], FaaskitError]:
