@@ -106,7 +106,7 @@ class LiveServer:
 
         self.runtime = Runtime(app, Settings.load(database_url=database_url, data_dir=data_dir))
         asgi = create_asgi_app(app, self.runtime)
-        self.gateway: Gateway = getattr(asgi, "app", asgi)
+        self.gateway: Gateway = asgi
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # the limits and settings of every server faaskit starts
