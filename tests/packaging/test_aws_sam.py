@@ -4,8 +4,10 @@ folder alone, serves the shop and reads its secret from Secrets Manager (moto)."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import yaml
 
 from faaskit.adapters.aws_messages import is_sweep_event
 from faaskit.packaging import package
+from faaskit.packaging.defaults import PYTHON
 from tests.adapters.cloud_http_support import shop_acceptance
 from tests.packaging.support import (
     SIGNING_KEY,
@@ -248,10 +251,24 @@ def test_the_output_holds_the_code_the_template_names(shop_sam: Path) -> None:
     assert (code / f"{module}.py").is_file() and attribute == "handler"
     assert (code / "shop" / "__init__.py").is_file()
     assert (code / "faaskit" / "store" / "postgres.sql").is_file()
-    assert not list(code.rglob("__pycache__"))
+    assert not list((code / "shop").rglob("__pycache__"))  # no stale cache of the app's
     required = (code / "requirements.txt").read_text().splitlines()
     assert "boto3>=1.34" in required and "psycopg[binary,pool]>=3.2" in required
     assert not [line for line in required if "pytest" in line or "extra ==" in line]
+
+
+def test_faaskit_ships_with_bytecode_valid_whatever_the_file_times(shop_sam: Path) -> None:
+    """A function's code folder is read-only: without shipped bytecode every cold start
+    compiles faaskit again."""
+    code = shop_sam / template(shop_sam)["Globals"]["Function"]["CodeUri"]
+    sources = sorted((code / "faaskit").rglob("*.py"))
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != PYTHON:  # it would be unused
+        assert not list((code / "faaskit").rglob("__pycache__"))
+        return
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        flags = int.from_bytes(cached.read_bytes()[4:8], "little")
+        assert flags == 0b11, source  # hash-based and checked: mtimes do not matter
 
 
 # -- apps of other shapes -----------------------------------------------------------------
