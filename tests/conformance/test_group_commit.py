@@ -223,3 +223,25 @@ async def test_a_unit_stuck_on_another_process_s_lock_does_not_hold_the_rest_up(
         await holder.close()
     await stuck
     assert await store.get("things", "held") is not None
+
+
+async def test_one_worker_s_acks_in_a_batch_fail_only_where_the_lease_was_lost(
+    store: Store,
+) -> None:
+    await store.commit(WriteSet([publish(f"m{n}") for n in range(UNITS)]))
+    leased = await store.claim(["task:t"], owner="w", now=2.0, lease=30.0, limit=UNITS)
+    assert len(leased) == UNITS
+    stolen = leased[11]
+    await store.commit(WriteSet([AckDelivery(stolen.seq, "w")]))  # acked already: gone
+    units: list[list[Write]] = [
+        [insert(f"d{n}"), AckDelivery(delivery.seq, "w")] for n, delivery in enumerate(leased)
+    ]
+
+    outcomes = await together(store, units)
+
+    assert isinstance(outcomes[11], LeaseLostError)
+    assert all(not isinstance(o, BaseException) for n, o in enumerate(outcomes) if n != 11)
+    assert sorted(d.id for d in await store.find("things", {})) == sorted(
+        f"d{n}" for n in range(UNITS) if n != 11
+    )
+    assert await store.pending(["task:t"]) == []

@@ -56,6 +56,8 @@ STALL = 0.02
 MAX_IN_FLIGHT = 4
 """Batch transactions of one store at once (each holds a pooled connection)."""
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
+_ACK = sql.postgres_placeholders(sql.ACK)
+_ACK_OWNED = "DELETE FROM faaskit_deliveries WHERE lease_owner = %s AND seq = ANY(%s::bigint[])"
 _UNIT_ERRORS = (FaaskitError, psycopg.errors.IntegrityError, psycopg.errors.DataError)
 """What a unit's own statements raise: it fails alone, the rest of its batch commits."""
 Outcomes = list[CommitOutcome | BaseException]
@@ -314,7 +316,11 @@ async def _send_grouped(conn: AsyncConnection[Any], batch: list[_Unit]) -> list[
     sent = [group for _, group in ordered]
     for group in sent:
         group.cursor = conn.cursor()
-        await group.cursor.executemany(group.query, group.params)
+        acks = _one_owner_acks(group)
+        if acks is not None:
+            await group.cursor.execute(_ACK_OWNED, acks)
+        else:
+            await group.cursor.executemany(group.query, group.params)
     claims: dict[str, _Group] = {}
     for unit in batch:
         for query, params in claim_queries(unit.write_set):
@@ -324,6 +330,18 @@ async def _send_grouped(conn: AsyncConnection[Any], batch: list[_Unit]) -> list[
         await group.cursor.executemany(group.query, group.params, returning=True)
         sent.append(group)
     return sent
+
+
+def _one_owner_acks(group: _Group) -> tuple[str, list[int]] | None:
+    """``(owner, seqs)`` when the group is the acks of one worker, sent then as one DELETE
+    (psycopg sends each row of an ``executemany`` as a query of its own); it deletes
+    exactly what the acks one by one would (a group's units ack distinct deliveries)."""
+    if group.query != _ACK or len(group.params) < 2:
+        return None
+    owners = {owner for _, owner in group.params}
+    if len(owners) != 1:
+        return None
+    return owners.pop(), [seq for seq, _ in group.params]
 
 
 async def _checked_groups(
