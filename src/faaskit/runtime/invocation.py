@@ -9,16 +9,27 @@ runtime copies it onto every Context it makes (a context variable, so concurrent
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+
+from faaskit.records import Frozen, setfield
 
 __all__ = ["Invocation", "current_invocation"]
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation:
+class Invocation(Frozen):
+    """A frozen value (built for every cloud event: no dataclass machinery per event)."""
+
+    __slots__ = ("cold_start", "startup_seconds", "deadline")  # noqa: RUF023 (fields in order)
+    __match_args__ = __slots__
     cold_start: bool
     startup_seconds: float | None
-    deadline: float | None = None
+    deadline: float | None
+
+    def __init__(
+        self, cold_start: bool, startup_seconds: float | None, deadline: float | None = None
+    ) -> None:
+        setfield(self, "cold_start", cold_start)
+        setfield(self, "startup_seconds", startup_seconds)
+        setfield(self, "deadline", deadline)
 
 
 current_invocation: ContextVar[Invocation | None] = ContextVar("faaskit_invocation", default=None)
