@@ -19,7 +19,6 @@ class Invocation(Frozen):
     """A frozen value (built for every cloud event: no dataclass machinery per event)."""
 
     __slots__ = ("cold_start", "startup_seconds", "deadline")  # noqa: RUF023 (fields in order)
-    __match_args__ = __slots__
     cold_start: bool
     startup_seconds: float | None
     deadline: float | None

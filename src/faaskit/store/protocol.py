@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from faaskit.records import Frozen, setfield
+from faaskit.records import Frozen, Value, setfield
 
 __all__ = [
     "AckDelivery",
@@ -57,35 +57,6 @@ JSONObject: TypeAlias = dict[str, Any]
 
 UniqueKey: TypeAlias = tuple[str, str]
 """(field, normalised value) of a declared unique field, e.g. ("email", "ann@x.io")."""
-
-
-class Value:
-    """What a dataclass gives, for slotted classes that list their fields in ``__slots__``
-    in the order of their ``__init__`` parameters: equality with an instance of the same
-    class whose fields are equal, a hash of the fields, a ``Name(field=value, ...)`` repr
-    and pattern matching by position. Fields are assigned in ``__init__`` only."""
-
-    __slots__: tuple[str, ...] = ()
-    __match_args__: tuple[str, ...] = ()
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in self.__slots__])
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._values() == other._values()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"{type(self).__qualname__}({fields})"
-
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
-        cls.__match_args__ = tuple(cls.__slots__)  # type: ignore[misc]
 
 
 class Document(Frozen):
