@@ -84,6 +84,9 @@ class Runtime:
         if any(route.scopes is not None for route in self.app.routes):
             self._verifier = TokenVerifier(self.app.auth, self.secrets)
         await self.store.open()
+        from faaskit.store.search_sql import declare_searches  # loaded with the store already
+
+        await declare_searches(self.store, self.app.collections.values())
         self.loop = asyncio.get_running_loop()
         self._started = True
         self._stopping = asyncio.Event()

@@ -4,6 +4,8 @@ columns beside it (mixed into :class:`PostgresStore`; the layout is described in
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -53,6 +55,12 @@ _SHAPES = (
 )
 MAX_SHAPE_INDEXES = 16
 """Indexes of query shapes on faaskit_search, across collections (each costs writes)."""
+_GROWTH = (
+    "SELECT relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+    " FROM pg_class WHERE oid = 'faaskit_search'::regclass"
+)
+STATISTICS_EVERY = 10.0
+"""Seconds between two looks at whether faaskit_search grew since its last vacuum."""
 _ADD_COLUMN = "INSERT INTO faaskit_search_columns (collection, field, slot) VALUES (%s, %s, %s)"
 _ADD_ROWS = (
     "INSERT INTO faaskit_search (collection, doc_id) SELECT collection, id"
@@ -83,6 +91,64 @@ def _headlines(table: str, count: int) -> str:
     )
 
 
+def _lexeme(value: str, slot: int) -> str:
+    """The word that stands for a typed column's value (``value``: SQL of a jsonb) in a
+    keyed vector: ``=slot:`` and the md5 of the value's text, numbers without trailing
+    zeros so that values jsonb finds equal (1 and 1.0) give the same word. No query word
+    can match it (they start with a letter or digit); two values with one word would cost
+    nothing but rows that the filter, kept beside the match, drops."""
+    text = (
+        f"CASE jsonb_typeof({value}) WHEN 'number' THEN trim_scale(({value})::numeric)::text"
+        f" ELSE ({value})::text END"
+    )
+    return f"('={slot}:' || coalesce(md5({text}), ''))"
+
+
+def equal_slots(query: SearchQuery, layout: Layout) -> list[int]:
+    """The typed columns of a query's equality filters."""
+    return sorted({layout[name] for name, value in query.where.items() if value is not None})
+
+
+def keyed_vector(slots: Sequence[int], table: str = "") -> str:
+    """The text vector with a word for the value of each of ``slots``' columns: a GIN
+    index over it answers text and equality filters together (one lookup of the matches,
+    not a bitmap of every row with the filter's value ANDed with the text's)."""
+    prefix = f"{table}." if table else ""
+    words = ", ".join(_lexeme(f"{prefix}k{slot}", slot) for slot in slots)
+    return f"({prefix}vector || array_to_tsvector(ARRAY[{words}]))"
+
+
+def keyed_index(slots: Sequence[int]) -> tuple[str, str]:
+    """(name, statement) of the GIN index over the keyed vector of ``slots``."""
+    name = "faaskit_search_shape_t" + "".join(f"e{slot}" for slot in slots)
+    vector = keyed_vector(slots)
+    return name, f"CREATE INDEX IF NOT EXISTS {name} ON faaskit_search USING GIN ({vector})"
+
+
+_QUOTE = "''''"  # SQL for a single quote: the word quoted as one tsquery lexeme
+
+
+def _keyed_match(query: SearchQuery, layout: Layout) -> tuple[str, list[Any]]:
+    """The clause (over ``s``) that finds the text and equality filters in the keyed
+    vector, and its parameters: the text's tsquery and each filter's value."""
+    slots = equal_slots(query, layout)
+    value = {layout[n]: v for n, v in query.where.items() if v is not None}
+    words = " && ".join(
+        f"(SELECT ({_QUOTE} || {_lexeme('v.j', slot)} || {_QUOTE})::tsquery"
+        " FROM (SELECT ?::jsonb AS j) v)"
+        for slot in slots
+    )
+    clause = f"{keyed_vector(slots, 's')} @@ (to_tsquery('simple', ?) && {words})"
+    return clause, [_tsquery(query.words), *(_json(value[slot]) for slot in slots)]
+
+
+def _unindexed(clauses: list[str]) -> list[str]:
+    """Equality clauses the keyed vector's index answered already, checked in the row only:
+    left indexable, the planner ANDs the index of each filter's every row with the
+    keyed vector's matches, which costs more than it saves."""
+    return [f"({clause}) IS TRUE" if " = " in clause else clause for clause in clauses]
+
+
 class PostgresSearch:
     @property
     def pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
@@ -98,11 +164,40 @@ class PostgresSearch:
         params = (collection, id, *padded(texts), document, collection)
         return [sql.Statement(_INDEX, params)]
 
+    async def prepare_search(self, collection: str, fields: Sequence[str]) -> None:
+        """Give a declared collection's filter, range and sort ``fields`` their typed
+        columns now (the runtime calls this at start), so no query fills them: filling
+        is once per collection and field, and writers wait meanwhile."""
+        known: dict[str, dict[str, int]] = self.__dict__.setdefault("_search_layouts", {})
+        async with self.pool.connection() as conn:
+            layout = _layout(await (await conn.execute(_LAYOUT, (collection,))).fetchall())
+        wanted = set(fields)
+        full = layout is not None and len(layout) >= MAX_KEY_COLUMNS
+        if layout is None or not (wanted <= layout.keys() or full):
+            layout = await self._add_columns(collection, sorted(wanted))
+        known[collection] = layout
+
     async def search(self, query: SearchQuery) -> SearchPage:
+        await self._keep_statistics()
         layout = await self._typed_layout(query)
         if layout is None:
             return await self._search_documents(query)
         return await self._search_typed(query, layout)
+
+    async def _keep_statistics(self) -> None:
+        """Every :data:`STATISTICS_EVERY` seconds: when the search table grew by more than
+        a fifth since it was last vacuumed or analysed (a bulk load), vacuum and analyse it
+        now rather than when autovacuum comes by: the planner needs the new statistics
+        to use the GIN index, and counts need all-visible pages. The size on disk is
+        current at once (the statistics views lag behind writes)."""
+        now = time.monotonic()
+        if now < self.__dict__.get("_statistics_at", 0.0):
+            return
+        self.__dict__["_statistics_at"] = now + STATISTICS_EVERY
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(_GROWTH)).fetchone()
+        if row is not None and row[1] > 1.2 * max(row[0], 0) + 128:
+            await _vacuum(self.pool)
 
     async def _typed_layout(self, query: SearchQuery) -> Layout | None:
         """The typed columns this query can use, or None: answer it from the documents
@@ -140,8 +235,9 @@ class PostgresSearch:
             )
             fresh: list[str] = []
             first = ROWS_DONE not in rows
+            touched = 0  # rows added or filled: a vacuum after them (none on an empty one)
             if first:
-                await conn.execute(_ADD_ROWS, (collection,))
+                touched += (await conn.execute(_ADD_ROWS, (collection,))).rowcount
                 await conn.execute(_ADD_COLUMN, (collection, ROWS_DONE, -1))
                 fresh = [field for field in rows if field != ROWS_DONE]
             used = set(rows.values())
@@ -155,29 +251,30 @@ class PostgresSearch:
                 fresh.append(field)
             if fresh:
                 values = ", ".join(f"k{rows[field]} = d.data -> %s" for field in fresh)
-                await conn.execute(
+                filled = await conn.execute(
                     f"UPDATE faaskit_search s SET {values} FROM faaskit_documents d"
                     " WHERE d.collection = s.collection AND d.id = s.doc_id AND s.collection = %s",
                     (*fresh, collection),
                 )
+                touched += filled.rowcount
                 for field in fresh:
                     slot = rows[field]
                     await conn.execute(
                         f"CREATE INDEX IF NOT EXISTS faaskit_search_k{slot}"
                         f" ON faaskit_search (collection, k{slot}, doc_id)"
                     )
-        if first or fresh:
+        if touched > 0:
             await _vacuum(self.pool)
         return {field: slot for field, slot in rows.items() if field != ROWS_DONE}
 
     async def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
         """One statement (one snapshot, one round trip): the count and the page by id on
         the search table alone; documents and headlines only for the page."""
+        keyed = await self._shape_indexes(query, layout)
         if query.sort_field is None:
-            statement, bound = _relevance_statement(query, layout)
+            statement, bound = _relevance_statement(query, layout, keyed)
         else:
-            await self._shape_indexes(query, layout)
-            statement, bound = _sorted_statement(query, layout)
+            statement, bound = _sorted_statement(query, layout, keyed)
         async with self.pool.connection() as conn:
             # Never prepared: a prepared statement gets a generic plan after its first
             # executions, one for every filter value and every word, and the counts
@@ -189,35 +286,48 @@ class PostgresSearch:
         hits = [_hit(row[1:], query) for row in rows if row[2] is not None]
         return SearchPage(hits, total, query.page, query.page_size)
 
-    async def _shape_indexes(self, query: SearchQuery, layout: Layout) -> None:
-        """Indexes of the shape of a query in a sort order, made the first time the shape
-        is asked: the count without text is then an index-only scan, the page a walk of
-        the sort order within the equality filters that checks the ranges in the index
-        (the text, if any, in the row). No more than :data:`MAX_SHAPE_INDEXES`."""
-        shapes = shape_indexes(query, layout)
-        wanted = [
-            (f"faaskit_search_shape_{tag}", columns)
-            for tag, columns in (shapes[1:] if query.words else shapes)  # text counts by GIN
-            if not _made_already(columns)
-        ]
+    async def _shape_indexes(self, query: SearchQuery, layout: Layout) -> bool:
+        """Indexes of the shape of a query, made the first time the shape is asked. In a
+        sort order: the count without text is then an index-only scan, the page a walk
+        of the sort order within the equality filters that checks the ranges in the
+        index (the text, if any, in the row). Text with equality filters: a GIN index of
+        the keyed vector (:func:`keyed_vector`) finds the matches of both at once. No
+        more than :data:`MAX_SHAPE_INDEXES`. True when the query can use the keyed
+        vector's index."""
+        wanted: list[tuple[str, str]] = []
+        if query.sort_field is not None:
+            shapes = shape_indexes(query, layout)
+            wanted = [
+                (
+                    f"faaskit_search_shape_{tag}",
+                    f"CREATE INDEX IF NOT EXISTS faaskit_search_shape_{tag}"
+                    f" ON faaskit_search ({', '.join(columns)})",
+                )
+                for tag, columns in (shapes[1:] if query.words else shapes)  # text: by GIN
+                if not _made_already(columns)
+            ]
+        slots = equal_slots(query, layout)
+        keyed = keyed_index(slots) if query.words and slots else None
+        if keyed is not None:
+            wanted.append(keyed)
         known: set[str] = self.__dict__.setdefault("_search_indexes", set())
-        if all(name in known for name, _ in wanted):
-            return
-        async with self.pool.connection() as conn:
-            names = {row[0] for row in await (await conn.execute(_SHAPES)).fetchall()}
-            missing = [(name, columns) for name, columns in wanted if name not in names]
-            if missing and len(names) + len(missing) <= MAX_SHAPE_INDEXES:
-                async with conn.transaction():
-                    # One maker at a time (IF NOT EXISTS races otherwise); writers wait.
-                    await conn.execute("LOCK TABLE faaskit_search IN SHARE ROW EXCLUSIVE MODE")
-                    await conn.execute("SET LOCAL statement_timeout = 0")
-                    for name, columns in missing:
-                        await conn.execute(
-                            f"CREATE INDEX IF NOT EXISTS {name}"
-                            f" ON faaskit_search ({', '.join(columns)})"
-                        )
-                names.update(name for name, _ in missing)
-        known.update(names)
+        if not all(name in known for name, _ in wanted):
+            async with self.pool.connection() as conn:
+                names = {row[0] for row in await (await conn.execute(_SHAPES)).fetchall()}
+                missing = [(name, made) for name, made in wanted if name not in names]
+                if missing and len(names) + len(missing) <= MAX_SHAPE_INDEXES:
+                    async with conn.transaction():
+                        # One maker at a time (IF NOT EXISTS races otherwise); writers wait.
+                        await conn.execute("LOCK TABLE faaskit_search IN SHARE ROW EXCLUSIVE MODE")
+                        await conn.execute("SET LOCAL statement_timeout = 0")
+                        for _, made in missing:
+                            await conn.execute(made)
+                        if keyed is not None and keyed in missing:
+                            # The planner's estimates of the new expression's matches.
+                            await conn.execute("ANALYZE faaskit_search")
+                    names.update(name for name, _ in missing)
+            known.update(names)
+        return keyed is not None and keyed[0] in known
 
     async def _search_documents(self, query: SearchQuery) -> SearchPage:
         """The query over the documents' JSON, for what typed columns cannot answer."""
@@ -269,23 +379,32 @@ async def _vacuum(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
             await conn.set_autocommit(False)
 
 
-def _sorted_statement(query: SearchQuery, layout: Layout) -> tuple[str, tuple[Any, ...]]:
+def _sorted_statement(
+    query: SearchQuery, layout: Layout, keyed: bool = False
+) -> tuple[str, tuple[Any, ...]]:
     """In a sort field's order: the count (without text, an index-only scan of the shape's
-    count index; with text, the GIN index) beside the page, a walk of the sort order
-    (the shape's page index) that checks each row until the page is full; then the
-    page's documents, and with text its ranks and headlines."""
+    count index; with text, the GIN index, of the keyed vector when ``keyed``) beside the
+    page, a walk of the sort order (the shape's page index) that checks each row until
+    the page is full; then the page's documents, and with text its ranks and headlines."""
     assert query.sort_field is not None  # no text and no sort field: over the documents
     clauses, params = typed_conditions(query, layout, _bind, "s")
     fields = len(query.text_fields) if query.words else 0
     tsquery = _tsquery(query.words) if query.words else ""
+    counted, counted_params = clauses, params
+    if keyed:
+        match, matched = _keyed_match(query, layout)
+        counted, counted_params = [match, *_unindexed(clauses)], [*matched, *params]
     if query.words:
-        clauses.insert(0, "s.vector @@ to_tsquery('simple', ?)")
-        params.insert(0, tsquery)
+        clauses = ["s.vector @@ to_tsquery('simple', ?)", *clauses]
+        params = [tsquery, *params]
+        if not keyed:
+            counted, counted_params = clauses, params
         texts = ", " + ", ".join(f"s.f{i}" for i in range(fields))
         score, marks = "ts_rank(p.vector, to_tsquery('simple', ?))", ", " + _headlines("p", fields)
         texts += ", s.vector"
     else:
         texts, score, marks = "", "NULL::real", ""
+        counted, counted_params = clauses, params
     where = " WHERE " + " AND ".join(clauses)
     direction = "DESC" if query.descending else "ASC"
     page = (
@@ -294,23 +413,31 @@ def _sorted_statement(query: SearchQuery, layout: Layout) -> tuple[str, tuple[An
     )
     statement = sql.postgres_placeholders(
         f"SELECT t.total, {_COLUMNS}, {score}{marks}"
-        f" FROM (SELECT COUNT(*) AS total FROM faaskit_search s{where}) t"
+        f" FROM (SELECT COUNT(*) AS total FROM faaskit_search s WHERE {' AND '.join(counted)}) t"
         f" LEFT JOIN ({page}) p ON true"
         " LEFT JOIN faaskit_documents d ON d.collection = p.collection AND d.id = p.doc_id"
         f" ORDER BY p.sort_key {direction}, p.doc_id {direction}"
     )
     head = [tsquery] * (1 + fields) if query.words else []
-    return statement, (*head, *params, *params, query.page_size, query.offset)
+    return statement, (*head, *counted_params, *params, query.page_size, query.offset)
 
 
-def _relevance_statement(query: SearchQuery, layout: Layout) -> tuple[str, tuple[Any, ...]]:
-    """By relevance: the matches are read once (the GIN index, each match checked in its
-    row) with their rank, then counted and sorted for the page (two passes checked and
-    read every match twice); texts, headlines and documents for the page only."""
+def _relevance_statement(
+    query: SearchQuery, layout: Layout, keyed: bool = False
+) -> tuple[str, tuple[Any, ...]]:
+    """By relevance: the matches are read once (the GIN index, of the keyed vector when
+    ``keyed``, each match checked in its row) with their rank, then counted and sorted
+    for the page (two passes checked and read every match twice); texts, headlines and
+    documents for the page only."""
     clauses, params = typed_conditions(query, layout, _bind, "s")
     tsquery = _tsquery(query.words)
     fields = len(query.text_fields)
-    where = " WHERE s.vector @@ to_tsquery('simple', ?) AND " + " AND ".join(clauses)
+    if keyed:
+        match, matched = _keyed_match(query, layout)
+        clauses = _unindexed(clauses)
+    else:
+        match, matched = "s.vector @@ to_tsquery('simple', ?)", [tsquery]
+    where = f" WHERE {match} AND " + " AND ".join(clauses)
     statement = sql.postgres_placeholders(
         "WITH m AS MATERIALIZED (SELECT s.doc_id,"
         f" ts_rank(s.vector, to_tsquery('simple', ?)) AS score FROM faaskit_search s{where})"
@@ -323,7 +450,7 @@ def _relevance_statement(query: SearchQuery, layout: Layout) -> tuple[str, tuple
     )
     bound = (
         tsquery,
-        tsquery,
+        *matched,
         *params,
         *([tsquery] * fields),
         query.page_size,

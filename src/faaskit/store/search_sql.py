@@ -17,7 +17,7 @@ use the documents as before.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchQuery
@@ -30,6 +30,7 @@ __all__ = [
     "ROWS_DONE",
     "TEXT_COLUMNS",
     "conditions",
+    "declare_searches",
     "highlights",
     "key_paths",
     "order_by",
@@ -55,6 +56,21 @@ before the collection was searchable, they are added the first time it is search
 
 Layout = Mapping[str, int]
 """A collection's typed columns: field name → column number."""
+
+
+async def declare_searches(store: Any, collections: Iterable[Any]) -> None:
+    """Give every searchable collection of ``collections`` (an app's declared
+    ``CollectionSpec``) the typed columns of its declared filter, range and sort fields,
+    before any query: without this the first query by a field fills its column from the
+    documents (writers wait meanwhile). A store without typed columns is left alone."""
+    prepare = getattr(store, "prepare_search", None)
+    if prepare is None:
+        return
+    for spec in collections:
+        search = getattr(spec, "search", None)
+        if search is not None:
+            fields = dict.fromkeys((*search.filters, *search.ranges, *search.sort))
+            await prepare(spec.name, list(fields)[:MAX_KEY_COLUMNS])
 
 
 def padded(texts: tuple[str, ...]) -> tuple[str | None, ...]:

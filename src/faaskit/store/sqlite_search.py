@@ -139,6 +139,19 @@ class SQLiteSearch:
             statements.append(sql.Statement(_TYPED, (document, collection, collection, id)))
         return statements
 
+    async def prepare_search(self, collection: str, fields: Sequence[str]) -> None:
+        """Give a declared collection's filter, range and sort ``fields`` their typed
+        columns now (the runtime calls this at start), so no query fills them: filling
+        is once per collection and field, and writers wait meanwhile."""
+        known: dict[str, dict[str, int]] = self.__dict__.setdefault("_search_layouts", {})
+        layout = _layout(self.reader, collection)
+        wanted = set(fields)
+        full = layout is not None and len(layout) >= MAX_KEY_COLUMNS
+        if layout is None or not (wanted <= layout.keys() or full):
+            work = partial(_add_columns, collection=collection, fields=sorted(wanted))
+            layout = await self._write(work)
+        known[collection] = layout
+
     async def search(self, query: SearchQuery) -> SearchPage:
         layout = await self._typed_layout(query)
         if layout is None:
