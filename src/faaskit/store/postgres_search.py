@@ -4,6 +4,7 @@ columns beside it (mixed into :class:`PostgresStore`; the layout is described in
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -138,8 +139,9 @@ def _keyed_match(query: SearchQuery, layout: Layout) -> tuple[str, list[Any]]:
         " FROM (SELECT ?::jsonb AS j) v)"
         for slot in slots
     )
-    clause = f"{keyed_vector(slots, 's')} @@ (to_tsquery('simple', ?) && {words})"
-    return clause, [_tsquery(query.words), *(_json(value[slot]) for slot in slots)]
+    text, found = _matching(query)
+    clause = f"{keyed_vector(slots, 's')} @@ ({text} && {words})"
+    return clause, [*found, *(_json(value[slot]) for slot in slots)]
 
 
 def _unindexed(clauses: list[str]) -> list[str]:
@@ -147,6 +149,52 @@ def _unindexed(clauses: list[str]) -> list[str]:
     left indexable, the planner ANDs the index of each filter's every row with the
     keyed vector's matches, which costs more than it saves."""
     return [f"({clause}) IS TRUE" if " = " in clause else clause for clause in clauses]
+
+
+_PLAIN_WORD = re.compile(r"^[a-z0-9]{1,64}$")
+"""A word that PostgreSQL's parser keeps as it is, one lexeme (``word:*`` its prefix)."""
+_TERMS = "FROM faaskit_search_terms WHERE collection = ? AND term >= ? AND term < ?"
+
+
+def _counted_by_terms(
+    count: str, collection: str, word: str, params: Sequence[Any]
+) -> tuple[str, list[Any]]:
+    """The count of one word's matches: when a single term starts with the word, its rows
+    in faaskit_search_terms (an index-only scan: each is one document); otherwise
+    ``count``, the statement that checks every match's row. The words' range in byte
+    order is where a tsquery prefix finds them (``term`` sorts as "C")."""
+    span = _span(collection, word)
+    statement = (
+        f"CASE WHEN (SELECT min(term) {_TERMS}) = (SELECT max(term) {_TERMS})"
+        f" THEN (SELECT COUNT(*) {_TERMS}) ELSE ({count}) END"
+    )
+    return statement, [*span, *span, *span, *params]
+
+
+def _matching(query: SearchQuery) -> tuple[str, list[Any]]:
+    """SQL of the tsquery that finds a query's matches, and its parameters: each word's
+    prefix (``word:*``), except that a plain word that is the one term of the collection
+    that starts with it (in faaskit_search_terms) is matched as that term: the same
+    matches, found by the GIN index without collecting every term that starts with the
+    word into a bitmap first. Scores and headlines keep the prefix query."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for word in query.words:
+        if not _PLAIN_WORD.match(word):
+            parts.append("to_tsquery('simple', ?)")
+            params.append(f"{word}:*")
+            continue
+        parts.append(
+            "(SELECT CASE WHEN min(term) = max(term) AND min(term) = ?"
+            f" THEN to_tsquery('simple', ?) ELSE to_tsquery('simple', ?) END {_TERMS})"
+        )
+        params += [word, word, f"{word}:*", *_span(query.collection, word)]
+    return "(" + " && ".join(parts) + ")", params
+
+
+def _span(collection: str, word: str) -> list[str]:
+    """The parameters of :data:`_TERMS`: the range of terms that start with ``word``."""
+    return [collection, word, word[:-1] + chr(ord(word[-1]) + 1)]
 
 
 class PostgresSearch:
@@ -373,7 +421,7 @@ async def _vacuum(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
         await conn.set_autocommit(True)
         try:
             await conn.execute("SET statement_timeout = 0")
-            await conn.execute("VACUUM (ANALYZE) faaskit_search")
+            await conn.execute("VACUUM (ANALYZE) faaskit_search, faaskit_search_terms")
         finally:
             await conn.execute("RESET statement_timeout")
             await conn.set_autocommit(False)
@@ -395,10 +443,11 @@ def _sorted_statement(
         match, matched = _keyed_match(query, layout)
         counted, counted_params = [match, *_unindexed(clauses)], [*matched, *params]
     if query.words:
+        if not keyed:
+            text, found = _matching(query)
+            counted, counted_params = [f"s.vector @@ {text}", *clauses], [*found, *params]
         clauses = ["s.vector @@ to_tsquery('simple', ?)", *clauses]
         params = [tsquery, *params]
-        if not keyed:
-            counted, counted_params = clauses, params
         texts = ", " + ", ".join(f"s.f{i}" for i in range(fields))
         score, marks = "ts_rank(p.vector, to_tsquery('simple', ?))", ", " + _headlines("p", fields)
         texts += ", s.vector"
@@ -411,9 +460,12 @@ def _sorted_statement(
         f"SELECT s.collection, s.doc_id, s.k{layout[query.sort_field]} AS sort_key{texts}"
         f" FROM faaskit_search s{where}{typed_order(query, layout, 's', None)} LIMIT ? OFFSET ?"
     )
+    count = f"SELECT COUNT(*) FROM faaskit_search s WHERE {' AND '.join(counted)}"
+    word = query.words[0] if len(query.words) == 1 and len(params) == 2 else None
+    if word is not None and _PLAIN_WORD.match(word):  # one word, no filters, no ranges
+        count, counted_params = _counted_by_terms(count, query.collection, word, counted_params)
     statement = sql.postgres_placeholders(
-        f"SELECT t.total, {_COLUMNS}, {score}{marks}"
-        f" FROM (SELECT COUNT(*) AS total FROM faaskit_search s WHERE {' AND '.join(counted)}) t"
+        f"SELECT t.total, {_COLUMNS}, {score}{marks} FROM (SELECT ({count}) AS total) t"
         f" LEFT JOIN ({page}) p ON true"
         " LEFT JOIN faaskit_documents d ON d.collection = p.collection AND d.id = p.doc_id"
         f" ORDER BY p.sort_key {direction}, p.doc_id {direction}"
@@ -436,7 +488,8 @@ def _relevance_statement(
         match, matched = _keyed_match(query, layout)
         clauses = _unindexed(clauses)
     else:
-        match, matched = "s.vector @@ to_tsquery('simple', ?)", [tsquery]
+        text, matched = _matching(query)
+        match = f"s.vector @@ {text}"
     where = f" WHERE {match} AND " + " AND ".join(clauses)
     statement = sql.postgres_placeholders(
         "WITH m AS MATERIALIZED (SELECT s.doc_id,"
