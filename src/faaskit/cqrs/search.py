@@ -18,13 +18,15 @@ filter, range and sort fields come from the declaration's allow-lists.
 
 Filter, range and sort fields are answered from typed columns kept beside the full-text row
 (btree-indexed; see :mod:`faaskit.store.search_sql`), written by the same unit of work as
-the document. The first query that filters, bounds or sorts a collection by a field fills
-that field's column from the documents (once per collection and field; documents indexed
-before typed columns existed are added then; on PostgreSQL the table is then vacuumed and
-analysed), so answers are the same as over the documents' JSON. The first query of a new
-shape (its filters, ranges and sort) makes an index of that shape. Both are slow once, and
-writers wait while a column fills or an index is made. A document written through a
-collection declared without ``search`` has no search row and is not found.
+the document. The runtime gives a declared collection's filter, range and sort fields their
+columns when it starts (filled from the documents once per collection and field; documents
+indexed before typed columns existed are added then), so no query fills them and answers
+are the same as over the documents' JSON; a store used without a runtime fills a column
+the first time a query needs it. The first query of a new shape (its filters, ranges and
+sort) makes an index of that shape, and writers wait while it is made. On PostgreSQL the
+search table is vacuumed and analysed after a fill and when it grew by a fifth since (a
+bulk load), by the next search. A document written through a collection declared without
+``search`` has no search row and is not found.
 """
 
 from __future__ import annotations
