@@ -694,6 +694,10 @@ class Store(Protocol):
     async def search(self, query: SearchQuery) -> SearchPage:
         """Full-text search of a collection's read model (see faaskit.cqrs.search)."""
 
+    async def prepare_search(self, collection: str, fields: Sequence[str]) -> None:
+        """Give ``collection``'s search rows the typed columns of ``fields`` (filter, range
+        and sort fields of its declaration) before any query needs them."""
+
     async def take_tokens(
         self, bucket: str, capacity: float, refill_per_second: float, cost: float, now: float
     ) -> float:

@@ -20,7 +20,7 @@ import html
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchQuery
+from faaskit.store.protocol import MAX_TEXT_FIELDS, SearchQuery, Store
 
 __all__ = [
     "KEY_COLUMNS",
@@ -58,19 +58,16 @@ Layout = Mapping[str, int]
 """A collection's typed columns: field name → column number."""
 
 
-async def declare_searches(store: Any, collections: Iterable[Any]) -> None:
+async def declare_searches(store: Store, collections: Iterable[Any]) -> None:
     """Give every searchable collection of ``collections`` (an app's declared
     ``CollectionSpec``) the typed columns of its declared filter, range and sort fields,
     before any query: without this the first query by a field fills its column from the
-    documents (writers wait meanwhile). A store without typed columns is left alone."""
-    prepare = getattr(store, "prepare_search", None)
-    if prepare is None:
-        return
+    documents (writers wait meanwhile)."""
     for spec in collections:
         search = getattr(spec, "search", None)
         if search is not None:
             fields = dict.fromkeys((*search.filters, *search.ranges, *search.sort))
-            await prepare(spec.name, list(fields)[:MAX_KEY_COLUMNS])
+            await store.prepare_search(spec.name, list(fields)[:MAX_KEY_COLUMNS])
 
 
 def padded(texts: tuple[str, ...]) -> tuple[str | None, ...]:
