@@ -110,3 +110,15 @@ async def test_one_id_already_stored_fails_the_whole_unit(store: Store, where: i
     assert [m.id for m in await store.messages(limit=10_000)] == ["taken"]
     assert len(await store.pending(["task:t0", "task:t1"])) == 2
     assert await store.get("things", "beside") is None
+
+
+async def test_a_duplicate_with_more_deliveries_than_a_statement_holds_drops_them_all(
+    store: Store,
+) -> None:
+    fan_out = MESSAGES_PER_STATEMENT + 44
+    targets = [f"task:t{n}" for n in range(fan_out)]
+    first = await store.commit(WriteSet([publish("wide", deduplicate=True, fan_out=fan_out)]))
+    again = await store.commit(WriteSet([publish("wide", deduplicate=True, fan_out=fan_out)]))
+
+    assert (first.deliveries, again.deliveries, again.deduplicated) == (fan_out, 0, 1)
+    assert len(await store.pending(targets)) == fan_out

@@ -26,6 +26,7 @@ from faaskit.store.protocol import (
     DeleteDocument,
     InsertDocument,
     JSONObject,
+    Message,
     PublishMessage,
     SaveSnapshot,
     UniqueKey,
@@ -78,17 +79,13 @@ MESSAGE_COLUMNS = (
     "m.id, m.topic, m.key, m.data, m.headers, m.correlation_id, m.causation_id,"
     " m.published_at, m.expires_at"
 )
-PUBLISH = (
-    "INSERT INTO faaskit_messages (id, topic, key, data, headers, correlation_id,"
-    " causation_id, published_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT DO NOTHING"
-)
 PUBLISH_ROWS = (
     "INSERT INTO faaskit_messages (id, topic, key, data, headers, correlation_id,"
     " causation_id, published_at, expires_at) VALUES "
 )
 MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 ON_CONFLICT_NOTHING = " ON CONFLICT DO NOTHING"
+PUBLISH = PUBLISH_ROWS + MESSAGE_ROW + ON_CONFLICT_NOTHING
 DELIVER_ROW = "(?, ?, ?, ?, ?)"
 DELIVER = "INSERT INTO faaskit_deliveries (message_id, target, key, ordered, available_at) VALUES "
 ACK = "DELETE FROM faaskit_deliveries WHERE seq = ? AND lease_owner = ?"
@@ -376,32 +373,31 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
 
 
 def _publish(write: PublishMessage, json_param: Callable[[bytes], Any]) -> Iterator[Statement]:
-    message = write.message
+    deliveries = list(_deliver_rows([write]))
     yield Statement(
         PUBLISH,
-        (
-            message.id,
-            message.topic,
-            message.key,
-            json_param(dump_json(message.data)),
-            json_param(dump_json(message.headers)),
-            message.correlation_id,
-            message.causation_id,
-            message.published_at,
-            message.expires_at,
-        ),
-        None if write.deduplicate else _message_exists(message.id),
+        _message_params(write.message, json_param),
+        None if write.deduplicate else _message_exists(write.message.id),
         # only a deduplicated message is dropped with its deliveries; any other id already
         # stored is a conflict of the unit (its if_no_row), not a silent drop
-        skip_if_no_row=1 if write.deliveries and write.deduplicate else 0,
+        skip_if_no_row=len(deliveries) if write.deduplicate else 0,
     )
-    if write.deliveries:
-        params: list[Any] = []
-        for delivery in write.deliveries:
-            params += (message.id, delivery.target, message.key, delivery.ordered)
-            params.append(delivery.available_at)
-        rows = ", ".join([DELIVER_ROW] * len(write.deliveries))
-        yield Statement(DELIVER + rows, tuple(params), deliveries=len(write.deliveries))
+    yield from deliveries
+
+
+def _message_params(message: Message, json_param: Callable[[bytes], Any]) -> tuple[Any, ...]:
+    """The parameters of :data:`MESSAGE_ROW`."""
+    return (
+        message.id,
+        message.topic,
+        message.key,
+        json_param(dump_json(message.data)),
+        json_param(dump_json(message.headers)),
+        message.correlation_id,
+        message.causation_id,
+        message.published_at,
+        message.expires_at,
+    )
 
 
 MESSAGES_PER_STATEMENT = 256
@@ -429,11 +425,7 @@ def _publish_run(
         chunk = run[start : start + MESSAGES_PER_STATEMENT]
         params: list[Any] = []
         for write in chunk:
-            message = write.message
-            params += (message.id, message.topic, message.key)
-            params += (json_param(dump_json(message.data)), json_param(dump_json(message.headers)))
-            params += (message.correlation_id, message.causation_id)
-            params += (message.published_at, message.expires_at)
+            params += _message_params(write.message, json_param)
         yield Statement(
             PUBLISH_ROWS + _rows(MESSAGE_ROW, len(chunk)) + ON_CONFLICT_NOTHING,
             tuple(params),
