@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from faaskit.records import Value
+
 __all__ = ["Answer", "Receive", "Request"]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -69,23 +71,15 @@ class Request:
         return f"{type(self).__name__}({self.method!r}, {self.path!r})"
 
 
-class Answer:
+class Answer(Value):
     """What the gateway answers: a status, headers (lowercased names, in order, repeats
     kept: several ``set-cookie``) and the body (empty for ``HEAD``)."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("status", "headers", "body")  # noqa: RUF023 (fields in order)
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
-
-    def __repr__(self) -> str:
-        return f"Answer({self.status}, {self.headers!r}, {self.body!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Answer):
-            return NotImplemented
-        return (self.status, self.headers, self.body) == (other.status, other.headers, other.body)
 
     __hash__ = None  # type: ignore[assignment]  # mutable
