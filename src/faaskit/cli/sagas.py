@@ -7,27 +7,24 @@ scheduling a compensation needs the saga's declaration.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from faaskit.cli_messages import DatabaseOpt, with_store
+from faaskit.cli.app import AppArg, DatabaseOpt, JsonOpt, with_runtime, with_store
+from faaskit.cli.output import console, print_json, short, when, with_iso
 from faaskit.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from faaskit.runtime.runtime import Runtime
     from faaskit.sagas.state import SagaState
     from faaskit.store.protocol import Store
 
-T = TypeVar("T")
+__all__ = ["parse_since", "saga_record", "sagas"]
 
 sagas = typer.Typer(help="Sagas: list, show, retry, cancel.", no_args_is_help=True)
 
-AppArg = Annotated[str, typer.Argument(help="module:attribute or a path (examples/shop)")]
 _SINCE = re.compile(r"\s*(\d+)\s*([smhd])\s*")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -49,32 +46,10 @@ def _check_status(status: str | None) -> str | None:
     return status
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(soft_wrap=True)
-
-
-def _when(epoch: float | None) -> str:
-    from faaskit.sagas.queries import iso
-
-    text = iso(epoch)
-    return "" if text is None else text.replace("T", " ").removesuffix("+00:00")
-
-
 def _seconds(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _short(value: Any, width: int = 60) -> str:
-    if value is None:
-        return ""
-    import orjson
-
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @sagas.command("list")
@@ -86,11 +61,9 @@ def list_command(
     name: Annotated[str | None, typer.Option(help="Only sagas of this name")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many")] = 100,
     database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """Sagas, newest first: status, current step, progress and failure."""
-    from rich.table import Table
-    from rich.text import Text
-
     from faaskit.sagas.queries import list_sagas
 
     _check_status(status)
@@ -99,6 +72,12 @@ def list_command(
         database_url,
         lambda store: list_sagas(store, status=status, since=within, name=name, limit=limit),
     )
+    if json:
+        print_json([saga.to_dict() for saga in found])
+        return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"{len(found)} saga{'s' * (len(found) != 1)}")
     for column in ("Saga", "Name", "Status", "Step", "Done", "Started", "Updated", "Failure"):
         table.add_column(column)
@@ -109,38 +88,60 @@ def list_command(
             saga.status,
             saga.current_step or "",
             f"{saga.steps_completed}/{saga.steps_total}",
-            _when(saga.started_at),
-            _when(saga.updated_at),
-            Text(_short(saga.failure)),  # user text: never read as rich markup
+            when(saga.started_at),
+            when(saga.updated_at),
+            Text(short(saga.failure)),  # user text: never read as rich markup
         )
-    _console().print(table)
+    console().print(table)
 
 
 @sagas.command("show")
 def show_command(
-    saga_id: Annotated[str, typer.Argument(metavar="ID")], database_url: DatabaseOpt = None
+    saga_id: Annotated[str, typer.Argument(metavar="ID")],
+    database_url: DatabaseOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """One saga: its status, current step and failure, then its timeline (each step and
     compensation with attempts, results or errors, durations and timestamps)."""
+    state = with_store(database_url, lambda store: _existing(store, saga_id))
+    if json:
+        print_json(saga_record(state))
+        return
+    _print_saga(state)
+
+
+def saga_record(state: SagaState) -> dict[str, Any]:
+    """One saga for ``--json``: the fields of a ``sagas list`` row, then its input, the
+    whole failure (``failure_detail``), its deadline and its timeline."""
+    from faaskit.sagas.queries import SagaSummary, saga_timeline
+
+    record = SagaSummary.of(state).to_dict()
+    record["input"] = state.input
+    record["failure_detail"] = state.failure
+    record["deadline_at"] = state.deadline_at
+    record["timeline"] = [entry.to_dict() for entry in saga_timeline(state)]
+    return with_iso(record, "deadline_at")
+
+
+def _print_saga(state: SagaState) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from faaskit.sagas.queries import saga_timeline
 
-    state = with_store(database_url, lambda store: _existing(store, saga_id))
-    console = _console()
-    console.print(f"[bold]saga {state.id}[/] — {state.name}, [bold]{state.status}[/]")
-    console.print(f"  current step  {state.current_step or '-'}", highlight=False)
-    console.print(f"  started       {_when(state.started_at)}", highlight=False)
+    out = console()
+    out.print(f"[bold]saga {state.id}[/] — {state.name}, [bold]{state.status}[/]")
+    out.print(f"  current step  {state.current_step or '-'}", highlight=False)
+    out.print(f"  started       {when(state.started_at)}", highlight=False)
     if state.finished_at is not None:
         took = _seconds(state.finished_at - state.started_at)
-        console.print(f"  finished      {_when(state.finished_at)} ({took})", highlight=False)
+        out.print(f"  finished      {when(state.finished_at)} ({took})", highlight=False)
     if state.deadline_at is not None:
-        console.print(f"  deadline      {_when(state.deadline_at)}", highlight=False)
+        out.print(f"  deadline      {when(state.deadline_at)}", highlight=False)
     if state.failure is not None:
         failure = state.failure
-        details = f" {_short(failure['details'])}" if failure.get("details") else ""
-        console.print(
+        details = f" {short(failure['details'])}" if failure.get("details") else ""
+        out.print(
             f"  failure       {failure['step']} ({failure['kind']}): {failure['reason']}{details}",
             highlight=False,
             markup=False,
@@ -149,13 +150,13 @@ def show_command(
     for column in ("At", "What", "Step", "Event", "Attempts", "Duration", "Result / error"):
         table.add_column(column)
     for entry in saga_timeline(state):
-        outcome = entry.error if entry.error is not None else _short(entry.result)
+        outcome = entry.error if entry.error is not None else short(entry.result)
         if entry.detail and not outcome:
             outcome = entry.detail
         elif entry.detail and entry.event == "retrying":
             outcome = f"{outcome} ({entry.detail})"
         table.add_row(
-            _when(entry.at),
+            when(entry.at),
             entry.kind,
             entry.step or "",
             entry.event,
@@ -163,7 +164,7 @@ def show_command(
             _seconds(entry.duration),
             Text(outcome or ""),  # user text: never read as rich markup
         )
-    console.print(table)
+    out.print(table)
 
 
 @sagas.command("retry")
@@ -176,7 +177,7 @@ def retry_command(
     compensations before it follow. Running workers pick it up."""
     from faaskit.sagas.engine import retry_saga
 
-    state = _with_runtime(app, database_url, lambda runtime: retry_saga(runtime, saga_id))
+    state = with_runtime(app, database_url, lambda runtime: retry_saga(runtime, saga_id))
     typer.echo(f"retrying saga {state.id}: compensating {state.current_step} again")
 
 
@@ -191,7 +192,7 @@ def cancel_command(
     workers run the compensations)."""
     from faaskit.sagas.engine import cancel_saga
 
-    state = _with_runtime(app, database_url, lambda runtime: cancel_saga(runtime, saga_id, reason))
+    state = with_runtime(app, database_url, lambda runtime: cancel_saga(runtime, saga_id, reason))
     if state.current_step is None:
         typer.echo(f"cancelled saga {state.id}: nothing to compensate ({state.status})")
     else:
@@ -205,20 +206,3 @@ async def _existing(store: Store, saga_id: str) -> SagaState:
     if state is None:
         raise NotFoundError(f"no saga {saga_id!r}; see `faaskit sagas list`")
     return state
-
-
-def _with_runtime(app: str, database_url: str | None, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    from faaskit.config import Settings
-    from faaskit.loader import load_app
-    from faaskit.runtime.runtime import Runtime
-
-    loaded = load_app(app)
-
-    async def run() -> T:
-        runtime = Runtime(loaded, Settings.load(database_url=database_url))
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.stop()
-
-    return asyncio.run(run())

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from faaskit.cli_messages import DatabaseOpt, with_store
+from faaskit.cli.app import AppArg, DatabaseOpt, JsonOpt, with_store
+from faaskit.cli.output import console, print_json
 from faaskit.errors import NotFoundError
-from faaskit.store.protocol import Store
+
+if TYPE_CHECKING:
+    from faaskit.store.protocol import Store
+
+__all__ = ["projections"]
 
 projections = typer.Typer(help="Projections: status and rebuild.", no_args_is_help=True)
 
-AppArg = Annotated[str, typer.Argument(help="module:attribute or a path (examples/shop)")]
-
 
 @projections.command("status")
-def status(app: AppArg, database_url: DatabaseOpt = None) -> None:
+def status(app: AppArg, database_url: DatabaseOpt = None, json: JsonOpt = False) -> None:
     """Each projection's checkpoint, the log's head and the lag."""
-    from rich.console import Console
-    from rich.table import Table
-
     from faaskit.loader import load_app
 
     loaded = load_app(app)
@@ -30,13 +30,29 @@ def status(app: AppArg, database_url: DatabaseOpt = None) -> None:
         return head, [(name, await store.checkpoint(name)) for name in loaded.projections]
 
     head, rows = with_store(database_url, read)
+    if json:
+        print_json(
+            [
+                {
+                    "name": name,
+                    "event_types": list(loaded.projections[name].event_types),
+                    "checkpoint": checkpoint,
+                    "head": head,
+                    "lag": max(0, head - checkpoint),
+                }
+                for name, checkpoint in rows
+            ]
+        )
+        return
+    from rich.table import Table
+
     table = Table(title=f"{len(rows)} projections · log head {head}")
     for column in ("Projection", "Events", "Checkpoint", "Lag"):
         table.add_column(column)
     for name, checkpoint in rows:
         events = ", ".join(loaded.projections[name].event_types)
         table.add_row(name, events, str(checkpoint), str(max(0, head - checkpoint)))
-    Console(soft_wrap=True).print(table)
+    console().print(table)
 
 
 @projections.command("rebuild")
