@@ -53,6 +53,7 @@ from faaskit.adapters.aws_notifications import (
     sns_notification,
 )
 from faaskit.adapters.aws_secrets import load_environment_secrets
+from faaskit.adapters.eager import run_eagerly
 from faaskit.adapters.notifications import publish_notifications, unsubscribed
 from faaskit.app import App
 from faaskit.clock import Clock
@@ -230,7 +231,7 @@ class LambdaHandler:
         invocation = Invocation(cold, self._startup_seconds, _deadline(context))
         token = current_invocation.set(invocation)  # the event's task copies this context
         try:
-            return self._loop.run_until_complete(work)
+            return run_eagerly(self._loop, work)
         finally:
             current_invocation.reset(token)
 
