@@ -9,7 +9,16 @@ from rich.table import Table
 
 import results_cqrs
 import results_messaging
-from results import Results, fmt_ms, fmt_ratio, fmt_rps, fmt_verdict, hello_aims, import_aim
+from results import (
+    Results,
+    fmt_ms,
+    fmt_ratio,
+    fmt_rps,
+    fmt_verdict,
+    hello_aims,
+    import_aim,
+    startup_aim,
+)
 
 
 class Display:
@@ -137,10 +146,13 @@ def all_aims(results: Results) -> list[tuple[str, str, bool | str | None]]:
         found += hello_aims(results)
     if results.imports:
         found.append(import_aim(results))
+    if results.startup:
+        found.append(startup_aim(results))
     if results.messaging.throughput:
         found += results_messaging.aims(results.messaging)
     if results.cqrs.events:
         found += results_cqrs.aims(results.cqrs)
+    found += results_cqrs.search_aims(results.cqrs)
     return found
 
 
@@ -166,8 +178,8 @@ def final_tables(results: Results) -> list[Table]:
     startup = Table(title="Start-up to first 200 (median)")
     startup.add_column("server")
     startup.add_column("ms", justify="right")
-    for row in results.startup:
-        startup.add_row(row.name, fmt_ms(row.median_ms))
+    for started in results.startup:
+        startup.add_row(started.name, fmt_ms(started.median_ms))
     aims = Table(title="Aims")
     for column in ("aim", "measured", "verdict"):
         aims.add_column(column)

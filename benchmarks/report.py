@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import report_aims
 import report_cqrs
 import report_messaging
 from load import PYTHON_LOADGEN
@@ -21,6 +22,8 @@ from results import (
     fmt_verdict,
     hello_aims,
     import_aim,
+    md_table,
+    startup_aim,
 )
 
 NOTES = """\
@@ -56,9 +59,7 @@ NOTES = """\
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    return md_table(header, rows)
 
 
 def _machine_section(results: Results) -> list[str]:
@@ -226,6 +227,9 @@ def _startup_section(results: Results) -> list[str]:
     ]
     lines = ["## Start-up: process spawn → first 200 on `GET /hello`", ""]
     lines += _table(["server", "median ms", "vs Starlette", "runs ms"], rows)
+    aim, measured, met = startup_aim(results)
+    lines += ["", "Aim of the issue:", ""]
+    lines += _table(["aim", "measured", "verdict"], [[aim, measured, fmt_verdict(met)]])
     return lines
 
 
@@ -265,4 +269,4 @@ def markdown(results: Results) -> str:
     ]
     if results.log:
         lines += ["", "## Run log", "", *(f"- {entry}" for entry in results.log)]
-    return "\n".join(lines) + "\n"
+    return report_aims.refresh("\n".join(lines))

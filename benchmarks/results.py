@@ -4,8 +4,10 @@ issue's aims (met or not)."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import results_aims
 from imports import ImportTime
 from load import LoadResult
 from results_cqrs import CqrsResults
@@ -116,6 +118,12 @@ class Results:
 # --- formatting ---------------------------------------------------------------------------
 
 
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A markdown table's lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def fmt_rps(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
@@ -147,7 +155,11 @@ def hello_aims(results: Results) -> list[tuple[str, str, bool | None]]:
     aims: list[tuple[str, str, bool | None]] = []
     ratio = faaskit / starlette if faaskit and starlette else None
     aims.append(
-        ("faaskit ≥ 0.9x bare Starlette", fmt_ratio(ratio), None if ratio is None else ratio >= 0.9)
+        (
+            results_aims.HELLO.row,
+            f"{fmt_rps(faaskit)} vs {fmt_rps(starlette)} req/s = {fmt_ratio(ratio)}",
+            None if ratio is None else ratio >= results_aims.HELLO_RATIO,
+        )
     )
     for other in (FASTAPI, POWERTOOLS):
         theirs = results.rps(other)
@@ -163,31 +175,50 @@ def hello_aims(results: Results) -> list[tuple[str, str, bool | None]]:
 
 
 def import_aim(results: Results) -> tuple[str, str, bool | str | None]:
-    """The aim, what was measured, and whether both methods agree that it is met."""
+    """Issue 10: ``import faaskit`` at most 0.8x Powertools' import; what was measured, and
+    whether both methods (-X importtime, wall time) agree that it is met."""
     ours, theirs = results.import_of("faaskit"), results.import_of("aws_lambda_powertools")
-    aim = "import faaskit no slower than import aws_lambda_powertools"
-    if ours is None or theirs is None:
+    aim, limit = results_aims.IMPORT.row, results_aims.IMPORT_RATIO
+    if ours is None or theirs is None or not (theirs.importtime_ms and theirs.wall_ms):
         return aim, "—", None
+    by_time = ours.importtime_ms / theirs.importtime_ms
+    by_wall = ours.wall_ms / theirs.wall_ms
     measured = (
-        f"-X importtime {ours.importtime_ms:.1f} vs {theirs.importtime_ms:.1f} ms; "
-        f"wall {ours.wall_ms:.1f} vs {theirs.wall_ms:.1f} ms"
+        f"-X importtime {ours.importtime_ms:.1f} vs {theirs.importtime_ms:.1f} ms = "
+        f"{fmt_ratio(by_time)}; wall {ours.wall_ms:.1f} vs {theirs.wall_ms:.1f} ms = "
+        f"{fmt_ratio(by_wall)}"
     )
-    by_importtime = ours.importtime_ms <= theirs.importtime_ms
-    by_wall = ours.wall_ms <= theirs.wall_ms
-    if by_importtime == by_wall:
-        return aim, measured, by_importtime
+    met_time, met_wall = by_time <= limit, by_wall <= limit
+    if met_time == met_wall:
+        return aim, measured, met_time
     return (
         aim,
         measured,
-        f"mixed: {'met' if by_importtime else 'not met'} by -X importtime, "
-        + ("met by wall time" if by_wall else "not met by wall time"),
+        f"mixed: {'met' if met_time else 'not met'} by -X importtime, "
+        + ("met by wall time" if met_wall else "not met by wall time"),
+    )
+
+
+def startup_aim(results: Results) -> tuple[str, str, bool | None]:
+    """Issue 10: faaskit's process spawn → first 200 at most 1.2x bare Starlette's."""
+    medians = {row.name: row.median_ms for row in results.startup}
+    ours, theirs = medians.get(FAASKIT), medians.get(STARLETTE)
+    ratio = ours / theirs if ours and theirs else None
+    return (
+        results_aims.STARTUP.row,
+        f"{fmt_ms(ours)} vs {fmt_ms(theirs)} ms (medians) = {fmt_ratio(ratio)}",
+        None if ratio is None else ratio <= results_aims.STARTUP_RATIO,
     )
 
 
 def splice(markdown: str, heading: str, section_lines: list[str]) -> str:
     """``markdown`` with the section whose heading starts with ``heading`` (``## Sagas``)
     replaced by ``section_lines``, or, when it has none, the section put before
-    "## Notes", else at the end: how a section measured alone replaces only its part."""
+    "## Notes", else at the end: how a section measured alone replaces only its part.
+    The summary of issue 10's aims at the top is rebuilt from the sections after (it sums
+    up their verdict rows: see ``report_aims``)."""
+    from report_aims import refresh  # report_aims imports this module
+
     lines = markdown.rstrip("\n").split("\n")
     new = [*section_lines]
     if new and new[-1] != "":
@@ -201,4 +232,4 @@ def splice(markdown: str, heading: str, section_lines: list[str]) -> str:
     else:
         notes = next((i for i, line in enumerate(lines) if line == "## Notes"), len(lines))
         lines[notes:notes] = new
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return refresh("\n".join(lines))

@@ -6,12 +6,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import results_aims
+
 FAASKIT = "faaskit + SQLite"
 EVENTSOURCING = "eventsourcing + SQLite"
 EVENTSOURCING_FULL = "eventsourcing + SQLite, synchronous=FULL"
-AIM_RATIO = 2.0
-SEARCH_AIM = 15.0
+SEARCH_AIM = results_aims.SEARCH_RATIO
 """Search: every query kind's p50 within this many times tantivy's, in the same run."""
+EVENT_AIMS = {
+    "create": (results_aims.EVENTS_CREATE, results_aims.EVENT_STORE_RATIO),
+    "batch": (results_aims.EVENTS_BATCH, results_aims.EVENT_STORE_RATIO),
+    "projection": (results_aims.PROJECTION, results_aims.PROJECTION_RATIO),
+}
+"""Each workload's aim (issue 10's, the projection's kept from an earlier issue): faaskit at
+least this many times eventsourcing's events/s."""
 TANTIVY = "tantivy (in-memory index)"
 REFERENCE = {"create": "~3,400", "batch": "~20,000", "projection": "~3,500"}
 """eventsourcing as measured before this harness existed (quoted by the issue)."""
@@ -127,16 +135,15 @@ def aims(results: CqrsResults) -> list[tuple[str, str, bool | None]]:
 
     ours, theirs = results.row(FAASKIT), results.row(EVENTSOURCING)
     found: list[tuple[str, str, bool | None]] = []
-    for workload, label in WORKLOADS.items():
+    for workload, (aim, limit) in EVENT_AIMS.items():
         mine = ours.rate(workload) if ours else None
         base = theirs.rate(workload) if theirs else None
         ratio = mine / base if mine and base else None
         found.append(
             (
-                f"{label.split(':')[0]}: faaskit ≥ {AIM_RATIO:g}x eventsourcing "
-                f"(earlier: {REFERENCE[workload]} events/s)",
+                aim.row,
                 f"{fmt_rps(mine)} vs {fmt_rps(base)} events/s = {fmt_ratio(ratio)}",
-                None if ratio is None else ratio >= AIM_RATIO,
+                None if ratio is None else ratio >= limit,
             )
         )
     return found
@@ -155,17 +162,33 @@ def search_ratios(row: SearchRow) -> list[tuple[str, float | None, float | None,
 
 
 def search_aims(results: CqrsResults) -> list[tuple[str, str, bool | None]]:
-    """(aim, measured, met): each kind's p50 within SEARCH_AIM x tantivy's, per backend."""
+    """(aim, measured, met) per backend: every query kind's p50 within SEARCH_AIM x
+    tantivy's, the worst kind shown (each kind's ratio is in the section's ratio table). A
+    kind that timed out, or has no ratio, fails the aim."""
     from results import fmt_ms, fmt_ratio
 
     found: list[tuple[str, str, bool | None]] = []
     for row in results.search:
-        for kind, mine, theirs, ratio in search_ratios(row):
-            found.append(
-                (
-                    f"{row.name}, {kind}: p50 ≤ {SEARCH_AIM:g}x tantivy's",
-                    f"{fmt_ms(mine)} vs {fmt_ms(theirs)} ms = {fmt_ratio(ratio)}",
-                    None if ratio is None else ratio <= SEARCH_AIM,
-                )
+        aim = results_aims.SEARCH_AIMS.get(row.name)
+        ratios = search_ratios(row)
+        if aim is None or not ratios or row.default is None:
+            continue
+        kinds = len(ratios)
+        timed_out = row.default.timed_out
+        missing = sum(1 for *_, ratio in ratios if ratio is None)
+        known = [entry for entry in ratios if entry[3] is not None]
+        worst = max(known, key=lambda entry: entry[3] or 0.0, default=None)
+        parts = []
+        if timed_out:
+            parts.append(f"{timed_out} kind(s) timed out")
+        if missing:
+            parts.append(f"{missing} kind(s) without a ratio")
+        if worst is not None:
+            kind, mine, theirs, ratio = worst
+            parts.append(
+                f"worst of {kinds} kinds: {kind}, {fmt_ms(mine)} vs {fmt_ms(theirs)} ms "
+                f"= {fmt_ratio(ratio)}"
             )
+        met = not (timed_out or missing) and worst is not None and (worst[3] or 0.0) <= SEARCH_AIM
+        found.append((aim.row, "; ".join(parts), met))
     return found
