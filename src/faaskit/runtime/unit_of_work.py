@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from faaskit.clock import Clock
 from faaskit.errors import ConcurrencyError, LeaseLostError
 from faaskit.store.protocol import (
@@ -22,6 +24,7 @@ class UnitOfWork:
     and drops them if it raises. No I/O happens until :meth:`commit`."""
 
     __slots__ = (
+        "_at",
         "_epoch",
         "claimed",
         "clock",
@@ -49,16 +52,29 @@ class UnitOfWork:
         self.claimed: list[Delivery] = []
         """Deliveries the commit leased to its worker (``write_set.claim``)."""
         self._epoch: float | None = None
+        self._at: str | None = None
 
     def timestamp(self) -> str:
-        return self.clock.now().isoformat()
+        """The unit's moment in ISO 8601, for its documents (:meth:`epoch`'s moment)."""
+        at = self._at
+        if at is None:
+            if self._epoch is None:
+                moment = self.clock.now()
+                self._epoch, at = moment.timestamp(), moment.isoformat()
+            else:
+                at = datetime.fromtimestamp(self._epoch, UTC).isoformat()
+            self._at = at
+        return at
 
     def epoch(self) -> float:
         """The unit's moment as epoch seconds, for its messages and events: read from the
-        clock once, at the first that needs it, so they all carry the same time."""
+        clock once, at the first that needs it, so everything the unit writes carries the
+        same time."""
         epoch = self._epoch
         if epoch is None:
-            epoch = self._epoch = self.clock.now().timestamp()
+            moment = self.clock.now()
+            epoch = self._epoch = moment.timestamp()
+            self._at = moment.isoformat()
         return epoch
 
     def write(

@@ -321,9 +321,11 @@ class Worker:
         if next_tick is not None:
             ctx._uow.add(next_tick)
         task = asyncio.current_task()
-        allowed = [t for t in (handler.policy.timeout, budget) if t is not None]
-        if allowed and task is not None:
-            self._deadlines[task] = time.monotonic() + min(allowed)
+        allowed = handler.policy.timeout
+        if budget is not None and (allowed is None or budget < allowed):
+            allowed = budget
+        if allowed is not None and task is not None:
+            self._deadlines[task] = time.monotonic() + allowed
         try:
             try:
                 await runtime.invoke(ctx, handler.handler, arguments, _no_render)

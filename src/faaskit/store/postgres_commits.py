@@ -29,22 +29,11 @@ import psycopg
 from psycopg import AsyncConnection
 
 from faaskit.errors import FaaskitError
+from faaskit.store import grouping
 from faaskit.store import statements as sql
 from faaskit.store.postgres_events import LOG_LOCK
 from faaskit.store.postgres_messages import CLAIM_ONE, NOTIFY, as_is
-from faaskit.store.protocol import (
-    AckDelivery,
-    AdvanceCheckpoint,
-    AppendEvents,
-    CommitOutcome,
-    DeleteDocument,
-    InsertDocument,
-    PublishMessage,
-    SaveSnapshot,
-    UpdateDocument,
-    Write,
-    WriteSet,
-)
+from faaskit.store.protocol import AppendEvents, CommitOutcome, WriteSet
 from faaskit.store.rows import delivery_from_row
 
 __all__ = ["MAX_BATCH", "GroupCommitter"]
@@ -58,6 +47,14 @@ MAX_IN_FLIGHT = 4
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 _ACK = sql.postgres_placeholders(sql.ACK)
 _ACK_OWNED = "DELETE FROM faaskit_deliveries WHERE lease_owner = %s AND seq = ANY(%s::bigint[])"
+_INSERT = sql.postgres_placeholders(sql.INSERT)
+_INSERT_ALL = (
+    "INSERT INTO faaskit_documents (collection, id, data, version, created_at, updated_at)"
+    " SELECT c, i, d::jsonb, 1, a, a FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+    " AS t(c, i, d, a) ON CONFLICT DO NOTHING"
+)
+"""A group of document inserts as one statement (psycopg sends each row of an
+``executemany`` as a query of its own, with its own Python work per row)."""
 _UNIT_ERRORS = (FaaskitError, psycopg.errors.IntegrityError, psycopg.errors.DataError)
 """What a unit's own statements raise: it fails alone, the rest of its batch commits."""
 Outcomes = list[CommitOutcome | BaseException]
@@ -167,7 +164,7 @@ class GroupCommitter:
         a unit's own rolls the whole batch back (_Rollback) for the careful pass."""
 
         async def send_and_check(conn: AsyncConnection[Any], pipeline: Any) -> Outcomes:
-            if len(batch) > 1 and _disjoint(batch):
+            if len(batch) > 1 and grouping.disjoint(unit.write_set for unit in batch):
                 groups = await _send_grouped(conn, batch)
                 await _synced(pipeline)
                 return await _checked_groups(batch, groups)
@@ -250,81 +247,41 @@ class _NotTheUnits(Exception):
         self.error = error
 
 
-def _touches(write: Write) -> Iterator[tuple[str, ...]]:
-    """The rows a write may change that another unit's write may change too."""
-    if isinstance(write, InsertDocument | UpdateDocument | DeleteDocument):
-        yield ("doc", write.collection, write.id)
-        for field, value in getattr(write, "keys", ()):
-            yield ("key", write.collection, field, value)
-    elif isinstance(write, PublishMessage):
-        yield ("message", write.message.id)
-    elif isinstance(write, AppendEvents | SaveSnapshot):
-        yield ("stream", write.stream)
-    elif isinstance(write, AdvanceCheckpoint):
-        yield ("checkpoint", write.name)
-    elif isinstance(write, AckDelivery):
-        yield ("delivery", str(write.seq))
-
-
-def _disjoint(batch: list[_Unit]) -> bool:
-    """Whether no two units of the batch write the same document, key, message, stream,
-    checkpoint or delivery: only then may their statements be grouped across units (the
-    order of two units' statements matters only where they meet)."""
-    seen: set[tuple[str, ...]] = set()
-    for unit in batch:
-        mine = {touched for write in unit.write_set.writes for touched in _touches(write)}
-        if not seen.isdisjoint(mine):
-            return False
-        seen |= mine
-    return True
-
-
 @dataclass(eq=False)
 class _Group:
-    """Statements of one SQL text, at one position of their units, sent as one."""
+    """A group of statements (:class:`grouping.Group`) or of claims, sent as one."""
 
     query: str
     checked: bool
-    rows: int = 1
-    """Rows each of its statements changes when it does what it should."""
+    rows: int
     params: list[tuple[Any, ...]] = field(default_factory=list)
     cursor: Any = None
     claim: bool = False
     """A group of claims: its rows are leased deliveries (one result per claim)."""
 
 
-def _is_checked(statement: sql.Statement) -> bool:
-    return bool(statement.skip_if_no_row or statement.if_missing or statement.if_no_row)
-
-
 async def _send_grouped(conn: AsyncConnection[Any], batch: list[_Unit]) -> list[_Group]:
     """Queue the batch's statements grouped by position in their unit and SQL text, each
     group as one ``executemany``: a unit's own statements keep their order, and the
-    batch's units are disjoint (:func:`_disjoint`), so no unit sees another's mid-way.
+    batch's units are disjoint (:func:`grouping.disjoint`), so no unit sees another's mid-way.
     The claims go last, as one group."""
-    groups: dict[tuple[int, str, bool], _Group] = {}
-    for unit in batch:
-        for position, statement in enumerate(unit.statements):
-            checked = _is_checked(statement)
-            key = (position, statement.sql, checked)
-            group = groups.get(key)
-            if group is None:
-                query = sql.postgres_placeholders(statement.sql)
-                group = groups[key] = _Group(query, checked, statement.rows)
-            group.params.append(statement.params)
-    ordered = sorted(groups.items(), key=lambda item: item[0][0])  # stable: first seen first
-    sent = [group for _, group in ordered]
+    sent = [
+        _Group(sql.postgres_placeholders(g.sql), g.checked, g.rows, g.params)
+        for g in grouping.by_position([unit.statements for unit in batch])
+    ]
     for group in sent:
         group.cursor = conn.cursor()
         acks = _one_owner_acks(group)
         if acks is not None:
             await group.cursor.execute(_ACK_OWNED, acks)
+        elif group.query == _INSERT and len(group.params) > 1:
+            await group.cursor.execute(_INSERT_ALL, _columns(group.params, (0, 1, 2, 3)))
         else:
             await group.cursor.executemany(group.query, group.params)
     claims: dict[str, _Group] = {}
     for unit in batch:
         for query, params in claim_queries(unit.write_set):
-            claims.setdefault(query, _Group(query, False, claim=True)).params.append(params)
+            claims.setdefault(query, _Group(query, False, 0, claim=True)).params.append(params)
     for group in claims.values():
         group.cursor = conn.cursor()
         await group.cursor.executemany(group.query, group.params, returning=True)
@@ -344,13 +301,18 @@ def _one_owner_acks(group: _Group) -> tuple[str, list[int]] | None:
     return owners.pop(), [seq for seq, _ in group.params]
 
 
+def _columns(rows: list[tuple[Any, ...]], indexes: tuple[int, ...]) -> list[list[Any]]:
+    """The parameters of ``unnest``: one array per column of ``rows``."""
+    return [[row[index] for row in rows] for index in indexes]
+
+
 async def _checked_groups(
     batch: list[_Unit], groups: list[_Group]
 ) -> list[CommitOutcome | BaseException]:
     """Each unit's outcome from its grouped statements; _Rollback when a checked group
     changed fewer rows than it has statements (one of them did not do what it should)."""
     for group in groups:
-        if group.checked and group.cursor.rowcount != group.rows * len(group.params):
+        if group.checked and group.cursor.rowcount != group.rows:
             raise _Rollback(None)
     claimed: dict[str, Iterator[list[Any]]] = {}
     for group in groups:
@@ -407,7 +369,7 @@ async def _checked(
     not (the careful pass then skips, counts or fails as :func:`apply_unit` does)."""
     outcome = CommitOutcome()
     for statement, cursor in cursors:
-        if cursor.rowcount < statement.rows and _is_checked(statement):
+        if cursor.rowcount < statement.rows and grouping.is_checked(statement):
             raise _Rollback(None)
         outcome.deliveries += statement.deliveries
     owner = unit.write_set.claim.owner if unit.write_set.claim is not None else ""

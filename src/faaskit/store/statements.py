@@ -8,7 +8,6 @@ statement that touched no row into the error the statement names.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -220,27 +219,59 @@ def in_list(count: int) -> str:
     return "(" + ", ".join("?" * max(count, 1)) + ")"
 
 
-@dataclass(frozen=True, slots=True)
 class Statement:
-    sql: str
-    params: tuple[Any, ...]
-    if_no_row: Callable[[], FaaskitError] | None = None
-    """The error to raise when the statement changed no row (None: zero rows are fine)."""
-    skip_if_no_row: int = 0
-    """When the statement changed no row, skip this many following statements (and count
-    a deduplicated message, if ``counted``)."""
-    counted: bool = True
-    """Whether a statement skipped by ``skip_if_no_row`` is a deduplicated message (a
-    publish whose id was already stored), not an ``if_absent`` insert of an existing id."""
-    deliveries: int = 0
-    """Deliveries this statement writes (to wake workers)."""
-    if_missing: tuple[str, str] | None = None
-    """(collection, id) of a versioned update or delete: when it changed no row, the backend
-    runs :data:`EXISTS` with these, and a document that is gone raises :func:`not_found`
-    instead of ``if_no_row`` (a stale version)."""
-    rows: int = 1
-    """The rows the statement changes when it does what it should: ``if_no_row`` is raised
-    when it changed fewer (a multi-row insert of a unit's messages)."""
+    """One SQL statement of a write set, and what its backend checks after running it.
+
+    A slotted class, not a frozen dataclass: a write set makes a few per write, and a
+    frozen dataclass's ``__init__`` costs several times as much. Treat it as immutable.
+    A checked statement (one with ``if_no_row``, ``skip_if_no_row`` or ``if_missing``)
+    changes at most ``rows`` rows: a group of them that changed fewer failed somewhere.
+    """
+
+    __slots__ = (
+        "counted",
+        "deliveries",
+        "if_missing",
+        "if_no_row",
+        "params",
+        "rows",
+        "skip_if_no_row",
+        "sql",
+    )
+
+    def __init__(
+        self,
+        sql: str,
+        params: tuple[Any, ...],
+        if_no_row: Callable[[], FaaskitError] | None = None,
+        skip_if_no_row: int = 0,
+        counted: bool = True,
+        deliveries: int = 0,
+        if_missing: tuple[str, str] | None = None,
+        rows: int = 1,
+    ) -> None:
+        self.sql = sql
+        self.params = params
+        self.if_no_row = if_no_row
+        """The error to raise when the statement changed no row (None: zero rows are fine)."""
+        self.skip_if_no_row = skip_if_no_row
+        """When the statement changed no row, skip this many following statements (and
+        count a deduplicated message, if ``counted``)."""
+        self.counted = counted
+        """Whether a statement skipped by ``skip_if_no_row`` is a deduplicated message (a
+        publish whose id was already stored), not an ``if_absent`` insert of an existing id."""
+        self.deliveries = deliveries
+        """Deliveries this statement writes (to wake workers)."""
+        self.if_missing = if_missing
+        """(collection, id) of a versioned update or delete: when it changed no row, the
+        backend runs :data:`EXISTS` with these, and a document that is gone raises
+        :func:`not_found` instead of ``if_no_row`` (a stale version)."""
+        self.rows = rows
+        """The rows the statement changes when it does what it should: ``if_no_row`` is
+        raised when it changed fewer (a multi-row insert of a unit's messages)."""
+
+    def __repr__(self) -> str:
+        return f"Statement({self.sql!r}, {self.params!r})"
 
 
 def not_found(collection: str, id: str) -> NotFoundError:
