@@ -27,7 +27,7 @@ INTRO = (
     "whenever any section of this file is written, so a section measured alone (`run.py "
     "--only ...`, dated in its section) shows here as it stands."
 )
-NOT_MEASURED = fmt_verdict("not in this file")
+NOT_MEASURED = fmt_verdict("not measured")
 _RATIO = re.compile(r"= (\d[\d,.]*(?:x|%))")
 
 
@@ -56,8 +56,8 @@ def ratio_of(measured: str) -> str:
 
 
 def summary(lines: Sequence[str], aims: Sequence[Aim] = results_aims.ALL) -> list[str]:
-    """The summary section: one row per aim, "not in this file" for an aim whose section
-    has no verdict row for it (not measured by the runs that wrote the file)."""
+    """The summary section: one row per aim, "not measured" for an aim whose section has
+    no verdict row for it (not run, or failed, in the runs that wrote the file)."""
     rows = verdict_rows(lines)
     table = []
     for aim in aims:
