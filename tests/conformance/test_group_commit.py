@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from faaskit.errors import ConcurrencyError, ConflictError, LeaseLostError
+from faaskit.errors import ConcurrencyError, ConflictError, LeaseLostError, ValidationError
 from faaskit.store import Store, create_store
 from faaskit.store.protocol import (
     AckDelivery,
@@ -245,3 +246,72 @@ async def test_one_worker_s_acks_in_a_batch_fail_only_where_the_lease_was_lost(
         f"d{n}" for n in range(UNITS) if n != 11
     )
     assert await store.pending(["task:t"]) == []
+
+
+async def test_a_nul_in_one_unit_s_document_fails_only_that_unit(store: Store) -> None:
+    """Grouped document inserts (one statement on PostgreSQL) still refuse a NUL, and only
+    the unit that wrote it fails."""
+    units: list[list[Write]] = [[insert(f"d{n}")] for n in range(UNITS)]
+    units[9] = [insert("d9", {"name": "a\x00b"})]
+
+    outcomes = await together(store, units)
+
+    assert isinstance(outcomes[9], ValidationError)
+    assert all(not isinstance(o, BaseException) for n, o in enumerate(outcomes) if n != 9)
+    assert sorted(d.id for d in await store.find("things", {})) == sorted(
+        f"d{n}" for n in range(UNITS) if n != 9
+    )
+
+
+async def test_if_absent_inserts_of_stored_ids_in_a_batch_skip_only_themselves(
+    store: Store,
+) -> None:
+    await store.commit(WriteSet([insert("kept", {"v": "first"})]))
+    units: list[list[Write]] = [
+        [InsertDocument("things", f"d{n}", {"n": n}, (), AT, if_absent=True)] for n in range(UNITS)
+    ]
+    units[4] = [
+        InsertDocument("things", "kept", {"v": "second"}, (), AT, if_absent=True),
+        insert("beside-kept"),
+    ]
+
+    outcomes = await together(store, units)
+
+    assert not [o for o in outcomes if isinstance(o, BaseException)]
+    kept = await store.get("things", "kept")
+    assert kept is not None and kept.data == {"v": "first"}
+    assert await store.get("things", "beside-kept") is not None
+    assert len(await store.find("things", {})) == UNITS + 1  # d4 gave way to kept and beside-kept
+
+
+def _traced(store: Store) -> list[str]:
+    """The SQL the SQLite writer runs from now on (its connection's trace callback)."""
+    traced: list[str] = []
+    store._writer._conn.set_trace_callback(traced.append)  # type: ignore[attr-defined]
+    return traced
+
+
+async def test_sqlite_commits_disjoint_units_together_without_a_savepoint_each(
+    tmp_path: Path,
+) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 'app.db'}")
+    await store.open()
+    try:
+        traced = _traced(store)
+        outcomes = await together(
+            store, [[insert(f"d{n}"), publish(f"m{n}")] for n in range(UNITS)]
+        )
+        assert not [o for o in outcomes if isinstance(o, BaseException)]
+        assert "SAVEPOINT together" in traced  # at least one batch went optimistically
+        assert "SAVEPOINT unit" not in traced
+        assert not [s for s in traced if s.startswith("ROLLBACK")]
+
+        traced.clear()
+        units: list[list[Write]] = [[insert(f"e{n}")] for n in range(UNITS)]
+        units[-1] = [insert("e-last"), insert("d0")]  # taken: the batch is redone unit by unit
+        outcomes = await together(store, units)
+        assert isinstance(outcomes[-1], ConflictError)
+        assert "ROLLBACK TO together" in traced and "SAVEPOINT unit" in traced
+        assert len(await store.find("things", {})) == 2 * UNITS - 1  # each once, e-last not
+    finally:
+        await store.close()
