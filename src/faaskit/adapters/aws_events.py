@@ -160,13 +160,19 @@ def _v2(event: Mapping[str, Any], context: Mapping[str, Any]) -> HttpRequest:
     http = context["http"]
     raw = event.get("rawPath")
     path = _encoded(raw if isinstance(raw, str) and raw else http.get("path") or "/")
-    path = _without_stage(path, context.get("stage"))
+    stage = context.get("stage")
+    if stage != "$default":  # the default stage never leads the path
+        path = _without_stage(path, stage)
     route_key = event.get("routeKey") or context.get("routeKey")
-    template = route_key.partition(" ")[2] if isinstance(route_key, str) else None
-    path = _without_base(path, template, event.get("pathParameters"))
-    domain = str(context.get("domainName") or "")
-    kind = EventKind.FUNCTION_URL if ".lambda-url." in domain else EventKind.HTTP_API
-    body, error = _body(event)
+    if isinstance(route_key, str) and route_key.partition(" ")[2] != path:
+        path = _without_base(path, route_key.partition(" ")[2], event.get("pathParameters"))
+    domain = context.get("domainName")
+    kind = (
+        EventKind.FUNCTION_URL
+        if ".lambda-url." in (domain if isinstance(domain, str) else str(domain or ""))
+        else EventKind.HTTP_API
+    )
+    body, error = _body(event) if event.get("body") else (b"", None)
     headers = _headers(event, body)
     cookies = event.get("cookies")
     if isinstance(cookies, list) and cookies:
@@ -176,15 +182,19 @@ def _v2(event: Mapping[str, Any], context: Mapping[str, Any]) -> HttpRequest:
             cookie = "; ".join(cookies)
         except TypeError:  # not all text
             cookie = "; ".join(str(c) for c in cookies)
-        headers["cookie"] = _wire(cookie)
+        headers["cookie"] = cookie if cookie.isascii() else _wire(cookie)
+    method = http.get("method")
+    query = event.get("rawQueryString")
+    # positional: the fields in HttpRequest's order (kind, method, raw_path, query_string,
+    # headers, body, client), one event's worth of keyword matching saved
     return HttpRequest(
-        kind=kind,
-        method=str(http.get("method") or "GET").upper(),
-        raw_path=path,
-        query_string=str(event.get("rawQueryString") or "").encode(),
-        headers=headers,
-        body=body,
-        client=_text(http.get("sourceIp")),
+        kind,
+        method.upper() if type(method) is str and method else str(method or "GET").upper(),
+        path,
+        query.encode() if type(query) is str else str(query or "").encode(),
+        headers,
+        body,
+        _text(http.get("sourceIp")),
         body_error=error,
     )
 
@@ -216,37 +226,54 @@ def _headers(event: Mapping[str, Any], body: bytes) -> dict[str, str]:
     """Lowercased names, one entry each (repeats joined as HTTP joins them), and the
     content-length of the body as decoded; names and values as the wire has them
     (:func:`_wire`)."""
-    joined: dict[str, str] = {}
     multi = event.get("multiValueHeaders")
     if isinstance(multi, dict) and multi:
-        merged: dict[str, list[str]] = {}
-        for name, values in multi.items():
-            if isinstance(values, list):
-                merged.setdefault(name.lower(), []).extend(str(v) for v in values)
-        for name, texts in merged.items():
-            joined[name] = ("; " if name == "cookie" else ", ").join(texts)
+        joined = _multi_valued(multi)
+        ascii = None
     else:
         single = event.get("headers")
-        if isinstance(single, dict):
-            joined = _single_valued(single)
-    joined.pop("content-length", None)
+        joined, ascii = _single_valued(single) if isinstance(single, dict) else ({}, True)
+    if "content-length" in joined:
+        del joined["content-length"]
     if body:
         joined["content-length"] = str(len(body))
-    if not ("".join(joined.values()).isascii() and "".join(joined).isascii()):
+    if ascii is None:
+        ascii = "".join(joined.values()).isascii() and "".join(joined).isascii()
+    if not ascii:
         return {_wire(name): _wire(value) for name, value in joined.items()}
     return joined
 
 
-def _single_valued(single: Mapping[str, Any]) -> dict[str, str]:
-    joined = {name.lower(): value for name, value in single.items()}
-    if len(joined) == len(single):  # no two names that differ only in case
-        try:
-            "".join(joined.values())  # every value text (no None)
-        except TypeError:
-            pass
-        else:
-            return joined
-    joined = {}
+def _multi_valued(multi: Mapping[str, Any]) -> dict[str, str]:
+    merged: dict[str, list[str]] = {}
+    for name, values in multi.items():
+        if isinstance(values, list):
+            merged.setdefault(name.lower(), []).extend(str(v) for v in values)
+    return {
+        name: ("; " if name == "cookie" else ", ").join(texts) for name, texts in merged.items()
+    }
+
+
+def _single_valued(single: Mapping[str, Any]) -> tuple[dict[str, str], bool | None]:
+    """The headers, and whether they are all ASCII (None: not known)."""
+    try:  # the usual event: text values (no None), names already lowercase (HTTP API)
+        values = "".join(single.values())
+        names = "".join(single)
+    except TypeError:
+        return _merged(single), None
+    if names.islower():  # every name lowercase: a copy will do
+        joined = dict(single)
+    else:
+        joined = {name.lower(): value for name, value in single.items()}
+        if len(joined) < len(single):  # names that differ only in case
+            return _merged(single), None
+    return joined, values.isascii() and names.isascii()
+
+
+def _merged(single: Mapping[str, Any]) -> dict[str, str]:
+    """Headers with values that are not text (dropped when None) or names that differ
+    only in case (one header, joined)."""
+    joined: dict[str, str] = {}
     for name, value in single.items():
         if value is None:
             continue
@@ -254,7 +281,7 @@ def _single_valued(single: Mapping[str, Any]) -> dict[str, str]:
         before = joined.get(key)
         if before is None:
             joined[key] = text
-        else:  # names that differ only in case: one header, joined
+        else:
             joined[key] = before + ("; " if key == "cookie" else ", ") + text
     return joined
 
