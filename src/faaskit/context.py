@@ -93,6 +93,7 @@ class Context:
         "principal",
         "startup_seconds",
         "step",
+        "trigger",
     )
 
     def __init__(
@@ -106,8 +107,12 @@ class Context:
         correlation_id: str | None = None,
         principal: Principal | None = None,
         headers: Mapping[str, str] | None = None,
+        trigger: str = "http",
     ) -> None:
         self.invocation_id = invocation_id
+        self.trigger = trigger
+        """What kind of invocation this is: ``http``, ``message``, ``task``, ``cron``,
+        ``saga_step``, ``projection`` or ``event`` (a cloud notification)."""
         self.function = function
         self.correlation_id = correlation_id or invocation_id
         self.principal = principal

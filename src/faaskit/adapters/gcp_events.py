@@ -285,7 +285,7 @@ class EventFunction:
                 headers=message.attributes,
             )
 
-        ctx = runtime.context(NOTIFICATIONS, f"pubsub:{message.message_id}")
+        ctx = runtime.context(NOTIFICATIONS, f"pubsub:{message.message_id}", trigger="event")
         await runtime.invoke(ctx, publish, {"ctx": ctx}, lambda result: result)
         return {"published": 1, "topic": topic}
 

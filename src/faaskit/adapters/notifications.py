@@ -49,6 +49,6 @@ async def publish_notifications(
         for note in published:
             ctx.publish(note.topic, note.data, message_id=note.message_id)
 
-    ctx = runtime.context(source, invocation_id)
+    ctx = runtime.context(source, invocation_id, trigger="event")
     await runtime.invoke(ctx, publish, {"ctx": ctx}, lambda result: result)
     return {"published": len(published)}

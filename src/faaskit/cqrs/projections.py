@@ -139,7 +139,7 @@ class ProjectionRunner:
             decoded.append(
                 Recorded(data, e.type, e.stream, e.version, e.position, e.metadata, moment)
             )
-        ctx = runtime.context(self.name, f"{self.name}:{events[-1].position}")
+        ctx = runtime.context(self.name, f"{self.name}:{events[-1].position}", trigger="projection")
         handler = self.projection.handler
 
         async def apply_batch() -> None:

@@ -35,6 +35,8 @@ class MessageHandler:
     """For ``dict`` and ``dict[str, Any]``: whether the data is one already (JSON gives
     one), which then needs no validation, only the copy pydantic would have made."""
     payload_type: Any = None
+    kind: str = "task"
+    """The kind its invocation records name: ``message``, ``task``, ``cron``, ``saga_step``."""
 
     @property
     def name(self) -> str:
@@ -111,6 +113,12 @@ def message_handler(trigger: Trigger) -> MessageHandler:
     except Exception as error:
         raise ConfigurationError(f"{trigger.name}: cannot read type hints: {error}") from error
     result = MessageHandler(trigger, None, None, None, None)
+    if isinstance(trigger, Subscription):
+        result.kind = "message"
+    elif isinstance(trigger, Cron):
+        result.kind = "cron"
+    elif trigger.name.startswith("saga."):
+        result.kind = "saga_step"
     payload_type: Any = None
     for name, parameter in inspect.signature(handler).parameters.items():
         annotation = hints.get(name, Any)

@@ -24,9 +24,11 @@ from faaskit.context import Context
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.observability.metrics import InvocationMetrics
 from faaskit.runtime.invocation import current_invocation
+from faaskit.runtime.recorder import CpuTimed, InvocationRecorder, peak_memory, process_age
 from faaskit.runtime.unit_of_work import UnitOfWork
 from faaskit.secrets import Secrets
 from faaskit.store import Store, create_store
+from faaskit.store.protocol import InvocationRecord
 
 if TYPE_CHECKING:
     from faaskit.ratelimit import RateLimiter
@@ -76,6 +78,11 @@ class Runtime:
         self._stopping = asyncio.Event()
         self._started = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.recorder = InvocationRecorder.from_environment(self.store, self.now)
+        """Keeps every invocation's record (None: ``FAASKIT_RECORDS=off``)."""
+        self.init_seconds: float | None = None
+        """How long this process took to be ready (its start to the end of :meth:`start`):
+        the initialisation a cold invocation's record reports."""
 
     async def start(self) -> None:
         """Open the store and load keys; configuration mistakes surface here, not per request."""
@@ -90,7 +97,12 @@ class Runtime:
         self.loop = asyncio.get_running_loop()
         self._started = True
         self._stopping = asyncio.Event()
-        self._running = [asyncio.create_task(service(self._stopping)) for service in self._services]
+        services = list(self._services)
+        if self.recorder is not None:
+            services.append(self.recorder.run)
+        self._running = [asyncio.create_task(service(self._stopping)) for service in services]
+        if self.init_seconds is None:
+            self.init_seconds = process_age()
 
     def add_service(self, service: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
         """Run ``service(stop)`` alongside while the runtime is started (``faaskit dev``
@@ -155,18 +167,23 @@ class Runtime:
         principal: Principal | None = None,
         correlation_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        trigger: str = "http",
     ) -> Context:
+        """A context for one invocation of ``function``; ``trigger`` is its kind (``http``,
+        ``message``, ``task``, ``cron``, ``saga_step``, ``projection``, ``event``), as its
+        invocation record says."""
         if not self._started:
             raise ConfigurationError("the runtime is not started: call `await runtime.start()`")
         ctx = Context(
             invocation_id=invocation_id,
             function=function,
-            uow=UnitOfWork(self.store, self.clock),
+            uow=UnitOfWork(self.store, self.clock, self.recorder),
             runtime=self,
             collections=self.app.collections,
             correlation_id=correlation_id,
             principal=principal,
             headers=headers,
+            trigger=trigger,
         )
         invocation = current_invocation.get()  # set by a cloud adapter; None under faaskit dev
         if invocation is not None:
@@ -188,11 +205,15 @@ class Runtime:
         nothing written. Any exception discards every write.
         """
         function = ctx.function
+        cold = ctx.cold_start
         if function not in self._warm:
             self._warm.add(function)
             self.metrics.cold_start(function)
+            cold = True
+        recorder = self.recorder
         started = time.perf_counter()
         outcome = "error"
+        timed: CpuTimed | _ThreadCpu | None = None
         try:
             if self._faults:
                 self._inject_fault(function)
@@ -200,9 +221,14 @@ class Runtime:
             if is_async is None:
                 is_async = self._is_async[handler] = inspect.iscoroutinefunction(handler)
             if is_async:
-                result = await handler(**arguments)
+                if recorder is None:
+                    result = await handler(**arguments)
+                else:
+                    timed = CpuTimed(handler(**arguments))
+                    result = await timed
             else:
-                result = await asyncio.to_thread(handler, **arguments)
+                timed = _ThreadCpu(handler)
+                result = await asyncio.to_thread(timed, **arguments)
                 if inspect.isawaitable(result):
                     result = await result
             rendered = render(result)
@@ -227,7 +253,22 @@ class Runtime:
             # The cached event store and aggregates refer back to the context: dropped
             # here, the context and its unit of work are freed at once, not by the GC.
             ctx._events = ctx._aggregates = None
-            self.metrics.record(function, outcome, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics.record(function, outcome, seconds)
+            if recorder is not None:
+                recorder.add(
+                    InvocationRecord(
+                        function,
+                        ctx.trigger,
+                        self.now() - seconds,
+                        seconds,
+                        timed.cpu if timed is not None else 0.0,
+                        peak_memory(),
+                        cold,
+                        (ctx.startup_seconds or self.init_seconds) if cold else None,
+                        outcome,
+                    )
+                )
 
     def _inject_fault(self, function: str) -> None:
         remaining, error = self._faults.get(function, (0, None))
@@ -241,6 +282,23 @@ class Runtime:
             logger.warning("fault point %s: killing the process", function)
             os.kill(os.getpid(), signal.SIGKILL)
         raise error or InjectedFault(f"injected failure of {function}")
+
+
+class _ThreadCpu:
+    """Calls a sync handler (in its worker thread) and keeps the CPU time it took."""
+
+    __slots__ = ("cpu", "handler")
+
+    def __init__(self, handler: Callable[..., Any]) -> None:
+        self.handler = handler
+        self.cpu = 0.0
+
+    def __call__(self, **arguments: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return self.handler(**arguments)
+        finally:
+            self.cpu = time.thread_time() - started
 
 
 COMMITTED = ":committed"

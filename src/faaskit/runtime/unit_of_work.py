@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from faaskit.clock import Clock
 from faaskit.errors import ConcurrencyError, LeaseLostError
+from faaskit.runtime.recorder import InvocationRecorder
 from faaskit.store.protocol import (
     ClaimWritten,
     CommitOutcome,
@@ -31,14 +32,19 @@ class UnitOfWork:
         "committed",
         "lost_race",
         "pending",
+        "recorder",
         "seen",
         "store",
         "write_set",
     )
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, recorder: InvocationRecorder | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.recorder = recorder
+        """Whose waiting invocation records this unit commits with its writes, if any."""
         self.write_set = WriteSet()
         self.pending: dict[tuple[str, str], Document | None] = {}
         """(collection, id) → the document as this unit leaves it (None: deleted)."""
@@ -94,10 +100,22 @@ class UnitOfWork:
             self.write_set.claim = ClaimWritten(
                 claim.owner, claim.targets, claim.limit, claim.lease, now
             )
+        if not self.write_set:
+            self.committed = True
+            return CommitOutcome()
+        records = self.recorder.take() if self.recorder is not None else None
+        if records is not None:  # records ride along: they never commit on their own
+            self.write_set.writes.append(records)
         try:
-            outcome = await self.store.commit(self.write_set) if self.write_set else CommitOutcome()
-        except ConcurrencyError as error:
-            self.lost_race = not isinstance(error, LeaseLostError)
+            outcome = await self.store.commit(self.write_set)
+        except BaseException as error:
+            if records is not None:
+                writes = self.write_set.writes
+                if writes and writes[-1] is records:
+                    writes.pop()
+                self.recorder.give_back(records)  # type: ignore[union-attr]
+            if isinstance(error, ConcurrencyError):
+                self.lost_race = not isinstance(error, LeaseLostError)
             raise
         self.committed = True
         self.claimed = outcome.claimed

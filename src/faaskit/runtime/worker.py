@@ -309,6 +309,7 @@ class Worker:
             handler.name,
             f"{message.id}:{handler.name}",
             correlation_id=message.correlation_id,
+            trigger=handler.kind,
         )
         try:
             arguments = handler.arguments(delivery, ctx)

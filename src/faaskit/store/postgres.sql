@@ -197,3 +197,20 @@ CREATE TABLE IF NOT EXISTS faaskit_rate_limits (
 );
 
 CREATE INDEX IF NOT EXISTS faaskit_rate_limits_by_full_at ON faaskit_rate_limits (full_at);
+
+-- What each invocation cost (the runtime's records, written with the next unit of work).
+CREATE TABLE IF NOT EXISTS faaskit_invocations (
+    function TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at DOUBLE PRECISION NOT NULL,
+    duration DOUBLE PRECISION NOT NULL,
+    cpu DOUBLE PRECISION NOT NULL,
+    memory BIGINT,
+    cold BOOLEAN NOT NULL,
+    init_seconds DOUBLE PRECISION,
+    outcome TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS faaskit_invocations_by_start ON faaskit_invocations (started_at);
+CREATE INDEX IF NOT EXISTS faaskit_invocations_by_function
+    ON faaskit_invocations (function, started_at);

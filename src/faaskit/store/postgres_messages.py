@@ -15,10 +15,11 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from faaskit.store import statements as sql
-from faaskit.store.protocol import DeadLetter, Delivery, Message, Pending
+from faaskit.store.protocol import DeadLetter, Delivery, InvocationRecord, Message, Pending
 from faaskit.store.rows import (
     dead_letter_from_row,
     delivery_from_row,
+    invocation_from_row,
     message_from_row,
     pending_from_row,
 )
@@ -190,3 +191,11 @@ class PostgresMessages:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(_pg(query), params)
             return [message_from_row(row, as_is) for row in await cursor.fetchall()]
+
+    async def invocations(
+        self, *, since: float = 0.0, function: str | None = None, limit: int = 100_000
+    ) -> list[InvocationRecord]:
+        query, params = sql.invocations_query(since, function, limit)
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(_pg(query), params)
+            return [invocation_from_row(row) for row in await cursor.fetchall()]

@@ -34,11 +34,13 @@ __all__ = [
     "Delivery",
     "Document",
     "InsertDocument",
+    "InvocationRecord",
     "Message",
     "NewDelivery",
     "NewEvent",
     "Pending",
     "PublishMessage",
+    "RecordInvocations",
     "RecordedEvent",
     "SaveSnapshot",
     "SearchHit",
@@ -353,6 +355,72 @@ class SaveSnapshot(Value):
         self.state = state
 
 
+class InvocationRecord(Value):
+    """What one invocation of any kind cost: ``started_at`` (epoch seconds), wall
+    ``duration`` and the ``cpu`` seconds of the handler's own steps, the process's peak
+    resident memory in bytes when measurable, whether it was the process's first of its
+    function (``cold``) and how long initialisation took then, and its ``outcome``
+    (``success``, ``client_error`` or ``error``)."""
+
+    __slots__ = (  # noqa: RUF023 (fields in order)
+        "function",
+        "trigger",
+        "started_at",
+        "duration",
+        "cpu",
+        "memory",
+        "cold",
+        "init_seconds",
+        "outcome",
+    )
+    function: str
+    trigger: str
+    started_at: float
+    duration: float
+    cpu: float
+    memory: int | None
+    cold: bool
+    init_seconds: float | None
+    outcome: str
+
+    def __init__(
+        self,
+        function: str,
+        trigger: str,
+        started_at: float,
+        duration: float,
+        cpu: float,
+        memory: int | None,
+        cold: bool,
+        init_seconds: float | None,
+        outcome: str,
+    ) -> None:
+        self.function = function
+        self.trigger = trigger
+        self.started_at = started_at
+        self.duration = duration
+        self.cpu = cpu
+        self.memory = memory
+        self.cold = cold
+        self.init_seconds = init_seconds
+        self.outcome = outcome
+
+
+class RecordInvocations(Value):
+    """Store invocation records, and delete those that started before ``prune_before``
+    (the retention), in whatever unit of work goes next: records never commit alone."""
+
+    __slots__ = ("records", "prune_before")  # noqa: RUF023 (fields in order)
+    records: Sequence[InvocationRecord]
+    prune_before: float | None
+
+    def __init__(
+        self, records: Sequence[InvocationRecord], prune_before: float | None = None
+    ) -> None:
+        self.records = records
+        self.prune_before = prune_before
+
+
 Write: TypeAlias = (
     InsertDocument
     | UpdateDocument
@@ -362,6 +430,7 @@ Write: TypeAlias = (
     | AppendEvents
     | AdvanceCheckpoint
     | SaveSnapshot
+    | RecordInvocations
 )
 
 
@@ -693,6 +762,12 @@ class Store(Protocol):
 
     async def search(self, query: SearchQuery) -> SearchPage:
         """Full-text search of a collection's read model (see faaskit.cqrs.search)."""
+
+    async def invocations(
+        self, *, since: float = 0.0, function: str | None = None, limit: int = 100_000
+    ) -> list[InvocationRecord]:
+        """Invocation records that started at or after ``since`` (of ``function`` only, if
+        given), oldest first (``faaskit stats``, the cost model)."""
 
     async def prepare_search(self, collection: str, fields: Sequence[str]) -> None:
         """Give ``collection``'s search rows the typed columns of ``fields`` (filter, range

@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 import orjson
 
 from faaskit.store import statements as sql
-from faaskit.store.protocol import DeadLetter, Delivery, Message, Pending
+from faaskit.store.protocol import DeadLetter, Delivery, InvocationRecord, Message, Pending
 from faaskit.store.rows import (
     dead_letter_from_row,
     delivery_from_row,
+    invocation_from_row,
     message_from_row,
     pending_from_row,
 )
@@ -210,3 +211,10 @@ class SQLiteMessages:
         query, params = sql.messages_query(topic, after, limit)
         rows = self.reader.execute(query, params)
         return [message_from_row(row, orjson.loads) for row in rows.fetchall()]
+
+    async def invocations(
+        self, *, since: float = 0.0, function: str | None = None, limit: int = 100_000
+    ) -> list[InvocationRecord]:
+        query, params = sql.invocations_query(since, function, limit)
+        rows = self.reader.execute(query, params).fetchall()
+        return [invocation_from_row(row) for row in rows]

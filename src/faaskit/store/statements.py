@@ -27,6 +27,7 @@ from faaskit.store.protocol import (
     JSONObject,
     Message,
     PublishMessage,
+    RecordInvocations,
     SaveSnapshot,
     UniqueKey,
     UpdateDocument,
@@ -72,6 +73,7 @@ RESET = (
     "DELETE FROM faaskit_dead_letters",
     "DELETE FROM faaskit_messages",
     "DELETE FROM faaskit_rate_limits",
+    "DELETE FROM faaskit_invocations",
 )
 
 MESSAGE_COLUMNS = (
@@ -396,6 +398,8 @@ def _compile(write: Write, json_param: Callable[[bytes], Any]) -> Iterator[State
     elif isinstance(write, SaveSnapshot):
         state = json_param(dump_json(write.state))
         yield Statement(SAVE_SNAPSHOT, (write.stream, write.version, state))
+    elif isinstance(write, RecordInvocations):
+        yield from _record_invocations(write)
     else:
         assert isinstance(write, DeleteDocument)
         sql, params = DELETE, (write.collection, write.id)
@@ -514,6 +518,49 @@ def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator
             params += (write.stream, version, kind, data, metadata, write.at)
         values = ", ".join([APPEND_ROW] * (len(rows) - 1))
         yield Statement(APPEND_ROWS + values, tuple(params))
+
+
+INVOCATION_COLUMNS = (
+    "function, trigger, started_at, duration, cpu, memory, cold, init_seconds, outcome"
+)
+RECORD_INVOCATIONS = f"INSERT INTO faaskit_invocations ({INVOCATION_COLUMNS}) VALUES "
+INVOCATION_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+PRUNE_INVOCATIONS = "DELETE FROM faaskit_invocations WHERE started_at < ?"
+INVOCATIONS = f"SELECT {INVOCATION_COLUMNS} FROM faaskit_invocations WHERE started_at >= ?"
+
+
+def _record_invocations(write: RecordInvocations) -> Iterator[Statement]:
+    """Records as multi-row inserts (unchecked: a record has no key to conflict on), then
+    the retention's delete. Names are text the app declared; the NUL rule holds anyway."""
+    records = write.records
+    for first in range(0, len(records), MESSAGES_PER_STATEMENT):
+        chunk = records[first : first + MESSAGES_PER_STATEMENT]
+        params: list[Any] = []
+        for r in chunk:
+            params += (
+                r.function,
+                r.trigger,
+                r.started_at,
+                r.duration,
+                r.cpu,
+                r.memory,
+                r.cold,
+                r.init_seconds,
+                r.outcome,
+            )
+        yield Statement(
+            RECORD_INVOCATIONS + _rows(INVOCATION_ROW, len(chunk)), tuple(params), rows=len(chunk)
+        )
+    if write.prune_before is not None:
+        yield Statement(PRUNE_INVOCATIONS, (write.prune_before,))
+
+
+def invocations_query(since: float, function: str | None, limit: int) -> tuple[str, list[Any]]:
+    query, params = INVOCATIONS, list[Any]([since])
+    if function is not None:
+        query += " AND function = ?"
+        params.append(function)
+    return query + " ORDER BY started_at LIMIT ?", [*params, limit]
 
 
 # Errors are built only when a statement changes no row: the messages are formatted then,

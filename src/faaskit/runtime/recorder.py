@@ -1,0 +1,205 @@
+"""Invocation records: what every invocation of any kind cost, kept in the store.
+
+The runtime hands each finished invocation's record to the :class:`InvocationRecorder`,
+which never commits one on its own: the next unit of work that writes anything takes the
+records waiting (:meth:`InvocationRecorder.take`) and commits them with its own writes; a
+unit that fails gives them back. Only when nothing has committed for ``FLUSH_INTERVAL``
+(an idle process, a read-only workload) does the recorder commit what waits, alone — one
+commit for all of them. Records older than the retention are deleted as records are
+written, at most once a minute.
+
+``FAASKIT_RECORDS=off`` turns recording off; ``FAASKIT_RECORDS_RETENTION`` keeps records
+that long (``7d`` by default; ``90m``, ``12h``, ``30d`` or seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+from faaskit.errors import ConfigurationError
+from faaskit.store.protocol import InvocationRecord, RecordInvocations, Store, WriteSet
+
+__all__ = [
+    "RECORDS_VARIABLE",
+    "RETENTION_VARIABLE",
+    "CpuTimed",
+    "InvocationRecorder",
+    "parse_duration",
+    "peak_memory",
+    "process_age",
+]
+
+logger = logging.getLogger("faaskit.records")
+RECORDS_VARIABLE = "FAASKIT_RECORDS"
+RETENTION_VARIABLE = "FAASKIT_RECORDS_RETENTION"
+DEFAULT_RETENTION = 7 * 86_400.0
+FLUSH_INTERVAL = 1.0
+"""Seconds records may wait for a unit of work to take them before they commit alone."""
+PRUNE_INTERVAL = 60.0
+MAX_WAITING = 10_000
+"""Records kept waiting at most (a store that cannot be written to drops the oldest)."""
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3_600.0, "d": 86_400.0}
+
+
+def parse_duration(text: str, what: str) -> float:
+    """``90``, ``90s``, ``15m``, ``12h`` or ``7d`` as seconds; ConfigurationError else."""
+    value = text.strip().lower()
+    scale = _UNITS.get(value[-1:])
+    number = value[:-1] if scale is not None else value
+    try:
+        seconds = float(number) * (scale or 1.0)
+    except ValueError:
+        raise ConfigurationError(f"{what}={text!r}: use seconds or 90m, 12h, 7d") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigurationError(f"{what}={text!r}: use a duration of 0 or more")
+    return seconds
+
+
+class InvocationRecorder:
+    """Keeps finished invocations' records until a unit of work (or the flush) writes them."""
+
+    def __init__(self, store: Store, now: Callable[[], float], retention: float | None) -> None:
+        self.store = store
+        self.now = now
+        self.retention = retention
+        """Seconds records are kept (None: forever)."""
+        self._waiting: list[InvocationRecord] = []
+        self._waiting_since = 0.0
+        self._pruned_at = 0.0
+
+    @classmethod
+    def from_environment(cls, store: Store, now: Callable[[], float]) -> InvocationRecorder | None:
+        """The recorder ``FAASKIT_RECORDS`` and ``FAASKIT_RECORDS_RETENTION`` ask for."""
+        if os.environ.get(RECORDS_VARIABLE, "on").strip().lower() in ("off", "0", "false", "no"):
+            return None
+        text = os.environ.get(RETENTION_VARIABLE)
+        retention = DEFAULT_RETENTION if text is None else parse_duration(text, RETENTION_VARIABLE)
+        return cls(store, now, retention or None)
+
+    def add(self, record: InvocationRecord) -> None:
+        if not self._waiting:
+            self._waiting_since = time.monotonic()
+        elif len(self._waiting) >= MAX_WAITING:
+            del self._waiting[: len(self._waiting) - MAX_WAITING + 1]
+        self._waiting.append(record)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def take(self) -> RecordInvocations | None:
+        """The write of every record waiting (and the retention's delete when due), for
+        the unit of work about to commit; None when none waits."""
+        if not self._waiting:
+            return None
+        records, self._waiting = self._waiting, []
+        prune_before = None
+        if self.retention is not None:
+            now = self.now()
+            if now - self._pruned_at >= PRUNE_INTERVAL:
+                self._pruned_at = now
+                prune_before = now - self.retention
+        return RecordInvocations(records, prune_before)
+
+    def give_back(self, write: RecordInvocations) -> None:
+        """Records a failed unit of work took: they wait for the next one."""
+        self._waiting[:0] = write.records
+        if write.prune_before is not None:
+            self._pruned_at = 0.0
+
+    async def flush(self) -> None:
+        """Commit every record waiting, alone (the recorder's own commit)."""
+        write = self.take()
+        if write is None:
+            return
+        try:
+            await self.store.commit(WriteSet([write]))
+        except Exception:
+            self.give_back(write)
+            raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Commit records no unit of work took within FLUSH_INTERVAL; flush at the end."""
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL / 2)
+                if self._waiting and time.monotonic() - self._waiting_since >= FLUSH_INTERVAL:
+                    try:
+                        await self.flush()
+                    except Exception:  # the store is down: they wait for the next round
+                        logger.warning("writing invocation records failed", exc_info=True)
+        finally:
+            try:
+                await self.flush()
+            except Exception:
+                logger.warning("writing the last invocation records failed", exc_info=True)
+
+
+class CpuTimed:
+    """Awaits a coroutine and adds the CPU time of its own steps to ``cpu`` (thread CPU
+    time around each step: other tasks that run while it waits are not counted)."""
+
+    __slots__ = ("_coroutine", "cpu")
+
+    def __init__(self, coroutine: Any) -> None:
+        self._coroutine = coroutine
+        self.cpu = 0.0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine = self._coroutine
+        clock = time.thread_time
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            started = clock()
+            try:
+                yielded = coroutine.send(sent) if thrown is None else coroutine.throw(thrown)
+            except StopIteration as returned:
+                self.cpu += clock() - started
+                return returned.value
+            except BaseException:
+                self.cpu += clock() - started
+                raise
+            self.cpu += clock() - started
+            try:
+                sent, thrown = (yield yielded), None
+            except BaseException as error:  # cancelled while it waits: it hears it
+                sent, thrown = None, error
+
+
+_memory: list[float] = [0.0, 0.0]
+"""(monotonic time of the last reading, the peak then)."""
+
+
+def peak_memory() -> int | None:
+    """The process's peak resident memory in bytes, read at most every 0.1 s (None where
+    the platform does not say)."""
+    now = time.monotonic()
+    if now - _memory[0] < 0.1 and _memory[1]:
+        return int(_memory[1])
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    _memory[0], _memory[1] = now, float(peak)
+    return peak
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux: /proc), None where unknown."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        with open("/proc/uptime", "rb") as uptime:
+            up = float(uptime.read().split()[0])
+        return max(0.0, up - int(fields[19]) / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,0 +1,215 @@
+"""Every invocation of any kind leaves a record (function, trigger, start, duration, CPU,
+peak memory, cold or warm with its initialisation, outcome), on every backend, and the
+records never cost a commit of their own: they ride along with the next unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faaskit import App, ConflictError, Context, Event
+from faaskit.config import Settings
+from faaskit.runtime import recorder as recording
+from faaskit.runtime.runtime import Runtime
+from faaskit.runtime.worker import Worker
+from faaskit.store.protocol import InvocationRecord
+
+app = App("records")
+things = app.collection("things")
+
+
+async def write(ctx: Context, id: str) -> None:
+    ctx.documents(things).insert(id, {"id": id})
+
+
+async def spin(ctx: Context) -> None:
+    deadline = time.thread_time() + 0.02  # CPU of its own
+    while time.thread_time() < deadline:
+        pass
+    await asyncio.sleep(0.05)  # and a wait that is not
+
+
+async def refuse(ctx: Context) -> None:
+    ctx.documents(things).insert("never", {})
+    raise ConflictError("refused")
+
+
+async def crash(ctx: Context) -> None:
+    raise RuntimeError("boom")
+
+
+def read_only(ctx: Context) -> str:
+    return "a sync handler, in a thread"
+
+
+@app.subscribe("thing.noted")
+async def on_noted(event: Event[dict[str, Any]], ctx: Context) -> None:
+    ctx.documents(things).insert(event.id, event.data)
+
+
+@app.task()
+async def tidy(ctx: Context) -> None:
+    return None
+
+
+@pytest.fixture
+async def runtime(backend_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
+    runtime = Runtime(app, Settings.load(database_url=backend_url, data_dir=tmp_path))
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def invoke(runtime: Runtime, handler: Any, trigger: str = "http", **kw: Any) -> Any:
+    name = handler.__name__
+    ctx = runtime.context(name, f"{name}-{time.monotonic_ns()}", trigger=trigger)
+    return await runtime.invoke(ctx, handler, {"ctx": ctx, **kw}, lambda result: result)
+
+
+async def records(runtime: Runtime, **kw: Any) -> list[InvocationRecord]:
+    assert runtime.recorder is not None
+    await runtime.recorder.flush()
+    return await runtime.store.invocations(**kw)
+
+
+async def test_each_invocation_leaves_its_record(runtime: Runtime) -> None:
+    before = time.time()
+    await invoke(runtime, write, id="a")
+    await invoke(runtime, write, id="b")
+    await invoke(runtime, spin)
+    with pytest.raises(ConflictError):
+        await invoke(runtime, refuse)
+    with pytest.raises(RuntimeError):
+        await invoke(runtime, crash)
+    await invoke(runtime, read_only)
+
+    found = await records(runtime)
+
+    assert [(r.function, r.trigger, r.outcome) for r in found] == [
+        ("write", "http", "success"),
+        ("write", "http", "success"),
+        ("spin", "http", "success"),
+        ("refuse", "http", "client_error"),
+        ("crash", "http", "error"),
+        ("read_only", "http", "success"),
+    ]
+    assert [r.cold for r in found] == [True, False, True, True, True, True]
+    first, second, spun = found[0], found[1], found[2]
+    assert first.init_seconds is not None and first.init_seconds > 0  # the process's start
+    assert second.init_seconds is None  # warm: nothing to initialise
+    assert all(before - 1 <= r.started_at <= time.time() for r in found)
+    assert all(0 <= r.cpu <= r.duration + 0.01 for r in found)
+    # its CPU is its own 20 ms, not the 50 ms it waited
+    assert 0.015 <= spun.cpu < 0.045 and spun.duration >= 0.07
+    assert all(r.memory is None or r.memory > 1_000_000 for r in found)
+    assert await runtime.store.get("things", "never") is None  # the refused unit: rolled back
+    only = await runtime.store.invocations(function="write")
+    assert [r.function for r in only] == ["write", "write"]
+    assert await runtime.store.invocations(since=time.time() + 60) == []
+
+
+async def test_messages_and_tasks_name_their_trigger(runtime: Runtime) -> None:
+    ctx = runtime.context("publisher", "p-1")
+
+    async def publish(ctx: Context) -> None:
+        ctx.publish("thing.noted", {"n": 1})
+        ctx.schedule(tidy)
+
+    await runtime.invoke(ctx, publish, {"ctx": ctx}, lambda result: result)
+    worker = Worker(runtime)
+    assert await worker.run_once() == 2
+
+    triggers = {(r.function, r.trigger) for r in await records(runtime)}
+
+    assert ("on_noted", "message") in triggers
+    assert ("tidy", "task") in triggers
+
+
+def commits(runtime: Runtime, traced: list[str]) -> int:
+    """Transactions committed since counting began (SQLite: the writer's COMMITs)."""
+    committer = getattr(runtime.store, "_committer", None)
+    if committer is not None:
+        return int(committer.transactions)
+    return traced.count("COMMIT")
+
+
+async def test_records_add_no_commit_per_invocation(runtime: Runtime) -> None:
+    traced: list[str] = []
+    writer = getattr(runtime.store, "_writer", None)
+    if writer is not None:
+        writer._conn.set_trace_callback(traced.append)
+    start = commits(runtime, traced)
+
+    for n in range(50):  # one at a time: each commits alone, its records beside it
+        await invoke(runtime, write, id=f"d{n}")
+
+    assert commits(runtime, traced) - start == 50
+    found = await records(runtime)  # the last one's record waited: one commit for it
+    assert len(found) == 50
+    assert commits(runtime, traced) - start == 51
+
+
+async def test_a_failed_unit_gives_its_records_back(runtime: Runtime) -> None:
+    await invoke(runtime, write, id="taken")
+    assert runtime.recorder is not None and runtime.recorder.waiting == 1
+    with pytest.raises(ConflictError):
+        await invoke(runtime, write, id="taken")  # its commit fails: records wait on
+
+    assert runtime.recorder.waiting == 2
+    await invoke(runtime, write, id="free")
+    outcomes = [r.outcome for r in await records(runtime)]
+    assert outcomes == ["success", "client_error", "success"]
+
+
+async def test_read_only_invocations_are_flushed_alone_after_a_while(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recording, "FLUSH_INTERVAL", 0.05)
+    await invoke(runtime, read_only)
+
+    async with asyncio.timeout(10):
+        while not await runtime.store.invocations():
+            await asyncio.sleep(0.02)
+
+
+async def test_old_records_are_pruned_by_the_retention(runtime: Runtime) -> None:
+    recorder = runtime.recorder
+    assert recorder is not None
+    now = runtime.now()
+    old = InvocationRecord("old", "http", now - 7200, 0.1, 0.0, None, False, None, "success")
+    recorder.add(old)
+    await recorder.flush()
+    assert [r.function for r in await runtime.store.invocations()] == ["old"]
+
+    recorder.retention, recorder._pruned_at = 3600.0, 0.0
+    await invoke(runtime, write, id="new")
+    await recorder.flush()
+
+    assert [r.function for r in await runtime.store.invocations()] == ["write"]
+
+
+def test_retention_and_switch_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from faaskit.errors import ConfigurationError
+
+    assert recording.parse_duration("90m", "X") == 5400
+    assert recording.parse_duration("7d", "X") == 7 * 86400
+    assert recording.parse_duration("30", "X") == 30
+    for bad in ("soon", "-1h", "inf"):
+        with pytest.raises(ConfigurationError, match="X="):
+            recording.parse_duration(bad, "X")
+    settings = Settings.load(database_url=f"sqlite:///{tmp_path}/a.db", data_dir=tmp_path)
+    monkeypatch.setenv(recording.RECORDS_VARIABLE, "off")
+    assert Runtime(app, settings).recorder is None
+    monkeypatch.setenv(recording.RECORDS_VARIABLE, "on")
+    monkeypatch.setenv(recording.RETENTION_VARIABLE, "12h")
+    recorder = Runtime(app, settings).recorder
+    assert recorder is not None and recorder.retention == 12 * 3600
