@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from faaskit.store import sqlite_fts as fts
 from faaskit.store import statements as sql
 from faaskit.store.protocol import Document, JSONObject, SearchHit, SearchPage, SearchQuery
 from faaskit.store.search_sql import (
@@ -76,17 +77,10 @@ _JOIN = (
     " FROM faaskit_search s CROSS JOIN faaskit_search_keys k ON k.rowid = s.rowid"
     " CROSS JOIN faaskit_documents d ON d.collection = k.collection AND d.id = k.doc_id"
 )
-_TYPED_JOIN = " FROM faaskit_search s CROSS JOIN faaskit_search_rows r ON r.rowid = s.rowid"
+_TYPED_JOIN = " FROM faaskit_search s CROSS JOIN faaskit_search_rows r{index} ON r.rowid = s.rowid"
 _DOCUMENTS = " FROM faaskit_documents d"
 _MATCHED = "SELECT rowid FROM faaskit_search WHERE faaskit_search MATCH ?"
 _MATCH_COUNT = "SELECT COUNT(*) FROM faaskit_search WHERE faaskit_search MATCH ?"
-_RANKED = (
-    "SELECT rowid, bm25(faaskit_search) FROM faaskit_search WHERE faaskit_search MATCH ?"
-    " ORDER BY bm25(faaskit_search)"
-)
-_IDS = (
-    "SELECT rowid, doc_id FROM faaskit_search_keys WHERE rowid IN (SELECT value FROM json_each(?))"
-)
 _OTHER_COLLECTION = (
     "SELECT 1 FROM faaskit_search_keys WHERE collection < ? OR collection > ? LIMIT 1"
 )
@@ -106,13 +100,8 @@ def _bind(value: Any) -> tuple[str, Any]:
 
 def _match(words: tuple[str, ...]) -> str:
     # Each word quoted (a phrase of one) with a prefix star: FTS5 syntax cannot be injected.
+    # (The query over the documents; typed queries use ``fts.match``.)
     return " ".join(f'"{word}"*' for word in words)
-
-
-def _marks(count: int) -> str:
-    return ", ".join(
-        f"snippet(faaskit_search, {i}, char(2), char(3), '…', 16)" for i in range(count)
-    )
 
 
 class SQLiteSearch:
@@ -175,83 +164,45 @@ class SQLiteSearch:
             known[query.collection] = layout
         return layout if fields <= layout.keys() else None
 
-    async def _shape_indexes(self, query: SearchQuery, layout: Layout) -> tuple[str, str]:
-        """``INDEXED BY`` clauses for a query without text: an index of its shape to count
-        with and one to page with, made the first time the shape is asked (a file without
-        ANALYZE statistics gets poor plans from the planner's guesses). Empty strings
-        when the shapes already made reach :data:`MAX_SHAPE_INDEXES`."""
-        wanted = [
-            (f"faaskit_search_rows_{tag}", cols) for tag, cols in shape_indexes(query, layout)
-        ]
+    async def _indexes(self, wanted: list[tuple[str, list[str]]]) -> list[str]:
+        """``INDEXED BY`` clauses for the ``(name suffix, columns)`` indexes of a query's
+        shape (:func:`~faaskit.store.search_sql.shape_indexes`), made the first time the
+        shape is asked (a file without ANALYZE statistics gets poor plans from the
+        planner's guesses). Empty strings when the shapes already made reach
+        :data:`MAX_SHAPE_INDEXES`."""
+        named = [(f"faaskit_search_rows_{tag}", columns) for tag, columns in wanted]
         known: set[str] = self.__dict__.setdefault("_search_indexes", set())
-        if not all(name in known for name, _ in wanted):
+        if not all(name in known for name, _ in named):
             names = _index_names(self.reader)
-            missing = [(name, columns) for name, columns in wanted if name not in names]
+            missing = [(name, columns) for name, columns in named if name not in names]
             if missing and len(names) + len(missing) <= MAX_SHAPE_INDEXES:
                 await self._write(partial(_add_indexes, indexes=missing))
                 names = _index_names(self.reader)
             known.update(names)
-        if not all(name in known for name, _ in wanted):
-            return "", ""
-        return tuple(f" INDEXED BY {name}" for name, _ in wanted)  # type: ignore[return-value]
+        if not all(name in known for name, _ in named):
+            return [""] * len(named)
+        return [f" INDEXED BY {name}" for name, _ in named]
 
     async def _search_typed(self, query: SearchQuery, layout: Layout) -> SearchPage:
         """Count and page on the typed rows (and the full-text match) alone; documents,
         scores and snippets only for the page. One read transaction: one snapshot."""
         clauses, params = typed_conditions(query, layout, _bind, "r")
-        filtered = len(params) > 1  # more than the collection
-        match = _match(query.words) if query.words else ""
-        if query.words:
-            counting = f"{_TYPED_JOIN} WHERE faaskit_search MATCH ? AND " + " AND ".join(clauses)
-            counted_params = [match, *params]
-        if query.words and query.sort_field is None:  # by relevance: bm25 of every match
-            listing, listed_params, rank = counting, counted_params, "bm25(faaskit_search)"
-        else:
-            # In the sort field's order from an index of the query's shape (each row looked
-            # up in the set of matches, built once, when there is text) until the page is
-            # full: no sort of every match.
-            counted, paged = await self._shape_indexes(query, layout)
-            where = " WHERE " + " AND ".join(clauses)
-            listing, listed_params, rank = (
-                f" FROM faaskit_search_rows r{paged}{where}",
-                params,
-                "NULL",
-            )
-            if query.words:
-                listing += f" AND r.rowid IN ({_MATCHED})"
-                listed_params = [*params, match]
-            else:
-                counting = f" FROM faaskit_search_rows r{counted}{where}"
-                counted_params = params
-        order = typed_order(query, layout, "r", rank if rank != "NULL" else None)
+        shapes = shape_indexes(query, layout)  # [to count with, to page with]
+        seekable = _seekable(query)
+        if query.words and query.sort_field is None:  # by relevance: no page index
+            shapes = shapes[:1] if seekable else []
+        counted, paged, *_ = [*await self._indexes(shapes), "", ""]
+        where = (" AND ".join(clauses), params)
         conn = self.reader
         conn.execute("BEGIN")
         try:
-            # Text alone: when every full-text row is this collection's, the match counts
-            # itself, and by relevance ranks itself, without looking up each match's typed
-            # row for its collection.
-            alone = (
-                query.words
-                and not filtered
-                and conn.execute(_OTHER_COLLECTION, (query.collection,) * 2).fetchone() is None
-            )
-            if alone:
-                total = conn.execute(_MATCH_COUNT, (match,)).fetchone()[0]
-            else:
-                total = conn.execute(f"SELECT COUNT(*){counting}", counted_params).fetchone()[0]
-            if alone and query.sort_field is None:
-                page = _ranked_page(conn, match, query.offset, query.page_size)
-            else:
-                page = conn.execute(
-                    f"SELECT r.rowid, r.doc_id, {rank}{listing}{order} LIMIT ? OFFSET ?",
-                    (*listed_params, query.page_size, query.offset),
-                ).fetchall()
-            documents = _documents(conn, query.collection, [row[1] for row in page])
             scored: dict[int, Sequence[Any]] = {}
-            if query.words and page:
-                # By relevance the page has its scores (bm25) already; sorted, not yet.
-                known = {r[0]: r[2] for r in page} if query.sort_field is None else None
-                scored = _snippets(conn, match, len(query.text_fields), [r[0] for r in page], known)
+            if query.words:
+                seek = counted if seekable else ""
+                page, total, scored = _text_page(conn, query, layout, where, seek, paged)
+            else:
+                page, total = _filtered_page(conn, query, layout, where, counted, paged)
+            documents = _documents(conn, query.collection, [row[1] for row in page])
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")
@@ -275,7 +226,7 @@ class SQLiteSearch:
             clauses.insert(0, "faaskit_search MATCH ?")
             params.insert(0, _match(query.words))
             source = _JOIN
-            columns = f"{_COLUMNS}, bm25(faaskit_search), {_marks(len(query.text_fields))}"
+            columns = f"{_COLUMNS}, bm25(faaskit_search), {fts.marks(len(query.text_fields))}"
             relevance: str | None = "bm25(faaskit_search)"
         else:
             source, columns, relevance = _DOCUMENTS, f"{_COLUMNS}, NULL", None
@@ -288,28 +239,129 @@ class SQLiteSearch:
         return SearchPage([_hit(row, query) for row in rows], total, query.page, query.page_size)
 
 
-def _ranked_page(
-    conn: sqlite3.Connection, match: str, offset: int, size: int
-) -> list[tuple[int, str, float]]:
-    """The page by relevance (bm25, then id) from the full-text table alone: its matches in
-    bm25 order (FTS5 ranks them in one pass) are read up to the page's end and every match
-    tied with the last of them; only those are looked up for their ids, to break ties."""
-    wanted = offset + size
-    best: list[tuple[float, int]] = []
-    cursor = conn.execute(_RANKED, (match,))
-    try:
-        for rowid, score in cursor:
-            if len(best) >= wanted and score != best[-1][0]:
-                break
-            best.append((score, rowid))
-    finally:
-        cursor.close()
-    if not best:
-        return []
-    rowids = orjson.dumps([rowid for _, rowid in best]).decode()
-    ids = dict(conn.execute(_IDS, (rowids,)).fetchall())
-    ranked = sorted((score, ids[rowid], rowid) for score, rowid in best if rowid in ids)
-    return [(rowid, doc_id, score) for score, doc_id, rowid in ranked[offset:wanted]]
+def _seekable(query: SearchQuery) -> bool:
+    """Text with equality filters and no bounds: each match's typed row is looked up in
+    the count index of the query's shape, (collection, filters…) and its rowid, without
+    reading the row (a narrower b-tree than the rows', and no row for a match that fails
+    the filters)."""
+    equal = any(value is not None for value in query.where.values())
+    bounded = any(bounds != (None, None) for bounds in query.ranges.values())
+    return bool(query.words) and equal and not bounded
+
+
+Where = tuple[str, list[Any]]
+"""The typed conditions over ``r`` joined by AND, and their parameters."""
+Page = list[tuple[int, str, Any]]
+"""(rowid, document id, bm25 or None) of the page's rows, in order."""
+
+
+def _filtered_page(
+    conn: sqlite3.Connection,
+    query: SearchQuery,
+    layout: Layout,
+    where: Where,
+    counted: str,
+    paged: str,
+) -> tuple[Page, int]:
+    """Without text: count from the count index, page in the sort order of the page index."""
+    clause, params = where
+    count = f"SELECT COUNT(*) FROM faaskit_search_rows r{counted} WHERE {clause}"
+    total = conn.execute(count, params).fetchone()[0]
+    page = conn.execute(
+        f"SELECT r.rowid, r.doc_id, NULL FROM faaskit_search_rows r{paged} WHERE {clause}"
+        f"{typed_order(query, layout, 'r', None)} LIMIT ? OFFSET ?",
+        (*params, query.page_size, query.offset),
+    ).fetchall()
+    return page, int(total)
+
+
+def _text_page(
+    conn: sqlite3.Connection,
+    query: SearchQuery,
+    layout: Layout,
+    where: Where,
+    seek: str,
+    paged: str,
+) -> tuple[Page, int, dict[int, Sequence[Any]]]:
+    """With text: the page, the total, and the page's scores and snippets by rowid."""
+    clause, params = where
+    expression, plain = fts.match(conn, query.words)
+    # Text alone: when every full-text row is this collection's, the match counts itself,
+    # and by relevance ranks itself, without looking up each match's typed row for its
+    # collection.
+    alone = (
+        len(params) == 1  # the collection, no filter
+        and conn.execute(_OTHER_COLLECTION, (query.collection,) * 2).fetchone() is None
+    )
+    joined = (
+        f"{_TYPED_JOIN.format(index=seek)} WHERE faaskit_search MATCH ? AND {clause}",
+        [expression, *params],
+    )
+    if query.sort_field is not None:
+        page, total = _sorted_text(conn, query, layout, where, paged, expression, joined, alone)
+    elif alone:
+        page, total = fts.ranked_page(conn, expression, query.offset, query.page_size)
+    else:
+        page, total = _ranked_typed(conn, query, joined)
+    scored: dict[int, Sequence[Any]] = {}
+    if page:
+        # By relevance the page has its scores (bm25) already; sorted, not yet.
+        known = {row[0]: row[2] for row in page} if query.sort_field is None else None
+        rowids = [row[0] for row in page]
+        scored = fts.snippets(conn, expression, plain, len(query.text_fields), rowids, known)
+    return page, total, scored
+
+
+def _ranked_typed(conn: sqlite3.Connection, query: SearchQuery, joined: Where) -> tuple[Page, int]:
+    """By relevance (bm25, then id) among the matches that pass the filters: the best
+    few past the page's end are kept (no sort of every match), and when they are all
+    there are, they are the count too."""
+    source, params = joined
+    wanted = query.offset + query.page_size
+    limit = 2 * wanted + 16
+    rows = conn.execute(
+        f"SELECT r.rowid, r.doc_id, bm25(faaskit_search){source}"
+        f"{typed_order(query, {}, 'r', 'bm25(faaskit_search)')} LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    if len(rows) < limit:
+        return rows[query.offset : wanted], len(rows)
+    total = conn.execute(f"SELECT COUNT(*){source}", params).fetchone()[0]
+    return rows[query.offset : wanted], int(total)
+
+
+def _sorted_text(
+    conn: sqlite3.Connection,
+    query: SearchQuery,
+    layout: Layout,
+    where: Where,
+    paged: str,
+    expression: str,
+    joined: Where,
+    alone: bool,
+) -> tuple[Page, int]:
+    """In the sort field's order from the page index, each row looked up in the set of
+    matches (built once) until the page is full: no sort of every match. With filters
+    the set is the matches that pass them, listed by the count (a smaller set to build
+    than every match, and no second match)."""
+    clause, params = where
+    if alone:
+        total = int(conn.execute(_MATCH_COUNT, (expression,)).fetchone()[0])
+        matched, matched_params = _MATCHED, [expression]
+    else:
+        source, source_params = joined
+        counted = f"SELECT COUNT(*), json_group_array(r.rowid){source}"
+        total, rowids = conn.execute(counted, source_params).fetchone()
+        matched, matched_params = "SELECT value FROM json_each(?)", [rowids]
+    if not total:
+        return [], 0
+    page = conn.execute(
+        f"SELECT r.rowid, r.doc_id, NULL FROM faaskit_search_rows r{paged}"
+        f" WHERE {clause} AND r.rowid IN ({matched}){typed_order(query, layout, 'r', None)}"
+        " LIMIT ? OFFSET ?",
+        (*params, *matched_params, query.page_size, query.offset),
+    ).fetchall()
+    return page, int(total)
 
 
 def _documents(conn: sqlite3.Connection, collection: str, ids: list[str]) -> dict[str, Document]:
@@ -339,28 +391,6 @@ def _add_indexes(conn: sqlite3.Connection, *, indexes: list[tuple[str, list[str]
         conn.execute(
             f"CREATE INDEX IF NOT EXISTS {name} ON faaskit_search_rows ({', '.join(columns)})"
         )
-
-
-def _snippets(
-    conn: sqlite3.Connection,
-    match: str,
-    fields: int,
-    rowids: list[int],
-    scores: dict[int, Any] | None = None,
-) -> dict[int, Sequence[Any]]:
-    """The page's scores (unless ``scores`` has them) and snippets: each depends only on
-    its own row and the match, so they are the same as in a query over every match."""
-    rank = "" if scores is not None else ", bm25(faaskit_search)"
-    rows = conn.execute(
-        f"SELECT rowid{rank}, {_marks(fields)} FROM faaskit_search"
-        # ``+rowid``: not a constraint the full-text table sees, so the match is read once
-        # and the page's rows picked from it, instead of a new match per row.
-        " WHERE faaskit_search MATCH ? AND +rowid IN " + sql.in_list(len(rowids)),
-        (match, *rowids),
-    ).fetchall()
-    if scores is not None:
-        return {row[0]: (scores[row[0]], *row[1:]) for row in rows}
-    return {row[0]: row[1:] for row in rows}
 
 
 def _layout(conn: sqlite3.Connection, collection: str) -> dict[str, int] | None:
