@@ -75,7 +75,7 @@ def recorded(tmp_path: Path) -> str:
         try:
             rows = [record("get", 0.01 * n) for n in range(1, 21)]
             rows += [record("old", 0.1, ago=7200), record("pay", 0.3, outcome="error")]
-            await store.commit(WriteSet([RecordInvocations(rows)]))
+            await store.commit(WriteSet([RecordInvocations([r.row() for r in rows])]))
         finally:
             await store.close()
 

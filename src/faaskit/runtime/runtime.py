@@ -28,7 +28,6 @@ from faaskit.runtime.recorder import CpuTimed, InvocationRecorder, peak_memory, 
 from faaskit.runtime.unit_of_work import UnitOfWork
 from faaskit.secrets import Secrets
 from faaskit.store import Store, create_store
-from faaskit.store.protocol import InvocationRecord
 
 if TYPE_CHECKING:
     from faaskit.ratelimit import RateLimiter
@@ -257,10 +256,10 @@ class Runtime:
             self.metrics.record(function, outcome, seconds)
             if recorder is not None:
                 recorder.add(
-                    InvocationRecord(
+                    (
                         function,
                         ctx.trigger,
-                        self.now() - seconds,
+                        time.time() - seconds,
                         seconds,
                         timed.cpu if timed is not None else 0.0,
                         peak_memory(),

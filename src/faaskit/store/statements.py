@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from faaskit.errors import (
@@ -532,25 +533,11 @@ INVOCATIONS = f"SELECT {INVOCATION_COLUMNS} FROM faaskit_invocations WHERE start
 def _record_invocations(write: RecordInvocations) -> Iterator[Statement]:
     """Records as multi-row inserts (unchecked: a record has no key to conflict on), then
     the retention's delete. Names are text the app declared; the NUL rule holds anyway."""
-    records = write.records
-    for first in range(0, len(records), MESSAGES_PER_STATEMENT):
-        chunk = records[first : first + MESSAGES_PER_STATEMENT]
-        params: list[Any] = []
-        for r in chunk:
-            params += (
-                r.function,
-                r.trigger,
-                r.started_at,
-                r.duration,
-                r.cpu,
-                r.memory,
-                r.cold,
-                r.init_seconds,
-                r.outcome,
-            )
-        yield Statement(
-            RECORD_INVOCATIONS + _rows(INVOCATION_ROW, len(chunk)), tuple(params), rows=len(chunk)
-        )
+    rows = write.rows
+    for first in range(0, len(rows), MESSAGES_PER_STATEMENT):
+        chunk = rows[first : first + MESSAGES_PER_STATEMENT]
+        params = tuple(chain.from_iterable(chunk))
+        yield Statement(RECORD_INVOCATIONS + _rows(INVOCATION_ROW, len(chunk)), params)
     if write.prune_before is not None:
         yield Statement(PRUNE_INVOCATIONS, (write.prune_before,))
 
