@@ -106,8 +106,8 @@ async def test_each_invocation_leaves_its_record(runtime: Runtime) -> None:
     assert second.init_seconds is None  # warm: nothing to initialise
     assert all(before - 1 <= r.started_at <= time.time() for r in found)
     assert all(0 <= r.cpu <= r.duration + 0.01 for r in found)
-    # its CPU is its own 20 ms, not the 50 ms it waited
-    assert 0.015 <= spun.cpu < 0.045 and spun.duration >= 0.07
+    # its own steps' 20 ms (or more on a busy machine), not the 50 ms it waited
+    assert spun.duration >= 0.07 and 0.015 <= spun.cpu <= spun.duration - 0.045
     assert all(r.memory is None or r.memory > 1_000_000 for r in found)
     assert await runtime.store.get("things", "never") is None  # the refused unit: rolled back
     only = await runtime.store.invocations(function="write")
