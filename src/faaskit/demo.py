@@ -125,6 +125,7 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     for name in ("order", "stuck"):
         if name in sagas:
             _print_timeline(console, runtime, sagas[name])
+    _print_stats(console, runtime)
     failed = [s for s in steps if not s.ok]
     if failed:
         console.print(f"[red]{len(failed)} of {len(steps)} steps did not answer as expected[/]")
@@ -170,6 +171,26 @@ def _print_timeline(console: Any, runtime: Any, saga_id: str) -> None:
             Text(outcome[:48]),  # user text: never read as rich markup
         )
     console.print(table)
+
+
+def _print_stats(console: Any, runtime: Any) -> None:
+    """What the tour's invocations cost, as ``faaskit stats`` prints it (the busiest)."""
+    from faaskit.cli.stats import stats_table
+    from faaskit.observability.stats import summarize
+
+    async def records() -> Any:
+        if runtime.recorder is not None:
+            await runtime.recorder.flush()
+        return await runtime.store.invocations()
+
+    found = asyncio.run_coroutine_threadsafe(records(), runtime.loop).result(30)
+    if not found:
+        return
+    summaries = summarize(found)
+    shown = summaries[:12]
+    title = f"faaskit stats: the tour's {len(found)} invocations of {len(summaries)} functions"
+    more = " (the 12 busiest)" if len(summaries) > 12 else ""
+    console.print(stats_table(shown, title + more, compact=True))
 
 
 def _wait_for(server: Any, thread: threading.Thread) -> str:
