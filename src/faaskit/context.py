@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from faaskit.cqrs.streams import Aggregates, EventStore
     from faaskit.documents import Collection, CollectionSpec
     from faaskit.messaging import Duration
+    from faaskit.observability.business import InvocationMetricsView
     from faaskit.ratelimit import RateLimit
     from faaskit.runtime.runtime import Runtime
     from faaskit.runtime.unit_of_work import UnitOfWork
@@ -144,6 +145,17 @@ class Context:
         the data dir): ``ctx.secrets.get("webhook-secret")``, ``.require(name)``,
         ``.create(name, value)``. Read-only: the same store for every invocation."""
         return self._runtime.secrets
+
+    @property
+    def metrics(self) -> InvocationMetricsView:
+        """Business metrics: ``ctx.metrics.count("UserRegistrationSuccess", tags={"plan":
+        "pro"})``, ``.gauge(name, value)``, ``.timing(name, seconds)`` — on ``/metrics`` as
+        ``app_<name>``, and as CloudWatch EMF lines when ``FAASKIT_METRICS_EMF`` is set.
+        Tags are for a few values each (a plan, a region), never ids."""
+        from faaskit.observability.business import InvocationMetricsView
+
+        runtime = self._runtime
+        return InvocationMetricsView(runtime.metrics.business, self.function, runtime.emf)
 
     @property
     def request_id(self) -> str:

@@ -156,6 +156,10 @@ class InvocationMetrics:
         self.counters: dict[str, dict[str, int]] = {name: {} for name in COUNTERS}
         self.gauges: dict[str, dict[str, float]] = {name: {} for name in GAUGES}
         self.sagas = SagaMetrics()
+        from faaskit.observability.business import BusinessMetrics
+
+        self.business = BusinessMetrics()
+        """What handlers record through ``ctx.metrics``."""
         self._registry: Any = None
 
     def record(self, function: str, outcome: str, seconds: float) -> None:
@@ -219,6 +223,7 @@ class InvocationMetrics:
                 family.add_metric([value], count)
             yield family
         yield from self.sagas.collect()
+        yield from self.business.collect()
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

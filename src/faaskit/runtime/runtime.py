@@ -77,6 +77,10 @@ class Runtime:
         self._stopping = asyncio.Event()
         self._started = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        from faaskit.observability.business import EmfWriter
+
+        self.emf = EmfWriter.from_environment()
+        """Where ``ctx.metrics`` also go as CloudWatch EMF lines (``FAASKIT_METRICS_EMF``)."""
         self.recorder = InvocationRecorder.from_environment(self.store, self.now)
         """Keeps every invocation's record (None: ``FAASKIT_RECORDS=off``)."""
         self.init_seconds: float | None = None
@@ -254,6 +258,8 @@ class Runtime:
             ctx._events = ctx._aggregates = None
             seconds = time.perf_counter() - started
             self.metrics.record(function, outcome, seconds)
+            if self.emf is not None:
+                self.emf.flush(function)
             if recorder is not None:
                 recorder.add(
                     (
