@@ -15,6 +15,7 @@ from results_messaging import MessagingResults
 
 STARLETTE = "Starlette"
 FAASKIT = "faaskit"
+FAASKIT_NO_RECORDS = "faaskit, invocation records off"
 FASTAPI = "FastAPI"
 POWERTOOLS = "Powertools"
 RAW_ASGI = "raw ASGI (ceiling)"

@@ -48,6 +48,7 @@ import sagas
 import stores
 from results import (
     FAASKIT,
+    FAASKIT_NO_RECORDS,
     FASTAPI,
     POWERTOOLS,
     RAW_ASGI,
@@ -83,6 +84,7 @@ WORK = HERE / ".work"
 CONTENDERS = {  # name -> factory in servers.py; Starlette is the anchor
     STARLETTE: "starlette_hello",
     FAASKIT: "faaskit_hello",
+    FAASKIT_NO_RECORDS: "faaskit_hello_no_records",
     FASTAPI: "fastapi_hello",
     POWERTOOLS: "powertools_hello",
     RAW_ASGI: "raw_asgi_hello",

@@ -24,6 +24,14 @@ def faaskit_hello() -> Any:
     return _serve_faaskit(app)
 
 
+def faaskit_hello_no_records() -> Any:
+    """faaskit's hello with invocation records off: what records cost, beside it."""
+    import os
+
+    os.environ["FAASKIT_RECORDS"] = "off"
+    return faaskit_hello()
+
+
 def faaskit_items() -> Any:
     import uuid
 
