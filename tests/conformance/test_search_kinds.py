@@ -229,5 +229,52 @@ async def test_each_kind_answers_what_the_documents_say(store: Store, backend_ur
     assert len(checked) == 11
 
 
+def scored(page: SearchPage) -> tuple[int, list[str], list[dict[str, str]], list[Any]]:
+    return (*answer(page), [hit.score for hit in page.items])
+
+
 def ids_of(documents: dict[str, dict[str, Any]], query: SearchQuery) -> list[str]:
     return [id for id, data in documents.items() if _passes(data, query)]
+
+
+async def test_a_bulk_load_has_its_segments_merged_and_answers_the_same(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many small commits leave the full-text index in many segments; the first search
+    after them merges those into one, and every kind answers as the documents say,
+    before and after."""
+    import sqlite3
+
+    from faaskit.store import create_store, sqlite_search
+
+    path = tmp_path / "bulk.db"
+    store = create_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        documents = corpus()
+        writes = [
+            InsertDocument(COLLECTION, id, data, [], "2026-04-01", None, SPEC.texts(data))
+            for id, data in documents.items()
+        ]
+        for start in range(0, len(writes), 10):  # 60 commits, a segment each
+            await store.commit(WriteSet(writes[start : start + 10]))
+
+        def segments() -> int:
+            with sqlite3.connect(path) as conn:
+                query = "SELECT count(DISTINCT segid) FROM faaskit_search_idx"
+                return int(conn.execute(query).fetchone()[0])
+
+        before = segments()
+        assert before > sqlite_search.MAX_SEGMENTS
+        monkeypatch.setattr(sqlite_search, "MERGE_AFTER_ROWS", 10 * CORPUS)  # not yet
+        first = [scored(await store.search(query)) for _, query in kinds(random.Random(2))]
+        assert segments() == before
+        monkeypatch.setattr(sqlite_search, "MERGE_AFTER_ROWS", CORPUS // 2)
+        second = [scored(await store.search(query)) for _, query in kinds(random.Random(2))]
+        assert segments() == 1
+        assert first == second  # scores too, to the last bit
+        for (_, query), got in zip(kinds(random.Random(2)), second, strict=True):
+            want = expected(documents, query)
+            assert got[:3] == (want.total, want.ids, want.highlights), query
+    finally:
+        await store.close()

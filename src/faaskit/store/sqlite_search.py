@@ -81,6 +81,10 @@ _TYPED_JOIN = " FROM faaskit_search s CROSS JOIN faaskit_search_rows r{index} ON
 _DOCUMENTS = " FROM faaskit_documents d"
 _MATCHED = "SELECT rowid FROM faaskit_search WHERE faaskit_search MATCH ?"
 _MATCH_COUNT = "SELECT COUNT(*) FROM faaskit_search WHERE faaskit_search MATCH ?"
+_LISTED = "SELECT value FROM json_each(?)"
+# Rows ever given a full-text key (AUTOINCREMENT: it only grows), and the index's segments.
+_WRITTEN = "SELECT max(rowid) FROM faaskit_search_keys"
+_SEGMENTS = "SELECT count(DISTINCT segid) FROM faaskit_search_idx"
 _OTHER_COLLECTION = (
     "SELECT 1 FROM faaskit_search_keys WHERE collection < ? OR collection > ? LIMIT 1"
 )
@@ -142,10 +146,28 @@ class SQLiteSearch:
         known[collection] = layout
 
     async def search(self, query: SearchQuery) -> SearchPage:
+        if query.words:
+            await self._merge_segments()
         layout = await self._typed_layout(query)
         if layout is None:
             return self._search_documents(query)
         return await self._search_typed(query, layout)
+
+    async def _merge_segments(self) -> None:
+        """After a bulk load the full-text index is many segments (each commit writes one,
+        and FTS5 merges them only gradually), and every term of a query is looked up in
+        each: when the table had a fifth more rows written since this process last
+        looked, and has more than :data:`MAX_SEGMENTS` segments, the writer merges them
+        into one (FTS5's optimize: the same rows, terms and statistics, so the same
+        answers; about a third of a second per 100,000 short documents, once)."""
+        written = self.reader.execute(_WRITTEN).fetchone()[0] or 0
+        seen: int = self.__dict__.get("_search_written", 0)
+        if written < max(MERGE_AFTER_ROWS, seen + seen // 5):
+            return
+        self.__dict__["_search_written"] = written
+        segments = self.reader.execute(_SEGMENTS).fetchone()[0]
+        if segments > MAX_SEGMENTS:
+            await self._write(_optimize)
 
     async def _typed_layout(self, query: SearchQuery) -> Layout | None:
         """The typed columns this query can use, or None: answer it from the documents
@@ -284,25 +306,32 @@ def _text_page(
     paged: str,
 ) -> tuple[Page, int, dict[int, Sequence[Any]]]:
     """With text: the page, the total, and the page's scores and snippets by rowid."""
-    clause, params = where
     expression, plain = fts.match(conn, query.words)
     # Text alone: when every full-text row is this collection's, the match counts itself,
     # and by relevance ranks itself, without looking up each match's typed row for its
     # collection.
     alone = (
-        len(params) == 1  # the collection, no filter
+        len(where[1]) == 1  # the collection, no filter
         and conn.execute(_OTHER_COLLECTION, (query.collection,) * 2).fetchone() is None
     )
-    joined = (
-        f"{_TYPED_JOIN.format(index=seek)} WHERE faaskit_search MATCH ? AND {clause}",
-        [expression, *params],
-    )
-    if query.sort_field is not None:
-        page, total = _sorted_text(conn, query, layout, where, paged, expression, joined, alone)
-    elif alone:
+    if alone and query.sort_field is None:
         page, total = fts.ranked_page(conn, expression, query.offset, query.page_size)
+    elif alone:
+        total = int(conn.execute(_MATCH_COUNT, (expression,)).fetchone()[0])
+        page = _sorted(conn, query, layout, where, paged, _MATCHED, expression) if total else []
     else:
-        page, total = _ranked_typed(conn, query, joined)
+        total, passing = _passing(conn, expression, where, seek)
+        if not total:
+            page = []
+        elif query.sort_field is None:
+            page = conn.execute(
+                f"SELECT s.rowid, r.doc_id, bm25(faaskit_search){_TYPED_JOIN.format(index='')}"
+                " WHERE faaskit_search MATCH ? AND +s.rowid IN (SELECT value FROM json_each(?))"
+                f"{typed_order(query, layout, 'r', 'bm25(faaskit_search)')} LIMIT ? OFFSET ?",
+                (expression, passing, query.page_size, query.offset),
+            ).fetchall()
+        else:
+            page = _sorted(conn, query, layout, where, paged, _LISTED, passing)
     scored: dict[int, Sequence[Any]] = {}
     if page:
         # By relevance the page has its scores (bm25) already; sorted, not yet.
@@ -312,56 +341,46 @@ def _text_page(
     return page, total, scored
 
 
-def _ranked_typed(conn: sqlite3.Connection, query: SearchQuery, joined: Where) -> tuple[Page, int]:
-    """By relevance (bm25, then id) among the matches that pass the filters: the best
-    few past the page's end are kept (no sort of every match), and when they are all
-    there are, they are the count too."""
-    source, params = joined
-    wanted = query.offset + query.page_size
-    limit = 2 * wanted + 16
-    rows = conn.execute(
-        f"SELECT r.rowid, r.doc_id, bm25(faaskit_search){source}"
-        f"{typed_order(query, {}, 'r', 'bm25(faaskit_search)')} LIMIT ?",
-        (*params, limit),
-    ).fetchall()
-    if len(rows) < limit:
-        return rows[query.offset : wanted], len(rows)
-    total = conn.execute(f"SELECT COUNT(*){source}", params).fetchone()[0]
-    return rows[query.offset : wanted], int(total)
+def _passing(conn: sqlite3.Connection, expression: str, where: Where, seek: str) -> tuple[int, str]:
+    """How many matches pass the filters, and their rowids (a JSON array). With an index
+    that lists the rows passing the filters in rowid order (equality filters: the count
+    index of the query's shape), the match and that list are merged as two sorted lists;
+    else each match's typed row is looked up by its rowid."""
+    clause, params = where
+    if seek:
+        passing = (
+            f"SELECT rowid FROM faaskit_search WHERE faaskit_search MATCH ? INTERSECT"
+            f" SELECT r.rowid FROM faaskit_search_rows r{seek} WHERE {clause} ORDER BY 1"
+        )
+        found = f"SELECT COUNT(*), json_group_array(rowid) FROM ({passing})"
+    else:
+        found = (
+            f"SELECT COUNT(*), json_group_array(r.rowid){_TYPED_JOIN.format(index='')}"
+            f" WHERE faaskit_search MATCH ? AND {clause}"
+        )
+    total, rowids = conn.execute(found, (expression, *params)).fetchone()
+    return int(total), str(rowids)
 
 
-def _sorted_text(
+def _sorted(
     conn: sqlite3.Connection,
     query: SearchQuery,
     layout: Layout,
     where: Where,
     paged: str,
-    expression: str,
-    joined: Where,
-    alone: bool,
-) -> tuple[Page, int]:
+    matched: str,
+    param: str,
+) -> Page:
     """In the sort field's order from the page index, each row looked up in the set of
-    matches (built once) until the page is full: no sort of every match. With filters
-    the set is the matches that pass them, listed by the count (a smaller set to build
-    than every match, and no second match)."""
+    matches (``matched`` with its one parameter, built once) until the page is full: no
+    sort of every match."""
     clause, params = where
-    if alone:
-        total = int(conn.execute(_MATCH_COUNT, (expression,)).fetchone()[0])
-        matched, matched_params = _MATCHED, [expression]
-    else:
-        source, source_params = joined
-        counted = f"SELECT COUNT(*), json_group_array(r.rowid){source}"
-        total, rowids = conn.execute(counted, source_params).fetchone()
-        matched, matched_params = "SELECT value FROM json_each(?)", [rowids]
-    if not total:
-        return [], 0
-    page = conn.execute(
+    return conn.execute(
         f"SELECT r.rowid, r.doc_id, NULL FROM faaskit_search_rows r{paged}"
         f" WHERE {clause} AND r.rowid IN ({matched}){typed_order(query, layout, 'r', None)}"
         " LIMIT ? OFFSET ?",
-        (*params, *matched_params, query.page_size, query.offset),
+        (*params, param, query.page_size, query.offset),
     ).fetchall()
-    return page, int(total)
 
 
 def _documents(conn: sqlite3.Connection, collection: str, ids: list[str]) -> dict[str, Document]:
@@ -375,8 +394,16 @@ def _documents(conn: sqlite3.Connection, collection: str, ids: list[str]) -> dic
     return {row[1]: Document(row[0], row[1], orjson.loads(row[2]), *row[3:6]) for row in rows}
 
 
+MAX_SEGMENTS = 8
+"""Segments of the full-text index past which a search after a bulk load merges them."""
+MERGE_AFTER_ROWS = 1_000
+"""Full-text rows written before their segments are worth merging."""
 MAX_SHAPE_INDEXES = 16
 """Indexes of query shapes on faaskit_search_rows, across collections (each costs writes)."""
+
+
+def _optimize(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO faaskit_search (faaskit_search) VALUES ('optimize')")
 
 
 def _index_names(conn: sqlite3.Connection) -> set[str]:
