@@ -92,6 +92,7 @@ class Context:
         "headers",
         "invocation_id",
         "principal",
+        "span",
         "startup_seconds",
         "step",
         "trigger",
@@ -127,6 +128,9 @@ class Context:
         self.cold_start = False
         self.startup_seconds: float | None = None
         self.deadline: float | None = None
+        self.span: Any = None
+        """The invocation's OpenTelemetry span when tracing is on (``FAASKIT_TRACING``):
+        ``ctx.span.set_attribute("order.id", order_id)``; None otherwise."""
         self.step: StepRun | None = None
         """Inside a saga step or compensation: which, the attempt, the completion token."""
 
@@ -141,9 +145,16 @@ class Context:
 
     @property
     def secrets(self) -> Secrets:
-        """The app's secrets, looked up by name (the environment first, then a file under
-        the data dir): ``ctx.secrets.get("webhook-secret")``, ``.require(name)``,
-        ``.create(name, value)``. Read-only: the same store for every invocation."""
+        """The app's secrets, looked up by name through the providers ``FAASKIT_SECRETS``
+        names (by default the environment, then a file under the data dir)::
+
+            key = ctx.secrets["stripe"]          # SecretNotFoundError (a KeyError) if unset
+            hook = ctx.secrets.get("webhook-secret", None)
+            db = ctx.secrets.json("shop/db")     # a JSON object secret as a dict
+
+        ``.create(name, value)`` stores a development default. The same store for every
+        invocation; remote values are kept ``FAASKIT_SECRETS_TTL`` seconds, then read again
+        (rotation); every value read is hidden from logs and stored errors."""
         return self._runtime.secrets
 
     @property
@@ -238,10 +249,19 @@ class Context:
             causation_id=self.invocation_id,
             ttl=ttl,
             delay=delay,
-            headers=headers,
+            headers=self._traced(headers),
         )
         self._uow.add(write)
         return write.message.id
+
+    def _traced(self, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        """``headers`` with this invocation's span as ``traceparent`` when tracing is on."""
+        tracing = self._runtime.tracing
+        if tracing is None or self.span is None:
+            return headers
+        traced = dict(headers or {})
+        tracing.inject(traced)
+        return traced
 
     def schedule(
         self,
@@ -263,6 +283,7 @@ class Context:
             task_id=task_id,
             correlation_id=self.correlation_id,
             causation_id=self.invocation_id,
+            headers=self._traced(None),
         )
         self._uow.add(write)
         return write.message.id

@@ -95,6 +95,7 @@ def scheduling(
     task_id: str | None,
     correlation_id: str | None,
     causation_id: str | None,
+    headers: Mapping[str, str] | None = None,
 ) -> PublishMessage:
     """A one-off task run at ``at`` or after ``delay``; a ``task_id`` already used is dropped."""
     declared = _task(app, task)
@@ -107,6 +108,7 @@ def scheduling(
         id=task_id or new_message_id(),
         topic=declared.target,
         data=jsonable(payload),
+        headers=dict(headers or {}),
         correlation_id=correlation_id,
         causation_id=causation_id,
         published_at=now,

@@ -80,6 +80,10 @@ class Runtime:
         from faaskit.observability.business import EmfWriter
 
         self.emf = EmfWriter.from_environment()
+        from faaskit.observability.tracing import Tracing
+
+        self.tracing = Tracing.from_environment(app.name)
+        """Spans of every invocation, when ``FAASKIT_TRACING`` is set (None: off)."""
         """Where ``ctx.metrics`` also go as CloudWatch EMF lines (``FAASKIT_METRICS_EMF``)."""
         self.recorder = InvocationRecorder.from_environment(self.store, self.now)
         """Keeps every invocation's record (None: ``FAASKIT_RECORDS=off``)."""
@@ -134,6 +138,8 @@ class Runtime:
             self._running = []
             await self.store.close()
             self._started = False
+            if self.tracing is not None:  # spans batched for export leave now
+                self.tracing.provider.force_flush()
 
     @property
     def limiter(self) -> RateLimiter:
@@ -207,6 +213,8 @@ class Runtime:
         Rendering happens before the commit, so a result that cannot be rendered leaves
         nothing written. Any exception discards every write.
         """
+        if self.tracing is not None and ctx.span is None:
+            return await self._traced(ctx, handler, arguments, render)
         function = ctx.function
         cold = ctx.cold_start
         if function not in self._warm:
@@ -274,6 +282,41 @@ class Runtime:
                         outcome,
                     )
                 )
+
+    async def _traced(
+        self,
+        ctx: Context,
+        handler: Callable[..., Any],
+        arguments: Mapping[str, Any],
+        render: Callable[[Any], R],
+    ) -> R:
+        """:meth:`invoke` inside the invocation's span (``ctx.span``)."""
+        assert self.tracing is not None
+        attributes = {
+            "faaskit.function": ctx.function,
+            "faaskit.trigger": ctx.trigger,
+            "faaskit.invocation_id": ctx.invocation_id,
+            "faaskit.correlation_id": ctx.correlation_id,
+        }
+        if ctx.step is not None:
+            attributes["faaskit.saga_id"] = ctx.step.saga_id
+            attributes["faaskit.saga_phase"] = ctx.step.phase
+        with self.tracing.span(ctx.function, ctx.trigger, ctx.headers, attributes) as span:
+            ctx.span = span
+            try:
+                result = await self.invoke(ctx, handler, arguments, render)
+            except BaseException as error:
+                if not isinstance(error, FaaskitError) or error.status >= 500:
+                    span.record_exception(error)
+                    span.set_attribute("faaskit.outcome", "error")
+                    from opentelemetry.trace import Status, StatusCode
+
+                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                else:
+                    span.set_attribute("faaskit.outcome", "client_error")
+                raise
+            span.set_attribute("faaskit.outcome", "success")
+            return result
 
     def _inject_fault(self, function: str) -> None:
         remaining, error = self._faults.get(function, (0, None))

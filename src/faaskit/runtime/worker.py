@@ -309,6 +309,7 @@ class Worker:
             handler.name,
             f"{message.id}:{handler.name}",
             correlation_id=message.correlation_id,
+            headers=message.headers,  # a traceparent among them continues its trace
             trigger=handler.kind,
         )
         try:
@@ -462,9 +463,11 @@ def _error_record(delivery: Delivery, error: BaseException, now: float) -> dict[
         text = "TimeoutError: the handler did not finish within its timeout"
     else:
         text = f"{type(error).__name__}: {error}"
+    from faaskit.secrets.redaction import redact  # stored and shown: no secret values
+
     return {
         "attempt": delivery.attempt,
         "at": now,
-        "error": text,
-        "traceback": "".join(traceback.format_exception(error)),
+        "error": redact(text),
+        "traceback": redact("".join(traceback.format_exception(error))),
     }
