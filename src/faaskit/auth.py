@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from faaskit.secrets import Secrets
 
-__all__ = ["JWTAuth", "Principal", "TokenIssuer", "TokenVerifier"]
+__all__ = ["JWTAuth", "Principal", "SigningKey", "TokenIssuer", "TokenVerifier"]
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -110,12 +110,17 @@ class TokenVerifier:
         self._jwt = jwt
         self.config = config
         self.algorithms = _allowed_algorithms(config.algorithms)
-        self.hmac_key = _hmac_key(config, secrets) if self.algorithms & HMAC_ALGORITHMS else None
+        self._signing = SigningKey(config, secrets) if self.algorithms & HMAC_ALGORITHMS else None
         self.public_keys = _public_keys(config) if self.algorithms & ASYMMETRIC_ALGORITHMS else {}
         if self.algorithms & ASYMMETRIC_ALGORITHMS and not self.public_keys:
             raise ConfigurationError(
                 "RS/ES/PS algorithms are allowed but no public_key or jwks_file is configured"
             )
+
+    @property
+    def hmac_key(self) -> bytes | None:
+        """The HS key tokens are verified with now (None without an HS algorithm)."""
+        return None if self._signing is None else self._signing.current()
 
     def verify(self, authorization: str | None) -> Principal:
         """The principal of a valid token; AuthError (401) for anything else."""
@@ -133,21 +138,27 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:
             raise AuthError(f"token algorithm {algorithm!r} is not accepted", invalid_token=True)
-        key = self._key_for(algorithm, header.get("kid"))
+        keys = self._keys_for(algorithm, header.get("kid"))
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=self.config.audience,
-                issuer=self.config.issuer,
-                leeway=self.config.leeway,
-                options={
-                    "require": ["exp"],
-                    "verify_aud": self.config.audience is not None,
-                    "verify_iss": self.config.issuer is not None,
-                },
-            )
+            for index, key in enumerate(keys):
+                try:
+                    claims: dict[str, Any] = jwt.decode(
+                        token,
+                        key,
+                        algorithms=[algorithm],
+                        audience=self.config.audience,
+                        issuer=self.config.issuer,
+                        leeway=self.config.leeway,
+                        options={
+                            "require": ["exp"],
+                            "verify_aud": self.config.audience is not None,
+                            "verify_iss": self.config.issuer is not None,
+                        },
+                    )
+                    break
+                except jwt.InvalidSignatureError:
+                    if index == len(keys) - 1:
+                        raise  # the key before a rotation is the only other one tried
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired", invalid_token=True) from None
         except jwt.ImmatureSignatureError:
@@ -172,9 +183,13 @@ class TokenVerifier:
             raise AuthError("token has no subject", invalid_token=True)
         return Principal(subject, _scopes(claims), claims)
 
-    def _key_for(self, algorithm: str, kid: Any) -> Any:
+    def _keys_for(self, algorithm: str, kid: Any) -> list[Any]:
         if algorithm in HMAC_ALGORITHMS:
-            return self.hmac_key
+            assert self._signing is not None  # an HS algorithm is accepted: there is a key
+            return self._signing.keys()
+        return [self._key_for(algorithm, kid)]
+
+    def _key_for(self, algorithm: str, kid: Any) -> Any:
         if kid in self.public_keys:
             key = self.public_keys[kid]
         elif len(self.public_keys) == 1 and None in self.public_keys:
@@ -197,8 +212,13 @@ class TokenIssuer:
         if not algorithms:
             raise ConfigurationError("minting tokens needs an HS algorithm in JWTAuth.algorithms")
         self.algorithm = algorithms[0]
-        self.key = _hmac_key(config, secrets)
+        self._signing = SigningKey(config, secrets)
         self.config = config
+
+    @property
+    def key(self) -> bytes:
+        """The HS key tokens are signed with now."""
+        return self._signing.current()
 
     def mint(
         self,
@@ -223,7 +243,7 @@ class TokenIssuer:
             payload.setdefault("iss", self.config.issuer)
         if self.config.audience:
             payload.setdefault("aud", self.config.audience)
-        return jwt.encode(payload, self.key, algorithm=self.algorithm)
+        return jwt.encode(payload, self._signing.current(), algorithm=self.algorithm)
 
 
 def _allowed_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
@@ -238,8 +258,68 @@ def _allowed_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
     return allowed
 
 
-def _hmac_key(config: JWTAuth, secrets: Secrets) -> bytes:
-    key = config.secret or secrets.get(SIGNING_KEY_SECRET)
+class SigningKey:
+    """The HS key: ``JWTAuth.secret``, else the app secret ``jwt-signing-key`` read through
+    the app's secrets (the chain ``FAASKIT_SECRETS`` names) when it is built, and again
+    at most every :data:`KEY_RECHECK` seconds, so a rotated key is picked up (after the
+    secrets' TTL for a remote provider). Tokens signed with the key before a rotation
+    are still accepted for ``token_ttl`` plus ``leeway`` seconds: they were valid when
+    minted. A rotated key that is too short is refused (logged) and the old one kept."""
+
+    def __init__(self, config: JWTAuth, secrets: Secrets) -> None:
+        self.config = config
+        self.secrets = secrets
+        self._text = config.secret or _configured_key(config, secrets)
+        self._key = _checked_key(self._text)
+        self._previous: bytes | None = None
+        self._previous_until = 0.0
+        self._checked = time.monotonic()
+        if config.secret:
+            from faaskit.secrets.redaction import register
+
+            register(config.secret)  # not read through the secrets: register it here
+
+    def current(self) -> bytes:
+        if self.config.secret:
+            return self._key
+        now = time.monotonic()
+        if now >= self._checked + KEY_RECHECK:
+            self._checked = now
+            text = self.secrets.get(SIGNING_KEY_SECRET)
+            if text is not None and text != self._text:
+                self._rotate(text, now)
+        return self._key
+
+    def keys(self) -> list[bytes]:
+        """The current key, then the one before a rotation while tokens it signed live."""
+        key = self.current()
+        if self._previous is not None and time.monotonic() < self._previous_until:
+            return [key, self._previous]
+        return [key]
+
+    def _rotate(self, text: str, now: float) -> None:
+        try:
+            key = _checked_key(text)
+        except ConfigurationError as error:
+            import logging
+
+            logging.getLogger("faaskit.auth").error("%s: the key in use is kept", error.detail)
+            return
+        self._previous, self._previous_until = self._key, now + _grace(self.config)
+        self._text, self._key = text, key
+
+
+KEY_RECHECK = 1.0
+"""At most how often (seconds) the signing key is looked up again: cheap for a local
+provider, and a remote one answers from the secrets' cache within its TTL."""
+
+
+def _grace(config: JWTAuth) -> float:
+    return config.token_ttl + config.leeway
+
+
+def _configured_key(config: JWTAuth, secrets: Secrets) -> str:
+    key = secrets.get(SIGNING_KEY_SECRET)
     if key is None:
         if os.environ.get("FAASKIT_ENV") == "production":
             raise ConfigurationError(
@@ -249,6 +329,10 @@ def _hmac_key(config: JWTAuth, secrets: Secrets) -> bytes:
         from secrets import token_urlsafe
 
         key = secrets.create(SIGNING_KEY_SECRET, token_urlsafe(48))
+    return key
+
+
+def _checked_key(key: str) -> bytes:
     encoded = key.encode()
     if len(encoded) < MIN_HMAC_KEY_BYTES:
         raise ConfigurationError(

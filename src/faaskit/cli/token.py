@@ -26,7 +26,7 @@ def token(
     from faaskit.secrets import Secrets
 
     config = load_app(app).auth if app else JWTAuth()
-    issuer = TokenIssuer(config, Secrets(Settings.load().secrets_dir))
+    issuer = TokenIssuer(config, Secrets.from_settings(Settings.load()))
     sys.stdout.write(issuer.mint(sub, scope.split(), ttl=parse_duration(ttl)) + "\n")
 
 

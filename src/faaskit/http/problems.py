@@ -16,6 +16,7 @@ from faaskit.errors import (
     ValidationError,
 )
 from faaskit.http.headers import PROBLEM_MEDIA_TYPE
+from faaskit.secrets.redaction import redact
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "PROBLEM_SCHEMA", "problem"]
 
@@ -63,7 +64,7 @@ def problem(
         "type": "about:blank",
         "title": error.title,
         "status": error.status,
-        "detail": error.detail,
+        "detail": redact(error.detail),  # an error's text may quote a secret
         "instance": instance,
         "request_id": request_id,
     }

@@ -1,4 +1,7 @@
-"""JSON log lines: one object per line, with the invocation's fields at the top level."""
+"""JSON log lines: one object per line, with the invocation's fields at the top level.
+
+Every line is redacted: a secret value faaskit has read (:mod:`faaskit.secrets.redaction`)
+shows as ``***`` in the message, the fields and the traceback."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JSONFormatter", "configure_logging", "invocation_logger"]
+from faaskit.secrets.redaction import redactor
+
+__all__ = ["JSONFormatter", "RedactingFilter", "configure_logging", "invocation_logger"]
 
 LOGGER = "faaskit"
 
@@ -29,7 +34,35 @@ class JSONFormatter(logging.Formatter):
             line.update(fields)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        if not redactor:
+            return orjson.dumps(line, default=str).decode()
+        # before encoding (a value with a quote or a backslash changes when encoded), then
+        # the encoded line too (values nested in fields, rendered by default=str)
+        for key, value in line.items():
+            if isinstance(value, str):
+                line[key] = redactor.redact(value)
+        return redactor.redact(orjson.dumps(line, default=str).decode())
+
+
+class RedactingFilter(logging.Filter):
+    """Hides secret values from records that go to handlers of your own (faaskit's
+    JSON lines are redacted already)::
+
+        handler.addFilter(RedactingFilter())
+
+    The message is rendered and redacted in place, and a traceback formatted and
+    redacted into ``exc_text``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if redactor:
+            record.msg, record.args = redactor.redact(record.getMessage()), None
+            if record.exc_info:
+                # a standard Formatter prints exc_text when it is set
+                record.exc_text = redactor.redact(_FORMATTER.formatException(record.exc_info))
+        return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 class _InvocationAdapter(logging.LoggerAdapter[logging.Logger]):

@@ -60,7 +60,7 @@ class Runtime:
         self.settings = settings or Settings.load()
         self.store = store or create_store(self.settings.database_url)
         self.clock = clock or SystemClock()
-        self.secrets = Secrets(self.settings.secrets_dir)
+        self.secrets = Secrets.from_settings(self.settings, clock=self.now)
         self.metrics = InvocationMetrics()
         self._verifier: TokenVerifier | None = None
         self._issuer: TokenIssuer | None = None

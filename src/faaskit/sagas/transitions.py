@@ -29,6 +29,7 @@ from faaskit.sagas.state import (
     StepState,
     UndoState,
 )
+from faaskit.secrets.redaction import redact
 
 if TYPE_CHECKING:
     from faaskit.context import Context
@@ -63,9 +64,10 @@ def token_saga_id(token: str) -> str | None:
 
 
 def describe(error: BaseException, timeout: float | None = None) -> str:
+    """The text a saga keeps of an attempt's error (secret values redacted)."""
     if isinstance(error, TimeoutError):
         return f"TimeoutError: the step did not finish within {timeout}s"
-    return f"{type(error).__name__}: {error}"
+    return redact(f"{type(error).__name__}: {error}")
 
 
 def checked_json(value: Any) -> Any:
@@ -231,6 +233,7 @@ class Transition:
     ) -> None:
         """Step ``index`` failed (or was cancelled): record why, compensate the rest."""
         step = self.state.steps[index]
+        reason = redact(reason)  # a StepFailed's or fail_step's own words may quote a secret
         step.status, step.error, step.finished_at = status, reason, self.now
         if kind in ATTEMPT_FAILURES:
             self.failed_attempt(step, step.attempts, reason, None)
