@@ -14,6 +14,7 @@ from typing import Any
 __all__ = ["BUCKETS", "COUNTERS", "SAGA_BUCKETS", "InvocationMetrics", "SagaMetrics"]
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+INIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
 
 COUNTERS = {
@@ -25,6 +26,12 @@ COUNTERS = {
 
 GAUGES = {
     "faaskit_projection_lag": ("Events in the log not yet applied by a projection", "projection"),
+    "faaskit_queue_depth": ("Deliveries waiting (due or not) per target", "target"),
+    "faaskit_queue_oldest_age_seconds": (
+        "Age of the oldest message a target has not handled yet",
+        "target",
+    ),
+    "faaskit_dead_letters_waiting": ("Dead letters in the store per target", "target"),
 }
 
 
@@ -153,6 +160,9 @@ class InvocationMetrics:
         self.invocations: dict[tuple[str, str], int] = {}
         self.durations: dict[str, _Durations] = {}
         self.cold_starts: dict[str, int] = {}
+        self.errors: dict[tuple[str, str], int] = {}
+        """(function, exception class) → failed invocations (class names are code: bounded)."""
+        self.init: dict[str, _Durations] = {}
         self.counters: dict[str, dict[str, int]] = {name: {} for name in COUNTERS}
         self.gauges: dict[str, dict[str, float]] = {name: {} for name in GAUGES}
         self.sagas = SagaMetrics()
@@ -185,6 +195,29 @@ class InvocationMetrics:
     def cold_start(self, function: str) -> None:
         self.cold_starts[function] = self.cold_starts.get(function, 0) + 1
 
+    def error(self, function: str, error: BaseException) -> None:
+        key = (function, type(error).__name__)
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+    def initialised(self, function: str, seconds: float) -> None:
+        """A cold invocation's initialisation time (the process's start, or the platform's)."""
+        durations = self.init.get(function)
+        if durations is None:
+            durations = self.init[function] = _Durations(len(INIT_BUCKETS))
+        durations.counts[bisect_left(INIT_BUCKETS, seconds)] += 1
+        durations.total += seconds
+
+    def backlog(self, rows: list[tuple[str, int, float | None, int]], now: float) -> None:
+        """The store's queue gauges (:meth:`Store.backlog`); targets gone drop out."""
+        depth, age, dead = ({} for _ in range(3))
+        for target, pending, oldest, buried in rows:
+            depth[target] = float(pending)
+            age[target] = max(0.0, now - oldest) if oldest is not None else 0.0
+            dead[target] = float(buried)
+        self.gauges["faaskit_queue_depth"] = depth
+        self.gauges["faaskit_queue_oldest_age_seconds"] = age
+        self.gauges["faaskit_dead_letters_waiting"] = dead
+
     def collect(self) -> Iterator[Any]:
         """Prometheus metric families (the registry calls this on every scrape)."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -212,6 +245,21 @@ class InvocationMetrics:
         for function, count in sorted(self.cold_starts.items()):
             cold.add_metric([function], count)
         yield cold
+        errors = CounterMetricFamily(
+            "faaskit_invocation_errors",
+            "Failed invocations by function and exception class",
+            labels=["function", "error"],
+        )
+        for (function, error), count in sorted(self.errors.items()):
+            errors.add_metric([function, error], count)
+        yield errors
+        yield _histogram(
+            "faaskit_init_seconds",
+            "Initialisation before a function's first invocation in a process (cold starts)",
+            ["function"],
+            self.init,
+            INIT_BUCKETS,
+        )
         for name, (help_text, label) in GAUGES.items():
             gauge = GaugeMetricFamily(name, help_text, labels=[label])
             for value, amount in sorted(self.gauges[name].items()):

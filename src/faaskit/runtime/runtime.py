@@ -8,6 +8,7 @@ writes when it returns, drops them when it raises, and records metrics either wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -107,6 +108,8 @@ class Runtime:
         services = list(self._services)
         if self.recorder is not None:
             services.append(self.recorder.run)
+        if self.app.subscriptions or self.app.tasks or self.app.crons:
+            services.append(self._watch_backlog)
         self._running = [asyncio.create_task(service(self._stopping)) for service in services]
         if self.init_seconds is None:
             self.init_seconds = process_age()
@@ -259,6 +262,10 @@ class Runtime:
             return rendered
         except FaaskitError as error:
             outcome = "client_error" if error.status < 500 else "error"
+            self.metrics.error(function, error)
+            raise
+        except BaseException as error:
+            self.metrics.error(function, error)
             raise
         finally:
             # The cached event store and aggregates refer back to the context: dropped
@@ -268,6 +275,9 @@ class Runtime:
             self.metrics.record(function, outcome, seconds)
             if self.emf is not None:
                 self.emf.flush(function)
+            initialised = (ctx.startup_seconds or self.init_seconds) if cold else None
+            if initialised is not None:
+                self.metrics.initialised(function, initialised)
             if recorder is not None:
                 recorder.add(
                     (
@@ -278,10 +288,21 @@ class Runtime:
                         timed.cpu if timed is not None else 0.0,
                         peak_memory(),
                         cold,
-                        (ctx.startup_seconds or self.init_seconds) if cold else None,
+                        initialised,
                         outcome,
                     )
                 )
+
+    async def _watch_backlog(self, stop: asyncio.Event) -> None:
+        """Keep the queue gauges (depth, oldest message's age, dead letters per target)
+        current: the store is asked every BACKLOG_INTERVAL seconds, not on every scrape."""
+        while not stop.is_set():
+            try:
+                self.metrics.backlog(await self.store.backlog(), self.now())
+            except Exception:  # the store is down: the gauges keep their last values
+                logger.debug("reading the backlog failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), BACKLOG_INTERVAL)
 
     async def _traced(
         self,
@@ -349,6 +370,8 @@ class _ThreadCpu:
             self.cpu = time.thread_time() - started
 
 
+BACKLOG_INTERVAL = 15.0
+"""Seconds between readings of the store's queues for the metrics."""
 COMMITTED = ":committed"
 """The suffix of the fault point right after a function's commit."""
 

@@ -192,6 +192,12 @@ class PostgresMessages:
             cursor = await conn.execute(_pg(query), params)
             return [message_from_row(row, as_is) for row in await cursor.fetchall()]
 
+    async def backlog(self) -> list[tuple[str, int, float | None, int]]:
+        async with self.pool.connection() as conn:
+            pending = await (await conn.execute(_pg(sql.BACKLOG))).fetchall()
+            dead = await (await conn.execute(_pg(sql.DEAD_BY_TARGET))).fetchall()
+        return sql.backlog_rows(pending, dead)
+
     async def invocations(
         self, *, since: float = 0.0, function: str | None = None, limit: int = 100_000
     ) -> list[InvocationRecord]:

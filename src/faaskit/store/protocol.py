@@ -788,6 +788,10 @@ class Store(Protocol):
         """Invocation records that started at or after ``since`` (of ``function`` only, if
         given), oldest first (``faaskit stats``, the cost model)."""
 
+    async def backlog(self) -> list[tuple[str, int, float | None, int]]:
+        """Per target with anything waiting: ``(target, deliveries pending, the oldest
+        pending message's publish time, dead letters)`` (the metrics' queue gauges)."""
+
     async def prepare_search(self, collection: str, fields: Sequence[str]) -> None:
         """Give ``collection``'s search rows the typed columns of ``fields`` (filter, range
         and sort fields of its declaration) before any query needs them."""

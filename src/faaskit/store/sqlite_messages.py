@@ -212,6 +212,10 @@ class SQLiteMessages:
         rows = self.reader.execute(query, params)
         return [message_from_row(row, orjson.loads) for row in rows.fetchall()]
 
+    async def backlog(self) -> list[tuple[str, int, float | None, int]]:
+        pending = self.reader.execute(sql.BACKLOG).fetchall()
+        return sql.backlog_rows(pending, self.reader.execute(sql.DEAD_BY_TARGET).fetchall())
+
     async def invocations(
         self, *, since: float = 0.0, function: str | None = None, limit: int = 100_000
     ) -> list[InvocationRecord]:

@@ -542,6 +542,24 @@ def _record_invocations(write: RecordInvocations) -> Iterator[Statement]:
         yield Statement(PRUNE_INVOCATIONS, (write.prune_before,))
 
 
+BACKLOG = (
+    "SELECT d.target, COUNT(*), MIN(m.published_at) FROM faaskit_deliveries d"
+    " JOIN faaskit_messages m ON m.id = d.message_id GROUP BY d.target"
+)
+DEAD_BY_TARGET = "SELECT target, COUNT(*) FROM faaskit_dead_letters GROUP BY target"
+
+
+def backlog_rows(
+    pending: Sequence[Sequence[Any]], dead: Sequence[Sequence[Any]]
+) -> list[tuple[str, int, float | None, int]]:
+    """:data:`BACKLOG` and :data:`DEAD_BY_TARGET` rows as (target, pending, oldest
+    message's publish time, dead letters), by target."""
+    found = {row[0]: [row[0], int(row[1]), row[2], 0] for row in pending}
+    for target, count in dead:
+        found.setdefault(target, [target, 0, None, 0])[3] = int(count)
+    return [(t, p, o, d) for t, p, o, d in (found[k] for k in sorted(found))]
+
+
 def invocations_query(since: float, function: str | None, limit: int) -> tuple[str, list[Any]]:
     query, params = INVOCATIONS, list[Any]([since])
     if function is not None:
