@@ -136,11 +136,17 @@ class Context:
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
-        """A logger whose JSON lines carry the request id and the function."""
+        """A logger whose JSON lines carry the function, the request id, the correlation
+        id, the trigger and (tracing on) the trace id; at the function's level."""
         if self._log is None:
             from faaskit.observability.logging import invocation_logger
 
-            self._log = invocation_logger(request_id=self.invocation_id, function=self.function)
+            self._log = invocation_logger(
+                self.function,
+                request_id=self.invocation_id,
+                correlation_id=self.correlation_id,
+                trigger=self.trigger,
+            )
         return self._log
 
     @property

@@ -6,17 +6,22 @@ shows as ``***`` in the message, the fields and the traceback."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from faaskit.errors import ConfigurationError
+from faaskit.observability.tracing import current_trace_id
 from faaskit.secrets.redaction import redactor
 
 __all__ = ["JSONFormatter", "RedactingFilter", "configure_logging", "invocation_logger"]
 
 LOGGER = "faaskit"
+LEVELS_VARIABLE = "FAASKIT_LOG_LEVELS"
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class JSONFormatter(logging.Formatter):
@@ -32,6 +37,9 @@ class JSONFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             line.update(fields)
+        trace_id = current_trace_id()  # inside a traced invocation: its trace
+        if trace_id is not None:
+            line["trace_id"] = trace_id
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         if not redactor:
@@ -72,19 +80,50 @@ class _InvocationAdapter(logging.LoggerAdapter[logging.Logger]):
         return msg, kwargs
 
 
-def invocation_logger(**fields: Any) -> logging.LoggerAdapter[logging.Logger]:
-    """A logger whose every line carries ``fields`` (request id, function)."""
-    return _InvocationAdapter(logging.getLogger(f"{LOGGER}.app"), fields)
+def invocation_logger(function: str, **fields: Any) -> logging.LoggerAdapter[logging.Logger]:
+    """A logger whose every line carries ``function`` and ``fields`` (request id,
+    correlation id, trigger); its level is the function's (``FAASKIT_LOG_LEVELS``)."""
+    return _InvocationAdapter(
+        logging.getLogger(f"{LOGGER}.app.{function}"), {"function": function, **fields}
+    )
+
+
+def invocations_logger(function: str) -> logging.Logger:
+    """Where the runtime writes one DEBUG line per invocation of ``function`` (its
+    outcome and duration): shown when the function's level is DEBUG."""
+    return logging.getLogger(f"{LOGGER}.invocations.{function}")
+
+
+def function_levels(text: str | None) -> dict[str, str]:
+    """``FAASKIT_LOG_LEVELS`` (``send_welcome=DEBUG,place_order=WARNING``) as a dict;
+    ConfigurationError for an entry that is not FUNCTION=LEVEL."""
+    levels: dict[str, str] = {}
+    for item in (text or "").replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        function, _, level = item.strip().rpartition("=")
+        level = level.strip().upper()
+        if not function.strip() or level not in _LEVELS:
+            raise ConfigurationError(
+                f"{LEVELS_VARIABLE}: {item.strip()!r} is not FUNCTION=LEVEL "
+                f"(LEVEL one of {', '.join(_LEVELS)})"
+            )
+        levels[function.strip()] = level
+    return levels
 
 
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
-    """Send faaskit's logs as JSON lines to ``stream`` (stderr). Idempotent."""
+    """Send faaskit's logs as JSON lines to ``stream`` (stderr), at ``level`` and, per
+    function, at the level ``FAASKIT_LOG_LEVELS`` gives it. Idempotent."""
     logger = logging.getLogger(LOGGER)
     logger.setLevel(level)
     logger.propagate = False
+    for function, function_level in function_levels(os.environ.get(LEVELS_VARIABLE)).items():
+        logging.getLogger(f"{LOGGER}.app.{function}").setLevel(function_level)
+        logging.getLogger(f"{LOGGER}.invocations.{function}").setLevel(function_level)
     for handler in logger.handlers:
         if getattr(handler, "_faaskit", False):
-            handler.setLevel(level)
+            handler.setLevel(logging.NOTSET)  # the loggers' levels decide, per function
             return
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JSONFormatter())

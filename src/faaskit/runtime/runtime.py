@@ -69,6 +69,7 @@ class Runtime:
         self.relay: Relay | None = None
         """Where committed deliveries are relayed (a cloud queue); None: workers poll."""
         self._warm: set[str] = set()
+        self._invocation_logs: dict[str, logging.Logger] = {}
         self._is_async: dict[Callable[..., Any], bool] = {}
         self._faults: dict[str, tuple[int, BaseException | None]] = armed_faults(
             os.environ.get(FAULTS_VARIABLE)
@@ -275,6 +276,19 @@ class Runtime:
             self.metrics.record(function, outcome, seconds)
             if self.emf is not None:
                 self.emf.flush(function)
+            log = self._invocation_logs.get(function)
+            if log is None:
+                from faaskit.observability.logging import invocations_logger
+
+                log = self._invocation_logs[function] = invocations_logger(function)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s in %.1f ms",
+                    function,
+                    outcome,
+                    seconds * 1000,
+                    extra={"fields": _invocation_fields(ctx, outcome, seconds, cold)},
+                )
             initialised = (ctx.startup_seconds or self.init_seconds) if cold else None
             if initialised is not None:
                 self.metrics.initialised(function, initialised)
@@ -368,6 +382,18 @@ class _ThreadCpu:
             return self.handler(**arguments)
         finally:
             self.cpu = time.thread_time() - started
+
+
+def _invocation_fields(ctx: Context, outcome: str, seconds: float, cold: bool) -> dict[str, Any]:
+    return {
+        "function": ctx.function,
+        "trigger": ctx.trigger,
+        "request_id": ctx.invocation_id,
+        "correlation_id": ctx.correlation_id,
+        "outcome": outcome,
+        "duration_ms": round(seconds * 1000, 3),
+        "cold": cold,
+    }
 
 
 BACKLOG_INTERVAL = 15.0
