@@ -15,7 +15,13 @@ This is better than a CloudFormation dynamic reference (``{{resolve:secretsmanag
 in the function's environment, which would write the value into the function's
 configuration for anyone who may read that. boto3 is imported only when the variable is
 set (install ``faaskit[aws]``); the Lambda role needs ``secretsmanager:GetSecretValue`` on
-that one secret.
+that one secret. Every value it reads is registered with the redactor (the database URL's
+password on its own too), so none shows in a log line or a stored error.
+
+For secrets read on demand and re-read after a rotation, name the provider instead:
+``FAASKIT_SECRETS=env,aws-secretsmanager:shop/prod/`` (or ``aws-ssm:/shop/prod``), see
+:mod:`faaskit.secrets.aws`. This bundle stays the way to pass the database URL, which is
+needed before the secrets are.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ def load_environment_secrets(
     if not secret_id:
         return []
     values = read_secret(secret_id, client=client)
+    _hide(values)
     written = []
     for name, value in values.items():
         variable = "FAASKIT_DATABASE_URL" if name == DATABASE_URL_KEY else Secrets.env_name(name)
@@ -58,6 +65,22 @@ def load_environment_secrets(
         written.append(variable)
     logger.info("read %d secrets from %s", len(values), secret_id)
     return written
+
+
+def _hide(values: Mapping[str, str]) -> None:
+    from urllib.parse import urlsplit
+
+    from faaskit.secrets.redaction import register
+
+    for name, value in values.items():
+        register(value)
+        if name == DATABASE_URL_KEY:
+            try:
+                password = urlsplit(value).password
+            except ValueError:  # not a URL: Settings will say so
+                password = None
+            if password:
+                register(password)
 
 
 def read_secret(secret_id: str, *, client: Any = None) -> dict[str, str]:
