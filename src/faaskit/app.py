@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from faaskit.cqrs.search import Search
     from faaskit.documents import CollectionSpec
     from faaskit.ratelimit import RateLimit
+    from faaskit.resources import ResourceSpec
     from faaskit.sagas.definitions import Saga
     from faaskit.triggers import Backoff, Cron, DeliveryPolicy, Projection, Subscription, Task
 
@@ -217,6 +218,28 @@ class App:
         self._indexed: list[Subscription] = []
         self._event_types: EventTypes | None = None
         self.authorizers: list[Callable[..., Any]] = []
+        self.resources: dict[str, ResourceSpec] = {}
+        self.prewarmed: set[str] = set()
+        """Functions declared ``prewarm=True``: their resources are created at start."""
+
+    def resource(
+        self, factory: Handler | None = None, *, name: str | None = None, prewarm: bool = False
+    ) -> Any:
+        """Declare a per-process resource (a client, a pool): ``factory()`` runs on its
+        first use, its value is reused by every invocation after and closed at shutdown;
+        handlers receive it by parameter name or type (:mod:`faaskit.resources`).
+        ``prewarm=True`` creates it when the process starts."""
+
+        def register(factory: Handler) -> Handler:
+            from faaskit.resources import ResourceSpec
+
+            spec = ResourceSpec(name or factory.__name__, factory, prewarm)
+            if spec.name in self.resources:
+                raise ConfigurationError(f"resource {spec.name!r} is declared twice")
+            self.resources[spec.name] = spec
+            return factory
+
+        return register(factory) if factory is not None else register
 
     def authorizer(self, check: Handler) -> Handler:
         """Declare a check that runs on every protected route once the token is verified,
@@ -263,12 +286,14 @@ class App:
         tags: Sequence[str] = (),
         errors: Mapping[int, str] | None = None,
         rate_limit: RateLimit | Sequence[RateLimit] | None = None,
+        prewarm: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare an HTTP function. ``auth``: None/False public, True any valid token,
         a scope or list of scopes that the token must all carry. ``errors``: the error
         statuses the handler raises beyond those faaskit answers itself, for the OpenAPI
         document (``{401: "Invalid email or password"}``). ``rate_limit``: one or more
-        per-client :class:`~faaskit.ratelimit.RateLimit` (answered 429 with Retry-After)."""
+        per-client :class:`~faaskit.ratelimit.RateLimit` (answered 429 with Retry-After).
+        ``prewarm``: create the resources it takes when the process starts."""
         method = method.upper()
         if method not in HTTP_METHODS:
             raise ConfigurationError(f"unknown HTTP method {method!r}")
@@ -298,6 +323,8 @@ class App:
                     rate_limits,
                 )
             )
+            if prewarm:
+                self.prewarmed.add(function)
             return handler
 
         return register
@@ -312,12 +339,14 @@ class App:
         timeout: float | None = 30.0,
         concurrency: int | None = None,
         ordered: bool = False,
+        prewarm: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a subscriber: it gets its own copy of every message on ``topic``.
 
         A failed attempt is retried after ``backoff`` (exponential, full jitter) until
         ``max_attempts``, then dead-lettered. ``ordered=True`` handles one message per key
-        at a time, in publish order.
+        at a time, in publish order. ``prewarm``: create the resources it takes when the
+        process starts.
         """
         policy = _policy(max_attempts, backoff, timeout, concurrency)
 
@@ -326,6 +355,8 @@ class App:
             from faaskit.triggers import Subscription
 
             self.subscriptions.append(Subscription(topic, function, handler, policy, ordered))
+            if prewarm:
+                self.prewarmed.add(function)
             return handler
 
         return register
@@ -339,8 +370,10 @@ class App:
         backoff: Backoff | None = None,
         timeout: float | None = 30.0,
         concurrency: int | None = None,
+        prewarm: bool = False,
     ) -> Any:
-        """Declare a durable task, run later by ``ctx.schedule(task, payload, delay=...)``."""
+        """Declare a durable task, run later by ``ctx.schedule(task, payload, delay=...)``;
+        ``prewarm``: create the resources it takes when the process starts."""
         policy = _policy(max_attempts, backoff, timeout, concurrency)
 
         def register(handler: Handler) -> Handler:
@@ -348,6 +381,8 @@ class App:
             from faaskit.triggers import Task
 
             self.tasks[function] = Task(function, handler, policy)
+            if prewarm:
+                self.prewarmed.add(function)
             return handler
 
         return register(handler) if handler is not None else register

@@ -163,6 +163,10 @@ class Context:
         (rotation); every value read is hidden from logs and stored errors."""
         return self._runtime.secrets
 
+    async def resource(self, name: str) -> Any:
+        """The per-process resource ``name`` (``@app.resource``), created on first use."""
+        return await self._runtime.resources.get(name)
+
     @property
     def metrics(self) -> InvocationMetricsView:
         """Business metrics: ``ctx.metrics.count("UserRegistrationSuccess", tags={"plan":

@@ -20,6 +20,7 @@ LAZY = (
     "psycopg_pool",
     "rich",
     "sqlite3",
+    "tenacity",
     "typer",
     "uvicorn",
 )
@@ -30,8 +31,12 @@ from faaskit import App, Context, JWTAuth
 app = App("light", auth=JWTAuth())
 users = app.collection("users", unique=["email"], casefold=["email"])
 
+@app.resource(prewarm=True)
+def mailer() -> dict:
+    return {}
+
 @app.get("/users/{user_id}", auth="users:read")
-async def get_user(user_id: str, ctx: Context) -> dict:
+async def get_user(user_id: str, ctx: Context, mailer: dict) -> dict:
     return {}
 """
 

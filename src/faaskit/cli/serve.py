@@ -23,6 +23,10 @@ def dev(
         str | None,
         typer.Option(help="Apply a platform's HTTP limits: aws, gcp or azure"),
     ] = None,
+    prewarm: Annotated[
+        bool,
+        typer.Option(help="Create every @app.resource at start (like provisioned concurrency)"),
+    ] = False,
 ) -> None:
     """Serve APP over HTTP with reload, for development."""
     from faaskit.config import Settings
@@ -39,6 +43,8 @@ def dev(
     os.environ[APP_VARIABLE] = app
     os.environ["FAASKIT_DATABASE_URL"] = settings.database_url
     os.environ["FAASKIT_HOME"] = str(settings.data_dir)
+    if prewarm:
+        os.environ["FAASKIT_PREWARM"] = "1"  # read by the runtime, in the reloader's child
     _print_urls(loaded.title, f"http://{host}:{port}", settings.database_url, settings.target)
     run_server(
         uvicorn_config(

@@ -23,6 +23,7 @@ from faaskit.app import Response, Route
 from faaskit.context import Context
 from faaskit.errors import ConfigurationError, FieldError, MalformedJSONError, ValidationError
 from faaskit.params import Body, Query
+from faaskit.resources import ResourceSpec, resource_for
 from faaskit.store.text import NUL_MESSAGE, nul_places
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class Endpoint:
         "plain_path",
         "query_lists",
         "query_model",
+        "resources",
         "response_model",
         "route",
     )
@@ -94,6 +96,8 @@ class Endpoint:
         self.body_model: type[BaseModel] | None = None
         self.body_spread = False
         """True when the body model was assembled from ``Body()`` parameters."""
+        self.resources: tuple[tuple[str, str], ...] = ()
+        """(parameter, resource) of the per-process resources the handler takes."""
 
     @property
     def needs_body(self) -> bool:
@@ -178,8 +182,13 @@ class Endpoint:
         return Rendered(status, orjson.dumps(result, default=_json_default))
 
 
-def build_endpoint(route: Route, path_params: Mapping[str, Convertor[Any]]) -> Endpoint:
-    """Analyse ``route.handler``; a signature faaskit cannot serve is a ConfigurationError."""
+def build_endpoint(
+    route: Route,
+    path_params: Mapping[str, Convertor[Any]],
+    resources: Mapping[str, ResourceSpec] | None = None,
+) -> Endpoint:
+    """Analyse ``route.handler``; a signature faaskit cannot serve is a ConfigurationError.
+    A parameter named after one of ``resources`` (or typed as what it makes) takes it."""
     handler = route.handler
     where = f"{route.method} {route.path} ({route.name})"
     try:
@@ -191,13 +200,17 @@ def build_endpoint(route: Route, path_params: Mapping[str, Convertor[Any]]) -> E
     query_fields: dict[str, tuple[Any, Any, Query]] = {}
     body_fields: dict[str, tuple[Any, Any, Body]] = {}
     query_lists: set[str] = set()
+    taken: list[tuple[str, str]] = []
     for name, parameter in inspect.signature(handler).parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise ConfigurationError(f"{where}: *args/**kwargs are not supported")
         annotation = hints.get(name, str)
         base, marker = _unwrap(annotation)
         default = ... if parameter.default is parameter.empty else parameter.default
-        if base is Context:
+        resource = resource_for(resources, parameter, base) if resources else None
+        if resource is not None and name not in path_params:
+            taken.append((name, resource))
+        elif base is Context:
             endpoint.context_param = name
         elif name in path_params:
             path_fields[name] = (annotation, default)
@@ -212,6 +225,7 @@ def build_endpoint(route: Route, path_params: Mapping[str, Convertor[Any]]) -> E
             query_fields[name] = (base, default, query)
             if get_origin(base) in (list, tuple, set, frozenset):
                 query_lists.add(query.alias or name)
+    endpoint.resources = tuple(taken)
     missing = set(path_params) - set(path_fields)
     if missing:
         raise ConfigurationError(

@@ -76,7 +76,7 @@ class Gateway:
             from faaskit.http.cors import CorsPolicy
 
             self.cors = CorsPolicy(self.app.cors)
-        self.routes = RouteTable(self.app.routes)
+        self.routes = RouteTable(self.app.routes, self.app.resources)
         self.endpoints = self.routes.endpoints
         self._openapi: bytes | None = None
         self._start_lock = asyncio.Lock()
@@ -268,6 +268,8 @@ class Gateway:
                 if inspect.isawaitable(outcome):
                     await outcome
         arguments = endpoint.bind(path_params, request.query_string, body, ctx)
+        for parameter, resource in endpoint.resources:
+            arguments[parameter] = await self.runtime.resources.get(resource)
         return await self.runtime.invoke(ctx, route.handler, arguments, endpoint.render)
 
     async def _within_platform(self, invocation: Coroutine[Any, Any, Rendered]) -> Rendered:

@@ -7,12 +7,16 @@ each is decoded, so ``/files/a%2Fb`` is one parameter ``a/b``, never two segment
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from faaskit.app import Route
 from faaskit.http.binding import Endpoint, build_endpoint
 from faaskit.http.paths import compile_path
+
+if TYPE_CHECKING:
+    from faaskit.resources import ResourceSpec
 
 __all__ = ["PathGroup", "RouteTable"]
 
@@ -41,7 +45,9 @@ class RouteTable:
     """Every route's endpoint (built now: a signature faaskit cannot serve fails here),
     grouped by path."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(
+        self, routes: list[Route], resources: Mapping[str, ResourceSpec] | None = None
+    ) -> None:
         self.endpoints: list[Endpoint] = []
         self._static: dict[str, PathGroup] = {}
         self._dynamic: list[PathGroup] = []
@@ -54,7 +60,7 @@ class RouteTable:
                     self._dynamic.append(group)
                 else:
                     self._static[route.path] = group
-            endpoint = build_endpoint(route, group.convertors)
+            endpoint = build_endpoint(route, group.convertors, resources)
             group.methods[route.method] = endpoint
             self.endpoints.append(endpoint)
 

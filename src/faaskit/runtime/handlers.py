@@ -16,6 +16,7 @@ from typing import Any, get_args, get_origin
 from faaskit.context import Context
 from faaskit.errors import ConfigurationError, ValidationError
 from faaskit.events import Event
+from faaskit.resources import ResourceSpec, resource_for
 from faaskit.store.protocol import Delivery
 from faaskit.triggers import Cron, DeliveryPolicy, Subscription, Task
 
@@ -37,6 +38,8 @@ class MessageHandler:
     payload_type: Any = None
     kind: str = "task"
     """The kind its invocation records name: ``message``, ``task``, ``cron``, ``saga_step``."""
+    resources: tuple[tuple[str, str], ...] = ()
+    """(parameter, resource) of the per-process resources it takes."""
 
     @property
     def name(self) -> str:
@@ -106,7 +109,9 @@ def _is_text_keyed_dict(data: Any) -> bool:
     return type(data) is dict and all(type(key) is str for key in data)
 
 
-def message_handler(trigger: Trigger) -> MessageHandler:
+def message_handler(
+    trigger: Trigger, resources: dict[str, ResourceSpec] | None = None
+) -> MessageHandler:
     handler = trigger.handler
     try:
         hints = typing.get_type_hints(handler)
@@ -120,9 +125,13 @@ def message_handler(trigger: Trigger) -> MessageHandler:
     elif trigger.name.startswith("saga."):
         result.kind = "saga_step"
     payload_type: Any = None
+    taken: list[tuple[str, str]] = []
     for name, parameter in inspect.signature(handler).parameters.items():
         annotation = hints.get(name, Any)
-        if annotation is Context:
+        resource = resource_for(resources, parameter, annotation) if resources else None
+        if resource is not None:
+            taken.append((name, resource))
+        elif annotation is Context:
             result.context_param = name
         elif annotation is Event or get_origin(annotation) is Event:
             result.event_param = name
@@ -135,6 +144,7 @@ def message_handler(trigger: Trigger) -> MessageHandler:
             raise ConfigurationError(f"{trigger.name}: cannot supply parameter {name!r}")
     if result.event_param and result.payload_param:
         raise ConfigurationError(f"{trigger.name}: take an Event or a payload, not both")
+    result.resources = tuple(taken)
     if payload_type is dict:
         result.plain, result.payload_type = _is_dict, payload_type
     elif get_origin(payload_type) is dict and get_args(payload_type) == (str, Any):

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import time
+import typing
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +39,8 @@ __all__ = ["FAULTS_VARIABLE", "InjectedFault", "KillProcess", "Runtime"]
 
 R = TypeVar("R")
 logger = logging.getLogger("faaskit.runtime")
+PREWARM_VARIABLE = "FAASKIT_PREWARM"
+"""Set (``faaskit dev --prewarm``): every resource is created at start, not on first use."""
 FAULTS_VARIABLE = "FAASKIT_FAULTS"
 """Fault points a test arms in a worker subprocess: ``POINT=kill`` (SIGKILL the process
 there) or ``POINT=fail`` (raise :class:`InjectedFault`), several separated by spaces, each
@@ -68,6 +71,10 @@ class Runtime:
         self._limiter: RateLimiter | None = None
         self.relay: Relay | None = None
         """Where committed deliveries are relayed (a cloud queue); None: workers poll."""
+        from faaskit.resources import Resources
+
+        self.resources = Resources(app.resources)
+        """The app's per-process resources (created on first use, closed at stop)."""
         self._warm: set[str] = set()
         self._invocation_logs: dict[str, logging.Logger] = {}
         self._is_async: dict[Callable[..., Any], bool] = {}
@@ -112,6 +119,12 @@ class Runtime:
         if self.app.subscriptions or self.app.tasks or self.app.crons:
             services.append(self._watch_backlog)
         self._running = [asyncio.create_task(service(self._stopping)) for service in services]
+        if os.environ.get(PREWARM_VARIABLE, "").lower() in ("1", "on", "true", "yes"):
+            await self.prewarm()  # faaskit dev --prewarm: every resource, now
+        await self.resources.prewarm()  # those declared prewarm=True
+        taken = [name for function in self.app.prewarmed for name in self._taken_by(function)]
+        if taken:
+            await self.resources.prewarm(taken)
         if self.init_seconds is None:
             self.init_seconds = process_age()
 
@@ -135,11 +148,41 @@ class Runtime:
     def started(self) -> bool:
         return self._started
 
+    async def prewarm(self) -> None:
+        """Create every resource now (``faaskit dev --prewarm``): the first request then
+        pays for none — the local analogue of provisioned concurrency."""
+        await self.resources.prewarm(list(self.resources.specs))
+
+    def _taken_by(self, function: str) -> list[str]:
+        """The resources ``function``'s handler takes by parameter."""
+        from faaskit.resources import resource_for
+
+        declared: list[Any] = [
+            *self.app.routes,
+            *self.app.subscriptions,
+            *self.app.tasks.values(),
+            *self.app.crons.values(),
+        ]
+        handler = next((d.handler for d in declared if d.name == function), None)
+        if handler is None:
+            return []
+        try:
+            hints = typing.get_type_hints(handler)
+        except Exception:
+            hints = {}
+        found = []
+        for name, parameter in inspect.signature(handler).parameters.items():
+            resource = resource_for(self.resources.specs, parameter, hints.get(name))
+            if resource is not None:
+                found.append(resource)
+        return found
+
     async def stop(self) -> None:
         if self._started:
             self._stopping.set()
             await asyncio.gather(*self._running, return_exceptions=True)
             self._running = []
+            await self.resources.close()
             await self.store.close()
             self._started = False
             if self.tracing is not None:  # spans batched for export leave now
@@ -224,7 +267,9 @@ class Runtime:
         if function not in self._warm:
             self._warm.add(function)
             self.metrics.cold_start(function)
-            cold = True
+            cold = ctx.cold_start = True
+            if ctx.startup_seconds is None:
+                ctx.startup_seconds = self.init_seconds
         recorder = self.recorder
         started = time.perf_counter()
         outcome = "error"

@@ -67,7 +67,9 @@ class Worker:
         self.rng = rng or random.Random()
         app = runtime.app
         triggers: list[Trigger] = [*app.subscriptions, *app.tasks.values(), *app.crons.values()]
-        self.handlers: dict[str, MessageHandler] = {t.target: message_handler(t) for t in triggers}
+        self.handlers: dict[str, MessageHandler] = {
+            t.target: message_handler(t, app.resources) for t in triggers
+        }
         # a handler with a concurrency limit is only claimed by the loop, which counts slots
         self._successors = frozenset(
             target for target, h in self.handlers.items() if h.policy.concurrency is None
@@ -317,6 +319,8 @@ class Worker:
         except ValidationError as error:
             await self._bury(delivery, "invalid payload", _error_record(delivery, error, now))
             return
+        for parameter, resource in handler.resources:
+            arguments[parameter] = await runtime.resources.get(resource)
         ctx._uow.add(AckDelivery(delivery.seq, delivery.lease_owner))
         ctx._uow.write_set.claim = self._successor_claim()
         next_tick = self.crons.next_tick_write(handler.trigger, message, now)
