@@ -84,3 +84,44 @@ async def test_failures_by_exception_class_and_cold_initialisation(runtime: Runt
     text = exposition(runtime)
     assert 'faaskit_invocation_errors_total{error="KeyError",function="crash"} 2.0' in text
     assert 'faaskit_init_seconds_count{function="crash"} 1.0' in text  # the cold one only
+
+
+async def test_sagas_by_state_from_the_store(backend_url: str, tmp_path: Path) -> None:
+    from faaskit import StepFailed
+    from faaskit.testing import AppHarness
+
+    sagas = App("saga_states")
+    flow = sagas.saga("flow")
+
+    @flow.step()
+    async def only(input: dict[str, Any], results: dict[str, Any], ctx: Context) -> str:
+        if input["fail"]:
+            raise StepFailed("no")
+        return "ok"
+
+    @sagas.post("/flows/{id}", status=202)
+    async def start(id: str, fail: bool, ctx: Context) -> None:
+        await ctx.start_saga(flow, {"fail": fail}, saga_id=id)
+
+    async with AppHarness(sagas, database_url=backend_url, data_dir=tmp_path) as h:
+        for id, fail in (("a", False), ("b", False), ("c", True)):
+            assert (await h.http.post(f"/flows/{id}?fail={str(fail).lower()}")).status_code == 202
+        await h.drain()
+        counts = await h.runtime.store.count_by("faaskit_sagas", "status")
+        h.runtime.metrics.saga_states(counts)
+        text = exposition(h.runtime)
+
+    assert sum(counts.values()) == 3 and counts.get("completed") == 2
+    assert 'faaskit_sagas{state="completed"} 2.0' in text
+    assert await _no_count_of_unknown(backend_url, tmp_path)
+
+
+async def _no_count_of_unknown(backend_url: str, tmp_path: Path) -> bool:
+    from faaskit.store import create_store
+
+    store = create_store(backend_url)
+    await store.open()
+    try:
+        return await store.count_by("nothing-here", "status") == {}
+    finally:
+        await store.close()

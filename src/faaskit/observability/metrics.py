@@ -32,6 +32,7 @@ GAUGES = {
         "target",
     ),
     "faaskit_dead_letters_waiting": ("Dead letters in the store per target", "target"),
+    "faaskit_sagas": ("Sagas in the store by state", "state"),
 }
 
 
@@ -217,6 +218,10 @@ class InvocationMetrics:
         self.gauges["faaskit_queue_depth"] = depth
         self.gauges["faaskit_queue_oldest_age_seconds"] = age
         self.gauges["faaskit_dead_letters_waiting"] = dead
+
+    def saga_states(self, counts: dict[str, int]) -> None:
+        """Sagas by state, as the store counts them."""
+        self.gauges["faaskit_sagas"] = {state: float(n) for state, n in counts.items()}
 
     def collect(self) -> Iterator[Any]:
         """Prometheus metric families (the registry calls this on every scrape)."""

@@ -358,6 +358,11 @@ class Runtime:
         while not stop.is_set():
             try:
                 self.metrics.backlog(await self.store.backlog(), self.now())
+                if self.app.sagas:
+                    from faaskit.sagas.state import SAGAS_COLLECTION
+
+                    states = await self.store.count_by(SAGAS_COLLECTION, "status")
+                    self.metrics.saga_states(states)
             except Exception:  # the store is down: the gauges keep their last values
                 logger.debug("reading the backlog failed", exc_info=True)
             with contextlib.suppress(TimeoutError):

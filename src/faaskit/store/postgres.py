@@ -123,6 +123,16 @@ class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLi
             cursor = await conn.execute("".join(query), params)
             return [_document(row) for row in await cursor.fetchall()]  # type: ignore[misc]
 
+    async def count_by(self, collection: str, field: str) -> dict[str, int]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT data->>%s, COUNT(*) FROM faaskit_documents WHERE collection = %s"
+                " GROUP BY 1",
+                (field, collection),
+            )
+            rows = await cursor.fetchall()
+        return {value: count for value, count in rows if value is not None}
+
     async def commit(self, write_set: WriteSet) -> CommitOutcome:
         if not write_set:
             return CommitOutcome()

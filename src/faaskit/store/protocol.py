@@ -788,6 +788,10 @@ class Store(Protocol):
         """Invocation records that started at or after ``since`` (of ``function`` only, if
         given), oldest first (``faaskit stats``, the cost model)."""
 
+    async def count_by(self, collection: str, field: str) -> dict[str, int]:
+        """How many documents of ``collection`` hold each value of the top-level text
+        ``field`` (the metrics' saga states); documents without it are not counted."""
+
     async def backlog(self) -> list[tuple[str, int, float | None, int]]:
         """Per target with anything waiting: ``(target, deliveries pending, the oldest
         pending message's publish time, dead letters)`` (the metrics' queue gauges)."""

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from faaskit.documents import _check_field
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.store import grouping
 from faaskit.store import statements as sql
@@ -156,6 +157,15 @@ class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch, SQLiteLimits):
             params.append(limit)
         rows = self.reader.execute("".join(query), params).fetchall()
         return [_document(row) for row in rows]  # type: ignore[misc]
+
+    async def count_by(self, collection: str, field: str) -> dict[str, int]:
+        _check_field(field)
+        rows = self.reader.execute(
+            f"SELECT json_extract(data, '$.{field}'), COUNT(*) FROM faaskit_documents"
+            " WHERE collection = ? GROUP BY 1",
+            (collection,),
+        ).fetchall()
+        return {str(value): count for value, count in rows if value is not None}
 
     async def commit(self, write_set: WriteSet) -> CommitOutcome:
         if not write_set:
