@@ -35,6 +35,7 @@ from faaskit.errors import (
 # cold start); the names below load them, on first use (see __getattr__).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from faaskit.breakers import CircuitBreaker
     from faaskit.cqrs.projections import Recorded
     from faaskit.cqrs.search import Search
     from faaskit.documents import Collection, CollectionSpec
@@ -51,6 +52,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Backoff": "faaskit.triggers",
     "Body": "faaskit.params",
+    "CircuitBreaker": "faaskit.breakers",
     "Collection": "faaskit.documents",
     "CollectionSpec": "faaskit.documents",
     "Document": "faaskit.store.protocol",
@@ -85,6 +87,7 @@ __all__ = [
     "Backoff",
     "BadRequestError",
     "Body",
+    "CircuitBreaker",
     "CircuitOpenError",
     "Collection",
     "CollectionSpec",

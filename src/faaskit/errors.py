@@ -15,7 +15,7 @@ FaaskitError                      500
 ├── UnsupportedMediaTypeError     415
 ├── TooManyRequestsError          429  (rate limited; Retry-After says when to come back)
 ├── BadGatewayError               502  (an answer the target platform would not pass on)
-├── CircuitOpenError              503
+├── CircuitOpenError              503  (a circuit breaker is open; Retry-After too)
 └── GatewayTimeoutError           504  (slower than the target platform waits)
 """
 
@@ -177,5 +177,17 @@ class GatewayTimeoutError(FaaskitError):
 
 
 class CircuitOpenError(FaaskitError):
+    """A circuit breaker is open: the call was refused without trying (fail fast).
+    ``breaker`` names it; ``retry_after`` is the seconds until it may let a call through
+    (the gateway sends it as ``Retry-After``; a message or saga step that raises it is a
+    failed attempt, retried later)."""
+
     status = 503
     title = "Service Unavailable"
+
+    def __init__(
+        self, detail: str | None = None, *, retry_after: float = 1.0, breaker: str | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.breaker = breaker

@@ -14,6 +14,7 @@ EXPECTED = {
     "Backoff",
     "BadRequestError",
     "Body",
+    "CircuitBreaker",
     "CircuitOpenError",
     "Collection",
     "CollectionSpec",

@@ -9,6 +9,7 @@ import orjson
 
 from faaskit.errors import (
     AuthError,
+    CircuitOpenError,
     FaaskitError,
     MethodNotAllowedError,
     PermissionDeniedError,
@@ -73,7 +74,7 @@ def problem(
         body["errors"] = error.errors
     if isinstance(error, MethodNotAllowedError):
         headers.append((b"allow", ", ".join(error.allowed).encode()))
-    if isinstance(error, TooManyRequestsError):
+    if isinstance(error, TooManyRequestsError | CircuitOpenError):
         headers.append((b"retry-after", str(_retry_after_seconds(error.retry_after)).encode()))
     if isinstance(error, PermissionDeniedError):
         headers.append(

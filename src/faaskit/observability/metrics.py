@@ -171,6 +171,10 @@ class InvocationMetrics:
 
         self.business = BusinessMetrics()
         """What handlers record through ``ctx.metrics``."""
+        from faaskit.observability.breaker_metrics import BreakerMetrics
+
+        self.breakers = BreakerMetrics()
+        """Circuit breakers' changes of state (:mod:`faaskit.breakers`)."""
         self._registry: Any = None
 
     def record(self, function: str, outcome: str, seconds: float) -> None:
@@ -277,6 +281,7 @@ class InvocationMetrics:
             yield family
         yield from self.sagas.collect()
         yield from self.business.collect()
+        yield from self.breakers.collect()
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

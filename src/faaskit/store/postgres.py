@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from faaskit.errors import ConfigurationError
 from faaskit.store import statements as sql
+from faaskit.store.postgres_breakers import PostgresBreakers
 from faaskit.store.postgres_commits import GroupCommitter
 from faaskit.store.postgres_events import PostgresEvents
 from faaskit.store.postgres_limits import PostgresLimits
@@ -42,7 +43,9 @@ _GET_BY_KEY = sql.postgres_placeholders(sql.GET_BY_KEY)
 _EXISTS = sql.postgres_placeholders(sql.EXISTS)
 
 
-class PostgresStore(PostgresMessages, PostgresEvents, PostgresSearch, PostgresLimits):
+class PostgresStore(
+    PostgresMessages, PostgresEvents, PostgresSearch, PostgresLimits, PostgresBreakers
+):
     """``postgresql://user@host:5432/db``; pool size from ``FAASKIT_POSTGRES_POOL_SIZE`` (10).
 
     Connections are opened once and reused by every later invocation of the process (a warm

@@ -27,6 +27,8 @@ __all__ = [
     "AckDelivery",
     "AdvanceCheckpoint",
     "AppendEvents",
+    "Breaker",
+    "BreakerPermit",
     "ClaimWritten",
     "CommitOutcome",
     "DeadLetter",
@@ -644,6 +646,87 @@ MAX_TEXT_FIELDS = 8
 """Searchable text fields per collection (``faaskit.Search``)."""
 
 
+class Breaker(Value):
+    """A circuit breaker's shared state (:mod:`faaskit.breakers`), one row per name.
+
+    ``state`` is ``closed``, ``open`` or ``half_open``; ``failures`` the consecutive
+    failures counted; ``opened_at`` when it last opened (None while closed); ``due_at``
+    when an open breaker lets a trial call through, or when a half-open breaker's trial
+    lease runs out (None while closed); ``opens`` how often it opened; ``changed_at`` its
+    last change of state; ``last_error`` the last failure's text (cut to 200 characters)."""
+
+    __slots__ = (  # noqa: RUF023 (fields in order)
+        "name",
+        "state",
+        "failures",
+        "opened_at",
+        "due_at",
+        "opens",
+        "changed_at",
+        "last_error",
+    )
+    name: str
+    state: str
+    failures: int
+    opened_at: float | None
+    due_at: float | None
+    opens: int
+    changed_at: float | None
+    last_error: str | None
+
+    def __init__(
+        self,
+        name: str,
+        state: str = "closed",
+        failures: int = 0,
+        opened_at: float | None = None,
+        due_at: float | None = None,
+        opens: int = 0,
+        changed_at: float | None = None,
+        last_error: str | None = None,
+    ) -> None:
+        self.name = name
+        self.state = state
+        self.failures = failures
+        self.opened_at = opened_at
+        self.due_at = due_at
+        self.opens = opens
+        self.changed_at = changed_at
+        self.last_error = last_error
+
+
+class BreakerPermit(Value):
+    """The answer to :meth:`Store.breaker_acquire`: whether the call may go (``allowed``),
+    whether it is the half-open breaker's one trial (``trial``), else the seconds until
+    asking again may pass (``retry_after``); ``state`` is the breaker's state after the
+    acquire, ``failures`` its consecutive failures, and ``opened_half`` whether this
+    acquire moved it from open to half-open (a transition to count once)."""
+
+    __slots__ = ("allowed", "trial", "retry_after", "state", "failures", "opened_half")  # noqa: RUF023 (fields in order)
+    allowed: bool
+    trial: bool
+    retry_after: float
+    state: str
+    failures: int
+    opened_half: bool
+
+    def __init__(
+        self,
+        allowed: bool,
+        trial: bool = False,
+        retry_after: float = 0.0,
+        state: str = "closed",
+        failures: int = 0,
+        opened_half: bool = False,
+    ) -> None:
+        self.allowed = allowed
+        self.trial = trial
+        self.retry_after = retry_after
+        self.state = state
+        self.failures = failures
+        self.opened_half = opened_half
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """A validated search (``faaskit.cqrs.search.build_query``), safe to compile: every
@@ -809,6 +892,39 @@ class Store(Protocol):
         and atomically across processes, never part of a unit of work: a refused or
         failed invocation keeps its token spent. ``bucket`` may be any text
         (:func:`bucket_key`); buckets full for a while are deleted as takes go by."""
+
+    async def breaker_acquire(
+        self, name: str, *, now: float, lease: float, token: str
+    ) -> BreakerPermit:
+        """Ask circuit breaker ``name`` whether a call may go at ``now``. Closed (or never
+        seen): allowed. Open before its ``due_at``: refused with the seconds left. Open
+        and due, or half-open whose trial's lease ran out: exactly one caller, across
+        every process, gets the trial (its ``token`` stored, leased ``lease`` seconds);
+        the others are refused. Committed at once, never part of a unit of work."""
+
+    async def breaker_record(
+        self,
+        name: str,
+        *,
+        failed: bool,
+        now: float,
+        threshold: int,
+        recovery_timeout: float,
+        token: str | None = None,
+        error: str | None = None,
+    ) -> str | None:
+        """Record a call's outcome; the state it moved the breaker to, or None. A call
+        (``token`` None) while closed: a failure counts (``threshold`` in a row open it
+        for ``recovery_timeout`` seconds), a success resets the count. The trial
+        (``token`` its acquire's): success closes, failure opens again from ``now``. A
+        call that is neither (it began before the breaker opened, or its trial's lease
+        ran out) changes nothing. Committed at once, never part of a unit of work."""
+
+    async def breakers(self) -> list[Breaker]:
+        """Every circuit breaker seen, by name (``faaskit breakers list``)."""
+
+    async def reset_breaker(self, name: str) -> bool:
+        """Close breaker ``name`` and forget its counts; False if it was never seen."""
 
     async def reset(self) -> None:
         """Delete all data (tests and ``faaskit`` scratch runs only)."""

@@ -38,6 +38,7 @@ from faaskit.store.protocol import (
     UniqueKey,
     WriteSet,
 )
+from faaskit.store.sqlite_breakers import SQLiteBreakers
 from faaskit.store.sqlite_events import SQLiteEvents
 from faaskit.store.sqlite_limits import SQLiteLimits
 from faaskit.store.sqlite_messages import CLAIM_ONE, SQLiteMessages, with_messages
@@ -57,7 +58,7 @@ _Pending = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]", bool]
 """(work, the loop waiting, its future, whether the work is one atomic statement)."""
 
 
-class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch, SQLiteLimits):
+class SQLiteStore(SQLiteMessages, SQLiteEvents, SQLiteSearch, SQLiteLimits, SQLiteBreakers):
     """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``.
 
     Query options: ``?synchronous=full`` (default ``normal``: durable across process

@@ -165,3 +165,18 @@ CREATE TABLE IF NOT EXISTS faaskit_invocations (
 
 -- One index (each costs every record a b-tree insert): windows and the retention's delete.
 CREATE INDEX IF NOT EXISTS faaskit_invocations_by_start ON faaskit_invocations (started_at);
+
+-- Circuit breakers (faaskit.breakers), one row per name; a missing row is a closed breaker.
+-- ``due_at``: when an open breaker lets a trial through, or when a half-open breaker's
+-- trial (its ``trial`` token) loses its lease. See faaskit/store/breaker_rules.py.
+CREATE TABLE IF NOT EXISTS faaskit_breakers (
+    name TEXT NOT NULL PRIMARY KEY,
+    state TEXT NOT NULL DEFAULT 'closed',
+    failures INTEGER NOT NULL DEFAULT 0,
+    opened_at REAL,
+    due_at REAL,
+    trial TEXT,
+    opens INTEGER NOT NULL DEFAULT 0,
+    changed_at REAL,
+    last_error TEXT
+) WITHOUT ROWID;

@@ -75,6 +75,7 @@ RESET = (
     "DELETE FROM faaskit_messages",
     "DELETE FROM faaskit_rate_limits",
     "DELETE FROM faaskit_invocations",
+    "DELETE FROM faaskit_breakers",
 )
 
 MESSAGE_COLUMNS = (
