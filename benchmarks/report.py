@@ -11,6 +11,7 @@ from load import PYTHON_LOADGEN
 from results import (
     FAASKIT,
     FAASKIT_NO_RECORDS,
+    FAASKIT_TRACING,
     IMPORT_NOTES,
     REFERENCE,
     REFERENCE_IMPORT,
@@ -142,6 +143,15 @@ def _hello_section(results: Results) -> list[str]:
             "",
             f"Invocation records (on by default) cost {1 - on / off:.1%} of hello's "
             f"throughput: {on:,.0f} req/s with them, {off:,.0f} without, in the same rounds.",
+        ]
+    traced = results.rps(FAASKIT_TRACING)
+    if on and traced:
+        lines += [
+            "",
+            f"Tracing (OpenTelemetry, a span per request through a `BatchSpanProcessor` into "
+            f"an exporter that drops them) costs {1 - traced / on:.1%} of hello's throughput: "
+            f"{traced:,.0f} req/s with it, {on:,.0f} without (faaskit's default: off), in the "
+            "same rounds.",
         ]
     lines += ["", "Aims of the issue:", ""]
     lines += _table(

@@ -49,6 +49,7 @@ import stores
 from results import (
     FAASKIT,
     FAASKIT_NO_RECORDS,
+    FAASKIT_TRACING,
     FASTAPI,
     POWERTOOLS,
     RAW_ASGI,
@@ -85,6 +86,7 @@ CONTENDERS = {  # name -> factory in servers.py; Starlette is the anchor
     STARLETTE: "starlette_hello",
     FAASKIT: "faaskit_hello",
     FAASKIT_NO_RECORDS: "faaskit_hello_no_records",
+    FAASKIT_TRACING: "faaskit_hello_tracing",
     FASTAPI: "fastapi_hello",
     POWERTOOLS: "powertools_hello",
     RAW_ASGI: "raw_asgi_hello",

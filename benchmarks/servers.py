@@ -13,6 +13,10 @@ from typing import Any
 
 
 def faaskit_hello() -> Any:
+    return _serve_faaskit(_hello_app())
+
+
+def _hello_app() -> Any:
     from faaskit import App
 
     app = App("bench")
@@ -21,7 +25,7 @@ def faaskit_hello() -> Any:
     async def hello() -> dict[str, str]:
         return {"message": "hello"}
 
-    return _serve_faaskit(app)
+    return app
 
 
 def faaskit_hello_no_records() -> Any:
@@ -30,6 +34,27 @@ def faaskit_hello_no_records() -> Any:
 
     os.environ["FAASKIT_RECORDS"] = "off"
     return faaskit_hello()
+
+
+def faaskit_hello_tracing() -> Any:
+    """faaskit's hello with OpenTelemetry tracing on: a span per request, batched by a
+    ``BatchSpanProcessor`` (what ``FAASKIT_TRACING=otlp`` sets up) into an exporter that
+    drops them, so the cost shown is faaskit's and the SDK's, not a collector's."""
+    from collections.abc import Sequence
+
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    from faaskit.observability.tracing import Tracing
+
+    class Dropping(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    def traced(runtime: Any) -> None:
+        runtime.tracing = Tracing(runtime.app.name, Dropping())
+
+    return _serve_faaskit(_hello_app(), traced)
 
 
 def faaskit_items() -> Any:
@@ -55,8 +80,9 @@ def faaskit_items() -> Any:
     return _serve_faaskit(app)
 
 
-def _serve_faaskit(app: Any) -> Any:
-    """What ``faaskit dev`` does: settings and logging from the environment, then the gateway."""
+def _serve_faaskit(app: Any, configure: Any = None) -> Any:
+    """What ``faaskit dev`` does: settings and logging from the environment, then the
+    gateway; ``configure(runtime)``, when given, changes the runtime before the gateway."""
     from faaskit.config import Settings
     from faaskit.http.gateway import create_asgi_app
     from faaskit.observability.logging import configure_logging
@@ -64,7 +90,10 @@ def _serve_faaskit(app: Any) -> Any:
 
     settings = Settings.load()
     configure_logging(settings.log_level)
-    return create_asgi_app(app, Runtime(app, settings))
+    runtime = Runtime(app, settings)
+    if configure is not None:
+        configure(runtime)
+    return create_asgi_app(app, runtime)
 
 
 def starlette_hello() -> Any:
