@@ -7,7 +7,7 @@ imports what it needs (the runtime, a store driver, rich) when it runs.
 
 from __future__ import annotations
 
-from faaskit.cli import demo, dlq, events, projections, routes, sagas, serve, stats, token
+from faaskit.cli import breakers, demo, dlq, events, projections, routes, sagas, serve, stats, token
 from faaskit.cli.app import cli, main
 from faaskit.packaging.command import package_command
 
@@ -25,4 +25,5 @@ cli.add_typer(dlq.dlq, name="dlq")
 cli.add_typer(events.events, name="events")
 cli.add_typer(projections.projections, name="projections")
 cli.add_typer(sagas.sagas, name="sagas")
+cli.add_typer(breakers.breakers, name="breakers")
 cli.command()(stats.stats)
