@@ -169,8 +169,9 @@ class CircuitBreaker:
 
 
 class Guard:
-    """One guarded call of a breaker: ``async with breaker(ctx):`` (or ``with`` in a sync
-    handler). Entering asks the store for a permit; leaving records the outcome."""
+    """One guarded call of a breaker: ``async with breaker(ctx) as call:`` (or ``with`` in
+    a sync handler). Entering asks the store for a permit; leaving records the outcome.
+    ``call.trial`` is True for the half-open breaker's one trial call."""
 
     __slots__ = ("_breaker", "_runtime", "_token")
 
@@ -179,7 +180,12 @@ class Guard:
         self._runtime = runtime
         self._token: str | None = None
 
-    async def __aenter__(self) -> None:
+    @property
+    def trial(self) -> bool:
+        """Whether this call is the trial of a half-open breaker (its outcome decides)."""
+        return self._token is not None
+
+    async def __aenter__(self) -> Guard:
         from faaskit.ids import new_id
 
         breaker, runtime = self._breaker, self._runtime
@@ -207,6 +213,7 @@ class Guard:
                 breaker.name,
                 extra={"fields": {"breaker": breaker.name}},
             )
+        return self
 
     async def __aexit__(
         self,
@@ -250,8 +257,8 @@ class Guard:
         else:
             logger.info("circuit breaker %s closed", breaker.name, extra=fields)
 
-    def __enter__(self) -> None:
-        _blocking(self._runtime, self.__aenter__())
+    def __enter__(self) -> Guard:
+        return _blocking(self._runtime, self.__aenter__())
 
     def __exit__(
         self,
