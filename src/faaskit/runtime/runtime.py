@@ -263,13 +263,17 @@ class Runtime:
         if self.tracing is not None and ctx.span is None:
             return await self._traced(ctx, handler, arguments, render)
         function = ctx.function
-        cold = ctx.cold_start
         if function not in self._warm:
             self._warm.add(function)
             self.metrics.cold_start(function)
-            cold = ctx.cold_start = True
-            if ctx.startup_seconds is None:
-                ctx.startup_seconds = self.init_seconds
+            # On a cloud platform the adapter said whether the environment is cold (once
+            # per environment, as the platform bills it); locally a function's first
+            # invocation in the process is its cold one.
+            if current_invocation.get() is None:
+                ctx.cold_start = True
+                if ctx.startup_seconds is None:
+                    ctx.startup_seconds = self.init_seconds
+        cold = ctx.cold_start
         recorder = self.recorder
         started = time.perf_counter()
         outcome = "error"
