@@ -46,6 +46,7 @@ __all__ = [
     "TooManyRequestsError",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "not_before",
 ]
 
 if TYPE_CHECKING:
@@ -191,3 +192,13 @@ class CircuitOpenError(FaaskitError):
         super().__init__(detail)
         self.retry_after = retry_after
         self.breaker = breaker
+
+
+def not_before(error: BaseException, delay: float) -> float:
+    """A retry's ``delay`` in seconds, made longer when ``error`` says when to come back
+    (an open circuit breaker's or a rate limit's ``retry_after``): sooner, the retry would
+    only be refused again, spending an attempt for nothing."""
+    wait = getattr(error, "retry_after", None)
+    if isinstance(wait, int | float) and delay < wait < float("inf"):
+        return float(wait)
+    return delay

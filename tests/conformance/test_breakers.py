@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from faaskit import App, CircuitBreaker, CircuitOpenError, Context
+from faaskit import App, Backoff, CircuitBreaker, CircuitOpenError, Context, Event
 from faaskit.errors import ConfigurationError
 from faaskit.store import Store, create_store
 from faaskit.store.breaker_rules import ERROR_CHARS, TRIAL_WAIT
@@ -443,3 +443,57 @@ def test_circuit_open_error_is_a_503_with_its_wait() -> None:
     )
 
     assert status == 503 and (b"retry-after", b"3") in headers
+
+
+# --- a refused message or saga step is retried, not before the breaker lets calls through ----
+
+
+def retried_app() -> tuple[App, CircuitBreaker, list[str]]:
+    """A subscriber and a one-step saga calling one provider through a breaker that is
+    opened beforehand (the test records a failure); ``calls`` lists who reached it."""
+    app = App("breaker_retries")
+    provider = CircuitBreaker("provider", failure_threshold=1, recovery_timeout=60)
+    calls: list[str] = []
+    fast = Backoff(base=0.1, cap=0.1)
+
+    @app.subscribe("charge", max_attempts=3, backoff=fast)
+    async def charge(event: Event[dict[str, Any]], ctx: Context) -> None:
+        async with provider(ctx):
+            calls.append("message")
+
+    order = app.saga("order")
+
+    @order.step(max_attempts=3, backoff=fast)
+    async def pay(input: dict[str, Any], results: dict[str, Any], ctx: Context) -> str:
+        async with provider(ctx):
+            calls.append("step")
+        return "paid"
+
+    @app.post("/charges", status=202)
+    async def place(ctx: Context) -> dict[str, str]:
+        ctx.publish("charge", {})
+        return {"saga_id": await ctx.start_saga(order, {}, saga_id="s-1")}
+
+    return app, provider, calls
+
+
+async def test_refused_messages_and_saga_steps_wait_for_the_breaker(backend_url: str) -> None:
+    app, provider, calls = retried_app()
+    async with AppHarness(app, database_url=backend_url) as h:
+        opened = h.runtime.now()
+        await h.runtime.store.breaker_record(
+            "provider", failed=True, now=opened, threshold=1, recovery_timeout=60
+        )
+        assert (await h.http.post("/charges")).status_code == 202
+
+        await h.advance(timedelta(seconds=30))  # with a 0.1 s backoff: 300 tries, if allowed
+
+        assert calls == []
+        due = sorted(p.available_at for p in await h.scheduled())
+        assert len(due) == 2 and due[0] >= opened + 60  # both refused once, back when due
+        assert (await h.saga("s-1")).status == "started"
+        await h.advance(timedelta(seconds=31))
+        assert sorted(calls) == ["message", "step"]  # one was the trial; it closed the breaker
+        assert (await provider.state(h.runtime)).state == "closed"
+        assert (await h.saga("s-1")).status == "completed"
+        assert await h.dead_letters() == []

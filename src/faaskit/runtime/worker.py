@@ -22,7 +22,7 @@ import traceback
 from typing import Any
 
 from faaskit.cqrs.projections import ProjectionRunner
-from faaskit.errors import LeaseLostError, ValidationError
+from faaskit.errors import LeaseLostError, ValidationError, not_before
 from faaskit.runtime.handlers import MessageHandler, Trigger, message_handler
 from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.relay import PROJECTION_TARGET
@@ -414,7 +414,7 @@ class Worker:
             if next_tick is not None:  # a failed tick must not stop the schedule
                 await self.crons.schedule(next_tick)
             return
-        delay = handler.policy.backoff.delay(delivery.attempt, self.rng)
+        delay = not_before(error, handler.policy.backoff.delay(delivery.attempt, self.rng))
         if await self.runtime.store.retry(delivery, available_at=now + delay, error=record):
             await self._relay_retry(delivery, now + delay)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from faaskit.context import Context
-from faaskit.errors import ConfigurationError
+from faaskit.errors import ConfigurationError, not_before
 from faaskit.events import Event
 from faaskit.sagas.definitions import Pending, StepRun
 from faaskit.sagas.errors import StepFailed
@@ -132,7 +132,8 @@ async def run_action(saga: Saga, step: Step, event: Event[dict[str, Any]], ctx: 
     except Exception as error:
         reason = describe(error, step.timeout)
         if attempt < step.max_attempts:  # again after the step's backoff, in a new delivery
-            move.retry_do(step.index, attempt, reason, step.backoff.delay(attempt))
+            delay = not_before(error, step.backoff.delay(attempt))  # an open breaker
+            move.retry_do(step.index, attempt, reason, delay)
         else:
             move.fail(step.index, "error", reason)
         return await move.commit()
@@ -198,7 +199,8 @@ async def run_compensation(
         # a compensation has no business failure to fall back on: StepFailed stops at once
         reason = describe(error, step.timeout)
         if not isinstance(error, StepFailed) and attempt < step.max_attempts:
-            move.retry_undo(step.index, attempt, reason, step.backoff.delay(attempt))
+            delay = not_before(error, step.backoff.delay(attempt))
+            move.retry_undo(step.index, attempt, reason, delay)
         else:
             move.compensation_failed(step.index, reason)
         return await move.commit()
