@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import results_aims
 from imports import ImportTime
 from load import LoadResult
+from results_coldstart import ColdStartResults
 from results_cqrs import CqrsResults
 from results_messaging import MessagingResults
 
@@ -99,6 +100,7 @@ class Results:
     startup: list[StartupRow] = field(default_factory=list)
     messaging: MessagingResults = field(default_factory=MessagingResults)
     cqrs: CqrsResults = field(default_factory=CqrsResults)
+    coldstart: ColdStartResults = field(default_factory=ColdStartResults)
     log: list[str] = field(default_factory=list)
 
     def row(self, name: str) -> HttpRow | None:

@@ -7,6 +7,9 @@ Sections: hello (faaskit, Starlette, FastAPI, Powertools under the same uvicorn 
 writes (faaskit POST /items on SQLite and PostgreSQL), import times, start-up to first 200,
 adapters (Lambda HTTP events in-process: faaskit, Powertools, Chalice, Mangum; per event and
 cold start; `--only adapters` or `benchmarks/adapters.py` updates only its section),
+coldstart (the shop's first authenticated request in fresh processes, direct and over HTTP,
+cold and warm, beside Powertools' and Chalice's import times; `--only coldstart` updates
+only its section),
 messaging (faaskit workers on SQLite and PostgreSQL vs Celery on Redis vs raw inserts, then
 one worker each on PostgreSQL vs PgQueuer in interleaved rounds; `--only messaging` updates
 only its section),
@@ -33,6 +36,7 @@ from typing import Any
 from rich.console import Console
 
 import adapters
+import coldstart
 import cqrs
 import display as terminal
 import harness
@@ -42,6 +46,7 @@ import machine
 import messaging
 import report
 import report_adapters
+import report_coldstart
 import report_messaging
 import report_sagas
 import sagas
@@ -93,8 +98,20 @@ CONTENDERS = {  # name -> factory in servers.py; Starlette is the anchor
 }
 IMPORTED = ("faaskit", "aws_lambda_powertools", "chalice", "faaskit.http.gateway")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SECTIONS = ("hello", "writes", "imports", "startup", "adapters", "messaging", "cqrs", "sagas")
+SECTIONS = (
+    "hello",
+    "writes",
+    "imports",
+    "startup",
+    "adapters",
+    "coldstart",
+    "messaging",
+    "cqrs",
+    "sagas",
+)
 USES_POSTGRES = {"writes", "messaging", "cqrs", "sagas"}
+COLD_WARM_REQUESTS = 200
+"""Warm requests after the first in each cold-start sample."""
 
 
 @dataclass
@@ -359,6 +376,31 @@ class Bench:
             found.notes.append(f"the section failed: {error}")
         found.load_after = machine.load_average()
 
+    def coldstart(self) -> None:
+        """The shop's first request in fresh processes, beside Powertools' and Chalice's
+        imports (``startup_runs`` samples per variant, 200 warm requests each)."""
+        found = self.results.coldstart
+        found.date = adapters.utc_now()
+        found.load_before = machine.load_average()
+        found.pinning = f"`{' '.join(self.pin.server)}`" if self.pin.server else "none"
+        found.versions = machine.versions(coldstart.DISTRIBUTIONS, commit=True)
+        found.machine = f"{machine.cpu_model()}, {os.cpu_count()} cores"
+        try:
+            coldstart.measure(
+                found,
+                WORK / "coldstart",
+                base_environment(),
+                self.pin.server,
+                samples=self.options.startup_runs,
+                warm=COLD_WARM_REQUESTS,
+                import_runs=self.options.import_runs,
+                advance=self.advance,
+            )
+        except Exception as error:
+            self.results.log.append(f"coldstart: {error}")
+            found.notes.append(f"the section failed: {error}")
+        found.load_after = machine.load_average()
+
     def messaging(self) -> None:
         """Throughput (interleaved by worker processes), latency, then the raw limit."""
         found, sizes, url = self.results.messaging, self.options.sizes, self.options.postgres_url
@@ -540,6 +582,7 @@ class Bench:
             "imports": 1 + len(IMPORTED),
             "startup": o.startup_runs * len(CONTENDERS),
             "adapters": adapters.steps(o.sizes.adapter_rounds, o.import_runs),
+            "coldstart": coldstart.steps(o.startup_runs, o.import_runs),
             "messaging": 3 * len(o.sizes.processes)
             + o.sizes.postgres_rounds * messaging.HEAD_TO_HEAD
             + 4
@@ -607,15 +650,15 @@ def run(options: Options, console: Console) -> tuple[Results, AdapterResults, Sa
     return results, found, saga_found
 
 
-ALONE = {"adapters", "sagas", "messaging"}
+ALONE = {"adapters", "sagas", "messaging", "coldstart"}
 """Sections a run of their own splices into the RESULTS.md already there."""
 
 
 def markdown(
     options: Options, results: Results, found: AdapterResults, saga_found: SagaResults
 ) -> str:
-    """RESULTS.md: the whole report, with the adapters and sagas sections when they ran; a
-    run of only those replaces just their sections of the file already there."""
+    """RESULTS.md: the whole report, with the adapters, cold-start and sagas sections when
+    they ran; a run of only those replaces just their sections of the file already there."""
     section = report_adapters.section(found, report._table) if found.dispatch else []
     saga_section = report_sagas.section(saga_found, report._table) if saga_found.rows else []
     if set(options.sections) <= ALONE and options.output.exists():
@@ -625,6 +668,9 @@ def markdown(
     else:
         text = report.markdown(results)
     text = splice(text, "## Adapters", section) if section else text
+    if results.coldstart.rows:
+        cold = report_coldstart.section(results.coldstart, report._table)
+        text = splice(text, report_coldstart.PREFIX, cold)
     return splice(text, "## Sagas", saga_section) if saga_section else text
 
 
@@ -640,11 +686,15 @@ def main(argv: list[str] | None = None) -> int:
         console.print(table)
     for table in report_sagas.terminal_tables(saga_found):
         console.print(table)
+    cold_table = report_coldstart.terminal_table(results.coldstart)
+    if cold_table is not None:
+        console.print(cold_table)
     console.print(f"wrote {options.output}")
     failed = [row.name for row in results.hello + results.writes if row.error]
     failed += terminal.failed_rows(results)
     failed += [f"adapters {row.name}" for row in [*found.dispatch, *found.cold] if row.error]
     failed += [f"sagas {row.name}" for row in saga_found.rows if row.error]
+    failed += [f"coldstart {row.name}" for row in results.coldstart.rows if row.error]
     if failed:
         console.print(f"[red]failed: {', '.join(failed)} (see {options.output})[/]")
     return 1 if failed else 0

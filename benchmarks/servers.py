@@ -57,6 +57,15 @@ def faaskit_hello_tracing() -> Any:
     return _serve_faaskit(_hello_app(), traced)
 
 
+def faaskit_shop() -> Any:
+    """The reference shop (examples/shop) as ``faaskit dev examples/shop`` serves it: the
+    app named by ``$FAASKIT_APP`` (run.py sets it), settings from the environment, a worker
+    alongside unless ``FAASKIT_WORKER=0``, ``FAASKIT_PREWARM`` read at start."""
+    from faaskit.serving import asgi_from_environment
+
+    return asgi_from_environment()
+
+
 def faaskit_items() -> Any:
     import uuid
 

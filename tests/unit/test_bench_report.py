@@ -15,14 +15,26 @@ if str(BENCHMARKS) not in sys.path:
 
 import report  # noqa: E402
 import report_aims  # noqa: E402
+import report_coldstart  # noqa: E402
 import report_messaging  # noqa: E402
 import results_aims  # noqa: E402
 from imports import ImportTime  # noqa: E402
 from load import LoadResult  # noqa: E402
-from results import HttpRow, Machine, Results, Settings, StartupRow, splice  # noqa: E402
+from results import (  # noqa: E402
+    FAASKIT_TRACING,
+    HttpRow,
+    Machine,
+    Results,
+    Settings,
+    StartupRow,
+    splice,
+)
+from results_adapters import AdapterResults  # noqa: E402
+from results_coldstart import DIRECT, HTTP, ColdRow, ColdRun, ColdStartResults  # noqa: E402
 from results_cqrs import EVENTSOURCING, EventsRow, Measured, SearchRow, SearchRun  # noqa: E402
 from results_cqrs import FAASKIT as FAASKIT_EVENTS  # noqa: E402
 from results_messaging import RAW_SQLITE, RawRow, ThroughputRow  # noqa: E402
+from results_sagas import SagaResults  # noqa: E402
 
 KINDS = ("text", "text + filter", "filter + range", "page 5")
 
@@ -154,3 +166,104 @@ def test_a_search_kind_that_timed_out_fails_the_search_aim() -> None:
 
     aim = results_aims.SEARCH_AIMS["faaskit + PostgreSQL"]
     assert rows[aim.summary][:2] == ["13.41x", "**not met**"]
+
+
+# -- hello: what tracing costs ------------------------------------------------------------
+
+
+def test_hello_says_what_tracing_costs_in_the_same_rounds() -> None:
+    found = synthetic()
+    found.hello.append(HttpRow(FAASKIT_TRACING, [_load(24_300)]))
+
+    text = report.markdown(found)
+
+    assert "Tracing (OpenTelemetry" in text
+    assert "costs 10.0% of hello's throughput: 24,300 req/s with it, 27,000 without" in text
+
+
+def test_hello_says_nothing_of_tracing_when_its_contender_failed() -> None:
+    found = synthetic()
+    found.hello.append(HttpRow(FAASKIT_TRACING, error="the server exited with 1"))
+
+    assert "Tracing (OpenTelemetry" not in report.markdown(found)
+
+
+# -- the cold start of the shop -----------------------------------------------------------
+
+
+def _cold(total: float, first: float, warm: float, *, direct: bool = True) -> ColdRun:
+    if not direct:
+        return ColdRun(total, first, warm, warm * 2)
+    return ColdRun(total, first, warm, warm * 2, 20.0, total - 120.0, 100.0 - first)
+
+
+def cold_synthetic() -> ColdStartResults:
+    """Three samples per variant; Powertools' and Chalice's imports of the same run."""
+    found = ColdStartResults(samples=3, warm_requests=200, routes=20, resources=0)
+    found.request = "`GET /orders/{id}`"
+    found.empty_ms = 25.0
+    found.rows = [
+        ColdRow(DIRECT, False, [_cold(t, 1.6, 0.2) for t in (500.0, 480.0, 700.0)]),
+        ColdRow(DIRECT, True, [_cold(t, 1.5, 0.2) for t in (490.0, 470.0, 690.0)]),
+        ColdRow(HTTP, False, [_cold(t, 2.4, 0.8, direct=False) for t in (520.0, 510.0, 530.0)]),
+        ColdRow(HTTP, True, error="the server exited with 3 before answering"),
+    ]
+    found.imports = [
+        ImportTime("aws_lambda_powertools", 63.0, 71.0, 7),
+        ImportTime("chalice", 33.0, 36.0, 7),
+    ]
+    return found
+
+
+def test_the_cold_start_section_puts_the_shop_beside_the_imports_of_the_same_run() -> None:
+    lines = report_coldstart.section(cold_synthetic(), report._table)
+    text = "\n".join(lines)
+
+    direct = next(line for line in lines if line.startswith(f"| {DIRECT} | no |"))
+    cells = direct[2:-2].split(" | ")
+    # spawn → first answer (median), over the empty interpreter, the phases, first, warm
+    assert cells[2:8] == ["**500.0**", "475.0", "20.0", "380.0", "98.4", "**1.60**"]
+    assert cells[8:11] == ["0.200", "0.400", "8.00x"]
+    assert cells[11] == "500 / 480 / 700"
+    http = next(line for line in lines if line.startswith(f"| {HTTP} | no |"))
+    assert http[2:-2].split(" | ")[4:7] == ["—", "—", "—"]  # phases inside the server
+    failed = next(line for line in lines if line.startswith(f"| {HTTP} | yes |"))
+    assert "the server exited with 3" in failed
+    assert "| `aws_lambda_powertools` | 63.0 | 71.0 |" in text
+    assert "Powertools' import alone takes 71.0 ms and Chalice's 36.0 ms" in text
+    assert "takes 475.0 ms over an empty interpreter: 6.69x Powertools' import" in text
+    assert "13.19x Chalice's" in text
+    assert "the first request takes 1.60 ms, 8.00x a warm one (0.200 ms)" in text
+    assert "1.50 ms with it, 1.60 ms without; the shop declares no `@app.resource`" in text
+
+
+def test_the_cold_start_section_without_imports_leaves_out_the_comparison() -> None:
+    found = cold_synthetic()
+    found.imports = []
+    found.import_errors = {"chalice": "No module named 'chalice'"}
+
+    text = "\n".join(report_coldstart.section(found, report._table))
+
+    assert "Powertools' import alone" not in text
+    assert "| `chalice` | failed | No module named 'chalice' |" in text
+
+
+def test_a_cold_start_run_alone_replaces_only_its_section(tmp_path: Path) -> None:
+    import run
+
+    output = tmp_path / "RESULTS.md"
+    output.write_text(report.markdown(synthetic()))
+    options = run.parse_options(["--only", "coldstart", "--output", str(output)])
+    found = synthetic()
+    found.hello, found.coldstart = [], cold_synthetic()
+
+    once = run.markdown(options, found, AdapterResults(), SagaResults())
+    output.write_text(once)
+    found.coldstart.rows[0].runs = [_cold(900.0, 3.0, 0.3)]
+    twice = run.markdown(options, found, AdapterResults(), SagaResults())
+
+    assert once.count(report_coldstart.PREFIX) == twice.count(report_coldstart.PREFIX) == 1
+    assert once.index(report_coldstart.PREFIX) < once.index("## Notes")
+    assert "| faaskit | 27,000 |" in twice  # the hello section of the file, kept
+    assert f"| {DIRECT} | no | **900.0** |" in twice
+    assert "**500.0**" not in twice.split(report_coldstart.PREFIX)[1].split("## ")[0]
