@@ -18,7 +18,14 @@ The payment method is the failure switch:
 - anything else is charged.
 
 ``PUT /payments/provider`` with ``{"refunds_available": false}`` is an outage of the
-provider's refunds (a refund fails until it is back).
+provider's refunds (a refund fails until it is back); with ``{"charges_available": false}``
+every charge fails until it is back.
+
+Charges go through the circuit breaker ``payment-provider``, shared by every process:
+``BREAKER_FAILURES`` unavailable answers in a row open it, and for
+``SHOP_PAYMENT_BREAKER_SECONDS`` (5) the saga's payment step fails fast with
+CircuitOpenError (retried when the breaker lets a trial call through) instead of calling a
+provider that is down; then one trial charge decides whether it closes.
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from faaskit import AuthError, Backoff, Context, NotFoundError, StepNotPendingError
+from faaskit import (
+    AuthError,
+    Backoff,
+    CircuitBreaker,
+    Context,
+    NotFoundError,
+    StepNotPendingError,
+)
 from shop.access import ORDERS_ADMIN
 from shop.app import app
 
@@ -63,6 +77,16 @@ def answer_delay() -> float:
 def payment_timeout() -> float:
     """How long a charge may stay unanswered before the step tries again."""
     return seconds_from("SHOP_PAYMENT_TIMEOUT", 30.0)
+
+
+BREAKER_FAILURES = 5
+"""Unavailable answers in a row that open the breaker (a flaky card fails twice: never)."""
+provider_breaker = CircuitBreaker(
+    "payment-provider",
+    failure_threshold=BREAKER_FAILURES,
+    recovery_timeout=seconds_from("SHOP_PAYMENT_BREAKER_SECONDS", 5.0),
+    failures=(PaymentProviderUnavailable,),  # a declined card is the provider answering
+)
 
 
 # -- the signature ----------------------------------------------------------------------
@@ -111,8 +135,8 @@ async def charge(
     """Ask the provider to charge (inside the saga step: its token and idempotency key)."""
     run = ctx.step
     assert run is not None and run.token is not None
-    if method == FLAKY and run.attempt <= FLAKY_FAILURES:
-        raise PaymentProviderUnavailable(f"payment provider unavailable (attempt {run.attempt})")
+    async with provider_breaker(ctx):  # CircuitOpenError (fail fast) while it is open
+        await provider_takes(ctx, method, run.attempt)
     docs = ctx.documents(payments)
     existing = await docs.get(payment_id)
     record = {
@@ -136,6 +160,15 @@ async def charge(
     if method != NO_ANSWER:
         call = {"payment_id": payment_id, "token": run.token}
         ctx.schedule(provider_answers, call, delay=answer_delay(), task_id=f"answer-{run.token}")
+
+
+async def provider_takes(ctx: Context, method: str, attempt: int) -> None:
+    """The provider's answer to the call: PaymentProviderUnavailable when it is down."""
+    if method == FLAKY and attempt <= FLAKY_FAILURES:
+        raise PaymentProviderUnavailable(f"payment provider unavailable (attempt {attempt})")
+    switches = await ctx.documents(provider_switches).get("switches")
+    if switches is not None and not switches.data.get("charges_available", True):
+        raise PaymentProviderUnavailable("the payment provider is down")
 
 
 class ProviderCall(BaseModel):
@@ -232,12 +265,13 @@ async def payment_webhook(body: PaymentNotice, ctx: Context) -> dict[str, str]:
 
 
 class ProviderSwitches(BaseModel):
-    refunds_available: bool
+    refunds_available: bool = True
+    charges_available: bool = True
 
 
 @app.put("/payments/provider", auth=ORDERS_ADMIN, tags=["payments"])
 async def switch_provider(body: ProviderSwitches, ctx: Context) -> dict[str, bool]:
-    """Take the simulated provider's refunds down or bring them back."""
+    """Take the simulated provider's refunds or charges down, or bring them back."""
     docs = ctx.documents(provider_switches)
     current = await docs.get("switches")
     data = body.model_dump()
