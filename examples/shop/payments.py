@@ -23,7 +23,7 @@ every charge fails until it is back.
 
 Charges go through the circuit breaker ``payment-provider``, shared by every process:
 ``BREAKER_FAILURES`` unavailable answers in a row open it, and for
-``SHOP_PAYMENT_BREAKER_SECONDS`` (5) the saga's payment step fails fast with
+``SHOP_PAYMENT_BREAKER_SECONDS`` (3) the saga's payment step fails fast with
 CircuitOpenError (retried when the breaker lets a trial call through) instead of calling a
 provider that is down; then one trial charge decides whether it closes.
 """
@@ -84,7 +84,7 @@ BREAKER_FAILURES = 5
 provider_breaker = CircuitBreaker(
     "payment-provider",
     failure_threshold=BREAKER_FAILURES,
-    recovery_timeout=seconds_from("SHOP_PAYMENT_BREAKER_SECONDS", 5.0),
+    recovery_timeout=seconds_from("SHOP_PAYMENT_BREAKER_SECONDS", 3.0),
     failures=(PaymentProviderUnavailable,),  # a declined card is the provider answering
 )
 
@@ -280,3 +280,13 @@ async def switch_provider(body: ProviderSwitches, ctx: Context) -> dict[str, boo
     else:
         docs.update("switches", data, expected_version=current.version)
     return data
+
+
+@app.get("/payments/provider", auth=ORDERS_ADMIN, tags=["payments"])
+async def provider_status(ctx: Context) -> dict[str, Any]:
+    """The provider's switches and its circuit breaker, as every process sees it."""
+    switches = await ctx.documents(provider_switches).get("switches")
+    breaker = await provider_breaker.state(ctx)
+    current = ProviderSwitches() if switches is None else ProviderSwitches(**switches.data)
+    shown = {"state": breaker.state, "failures": breaker.failures, "opens": breaker.opens}
+    return {**current.model_dump(), "breaker": shown}

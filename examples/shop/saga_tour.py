@@ -129,7 +129,43 @@ def saga_steps(
     )  # fmt: skip
     wait_for_order(tour, "Payment retried, then confirmed", flaky, "confirmed", "completed")
 
+    outage(tour, bob_auth, sagas)
     refunds(tour, bob_auth, retry, sagas)
+
+
+def outage(tour: Tour, bob_auth: dict[str, str], sagas: dict[str, str]) -> None:
+    """While the payment provider is down, five failed charges open its circuit breaker and
+    the payment steps after them fail fast; once it is back, one trial charge closes it."""
+
+    def provider(title: str, **request: Any) -> None:
+        tour.step(
+            title,
+            "PUT" if request else "GET",
+            "/payments/provider",
+            200,
+            note=breaker_note,
+            headers=tour.admin,
+            **request,
+        )
+
+    provider("The payment provider goes down", json={"charges_available": False})
+    down = [
+        place(tour, bob_auth, f"down{n}", "Bob orders during the outage", sagas) for n in (1, 2)
+    ]
+    for order_id in down:
+        wait_for_order(tour, "Payment failed: cancelled", order_id, "cancelled", "compensated")
+    provider("Its circuit breaker is open")
+    provider("The payment provider is back", json={"charges_available": True})
+    back = place(tour, bob_auth, "back", "Bob orders again", sagas)
+    wait_for_order(tour, "One trial charge closes it: confirmed", back, "confirmed", "completed")
+    provider("Its circuit breaker is closed")
+
+
+def breaker_note(response: Any) -> str:
+    body = response.json()
+    if "breaker" not in body:
+        return f"charges_available={body['charges_available']}"
+    return "breaker {state}, opened {opens}x".format(**body["breaker"])
 
 
 def refunds(

@@ -17,7 +17,7 @@ from tests.conftest import LiveServer
 from tests.e2e.saga_shop_support import OrderShop, order, quick_provider
 
 RECOVERY = 1.0
-"""The breaker's recovery timeout here (the shop's default is 5 s)."""
+"""The breaker's recovery timeout here (the shop's default is 3 s)."""
 
 
 @pytest.fixture
@@ -61,6 +61,8 @@ def test_the_breaker_opens_while_the_provider_is_down_and_closes_when_it_is_back
     assert payments.BREAKER_FAILURES <= len(reached) < len(errors), errors
     breaker = shop.run(payments.provider_breaker.state(shop.server.runtime))
     assert breaker.state in ("open", "half_open") and breaker.opens >= 1
+    shown = shop.http.get("/payments/provider", headers=shop.admin).json()
+    assert shown["charges_available"] is False and shown["breaker"]["opens"] == breaker.opens
 
     switch(shop, charges_available=True)
     order_id, saga_id = shop.place(order())
