@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from faaskit.events import Event
     from faaskit.params import Body, Query
     from faaskit.ratelimit import RateLimit
+    from faaskit.retries import retry
     from faaskit.sagas import Pending, Saga, SagaState, StepFailed, StepNotPendingError
     from faaskit.store.protocol import Document
     from faaskit.triggers import Backoff
@@ -59,6 +60,7 @@ _LAZY = {
     "Event": "faaskit.events",
     "Query": "faaskit.params",
     "RateLimit": "faaskit.ratelimit",
+    "retry": "faaskit.retries",
     "Pending": "faaskit.sagas",
     "Recorded": "faaskit.cqrs.projections",
     "Saga": "faaskit.sagas",
@@ -117,4 +119,5 @@ __all__ = [
     "TooManyRequestsError",
     "ValidationError",
     "__version__",
+    "retry",
 ]

@@ -3,6 +3,8 @@ its unit of work."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from faaskit.errors import AuthError
 
 TYPE_CHECKING = False  # typing imports re, which `import faaskit` does without
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     T = TypeVar("T")
     A = TypeVar("A", bound="Aggregate")
 
-__all__ = ["Context"]
+__all__ = ["Context", "current_context"]
 
 _documents: tuple[type[Collection], type[CollectionSpec]] | None = None
 _streams: tuple[type[EventStore], type[Aggregates[Any]]] | None = None
@@ -84,6 +86,7 @@ class Context:
         "_events",
         "_log",
         "_runtime",
+        "_timeout_at",
         "_uow",
         "cold_start",
         "correlation_id",
@@ -128,6 +131,9 @@ class Context:
         self.cold_start = False
         self.startup_seconds: float | None = None
         self.deadline: float | None = None
+        self._timeout_at: float | None = None
+        """When (``time.monotonic()``) the worker cancels this invocation: its timeout, or
+        the platform's deadline less a margin (None: nothing bounds it)."""
         self.span: Any = None
         """The invocation's OpenTelemetry span when tracing is on (``FAASKIT_TRACING``):
         ``ctx.span.set_attribute("order.id", order_id)``; None otherwise."""
@@ -358,3 +364,8 @@ class Context:
         if loop is None:
             raise RuntimeError("ctx.run() needs a started runtime")
         return run_coroutine_threadsafe(wrapper(), loop).result()
+
+
+current_context: ContextVar[Context | None] = ContextVar("faaskit_context", default=None)
+"""The Context of the invocation under way (set by the runtime around each handler), for
+code a handler calls without passing the ctx (:func:`faaskit.retry` bounds its waits by it)."""

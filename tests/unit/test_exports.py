@@ -44,6 +44,7 @@ EXPECTED = {
     "StepFailed",
     "StepNotPendingError",
     "__version__",
+    "retry",
 }
 
 

@@ -175,6 +175,10 @@ class InvocationMetrics:
 
         self.breakers = BreakerMetrics()
         """Circuit breakers' changes of state (:mod:`faaskit.breakers`)."""
+        from faaskit.observability.retry_metrics import RetryMetrics
+
+        self.retries = RetryMetrics()
+        """Retries of outside calls (:func:`faaskit.retry`)."""
         self._registry: Any = None
 
     def record(self, function: str, outcome: str, seconds: float) -> None:
@@ -282,6 +286,7 @@ class InvocationMetrics:
         yield from self.sagas.collect()
         yield from self.business.collect()
         yield from self.breakers.collect()
+        yield from self.retries.collect()
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

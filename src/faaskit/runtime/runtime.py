@@ -22,7 +22,7 @@ from faaskit.app import App
 from faaskit.auth import Principal, TokenIssuer, TokenVerifier
 from faaskit.clock import Clock, SystemClock
 from faaskit.config import Settings
-from faaskit.context import Context
+from faaskit.context import Context, current_context
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.observability.metrics import InvocationMetrics
 from faaskit.runtime.invocation import current_invocation
@@ -278,6 +278,7 @@ class Runtime:
         started = time.perf_counter()
         outcome = "error"
         timed: CpuTimed | _ThreadCpu | None = None
+        current = current_context.set(ctx)  # for what the handler calls without the ctx
         try:
             if self._faults:
                 self._inject_fault(function)
@@ -318,6 +319,7 @@ class Runtime:
             self.metrics.error(function, error)
             raise
         finally:
+            current_context.reset(current)
             # The cached event store and aggregates refer back to the context: dropped
             # here, the context and its unit of work are freed at once, not by the GC.
             ctx._events = ctx._aggregates = None

@@ -331,7 +331,8 @@ class Worker:
         if budget is not None and (allowed is None or budget < allowed):
             allowed = budget
         if allowed is not None and task is not None:
-            self._deadlines[task] = time.monotonic() + allowed
+            # the ctx knows too: faaskit.retry waits no longer than the handler may run
+            self._deadlines[task] = ctx._timeout_at = time.monotonic() + allowed
         try:
             try:
                 await runtime.invoke(ctx, handler.handler, arguments, _no_render)
