@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -42,6 +43,9 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     from faaskit.serving import check_port_free, uvicorn_config
 
     console = Console()
+    # The tour's table tells the story (a breaker opening is a step of it): faaskit's own
+    # log lines would print over the live table, so they are kept for the log level ERROR.
+    logging.getLogger("faaskit").setLevel(logging.ERROR)
     shop = find_shop()
     # The tour waits for the shop's emails: shorten "in 5 minutes" and "in 3 days".
     os.environ.setdefault("SHOP_WELCOME_DELAY", "2")
