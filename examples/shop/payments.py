@@ -35,9 +35,9 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from faaskit import (
@@ -53,6 +53,17 @@ from shop.app import app
 
 payments = app.collection("payments")
 provider_switches = app.collection("payment_provider")
+
+
+@app.resource
+async def provider_http() -> AsyncIterator[Any]:
+    """One HTTP client per process for the provider's webhook posts (its connections are
+    reused), made on first use: httpx is not imported on the shop's cold path."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
 
 SECRET = "shop-payment-webhook"
 SIGNATURE_HEADER = "x-shop-signature"
@@ -201,8 +212,8 @@ async def provider_answers(call: ProviderCall, ctx: Context) -> None:
             ctx.log.info("payment notice too late", extra={"fields": {"payment": call.payment_id}})
         return
     headers = {"content-type": "application/json", SIGNATURE_HEADER: signed}
-    async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(url, content=body, headers=headers)
+    client = await ctx.resource("provider_http")
+    response = await client.post(url, content=body, headers=headers)
     if response.status_code == 409:  # the step stopped waiting (timed out, cancelled)
         ctx.log.info("payment notice too late", extra={"fields": {"payment": call.payment_id}})
         return
