@@ -294,6 +294,8 @@ def _traced(store: Store) -> list[str]:
 async def test_sqlite_commits_disjoint_units_together_without_a_savepoint_each(
     tmp_path: Path,
 ) -> None:
+    """(A unit of one statement goes alone: SQLite undoes it by itself, and grouping it
+    would only add Python.)"""
     store = create_store(f"sqlite:///{tmp_path / 'app.db'}")
     await store.open()
     try:
@@ -307,7 +309,7 @@ async def test_sqlite_commits_disjoint_units_together_without_a_savepoint_each(
         assert not [s for s in traced if s.startswith("ROLLBACK")]
 
         traced.clear()
-        units: list[list[Write]] = [[insert(f"e{n}")] for n in range(UNITS)]
+        units: list[list[Write]] = [[insert(f"e{n}"), publish(f"me{n}")] for n in range(UNITS)]
         units[-1] = [insert("e-last"), insert("d0")]  # taken: the batch is redone unit by unit
         outcomes = await together(store, units)
         assert isinstance(outcomes[-1], ConflictError)

@@ -1,9 +1,10 @@
 """Invocation records: what every invocation of any kind cost, kept in the store.
 
 The runtime hands each finished invocation's record to the :class:`InvocationRecorder`,
-which never commits one on its own: the next unit of work that writes anything takes the
-records waiting (:meth:`InvocationRecorder.take`) and commits them with its own writes; a
-unit that fails gives them back. Only when nothing has committed for ``FLUSH_INTERVAL``
+which never commits one on its own: once RIDE_ALONG records wait (or one has waited
+FLUSH_INTERVAL), the next unit of work that writes anything takes them
+(:meth:`InvocationRecorder.take`) and commits them with its own writes, one multi-row
+insert; a unit that fails gives them back. Only when nothing has committed for ``FLUSH_INTERVAL``
 (an idle process, a read-only workload) does the recorder commit what waits, alone — one
 commit for all of them. Records older than the retention are deleted as records are
 written, at most once a minute.
@@ -47,6 +48,9 @@ RETENTION_VARIABLE = "FAASKIT_RECORDS_RETENTION"
 DEFAULT_RETENTION = 7 * 86_400.0
 FLUSH_INTERVAL = 1.0
 """Seconds records may wait for a unit of work to take them before they commit alone."""
+RIDE_ALONG = 256
+"""Records a unit of work takes at once: fewer wait for more (or for FLUSH_INTERVAL), so
+they go as one multi-row insert rather than a row beside every unit."""
 PRUNE_INTERVAL = 60.0
 MAX_WAITING = 10_000
 """Records kept waiting at most (a store that cannot be written to drops the oldest)."""
@@ -101,10 +105,14 @@ class InvocationRecorder:
     def waiting(self) -> int:
         return len(self._waiting)
 
-    def take(self) -> RecordInvocations | None:
+    def take(self, *, at_least: int = 1) -> RecordInvocations | None:
         """The write of every record waiting (and the retention's delete when due), for
-        the unit of work about to commit; None when none waits."""
-        if not self._waiting:
+        the unit of work about to commit; None when fewer than ``at_least`` wait and none
+        has waited FLUSH_INTERVAL yet."""
+        waiting = len(self._waiting)
+        if not waiting or (
+            waiting < at_least and time.monotonic() - self._waiting_since < FLUSH_INTERVAL
+        ):
             return None
         records, self._waiting = self._waiting, []
         prune_before = None

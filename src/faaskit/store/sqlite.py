@@ -402,24 +402,28 @@ class _Redo(Exception):
 
 
 def _runs(batch: list[_Pending]) -> Iterator[list[_UnitCommit] | _Pending]:
-    """The batch in order: runs of two or more consecutive unit commits that write disjoint
-    rows (applied together), and every other item alone."""
+    """The batch in order: runs of two or more consecutive unit commits of several
+    statements that write disjoint rows (applied together), and every other item alone."""
     run: list[_UnitCommit] = []
     pending: list[_Pending] = []
     touched = grouping.Touched()
     for item in batch:
         work = item[0]
-        if isinstance(work, _UnitCommit) and touched.admit(work.write_set):
+        if not isinstance(work, _UnitCommit) or work.atomic:
+            # alone: one statement needs no savepoint, and its own execute costs what
+            # its share of an executemany does (grouping it would only add the Python)
+            yield from _flush(run, pending)
+            run, pending, touched = [], [], grouping.Touched()
+            yield item
+            continue
+        if touched.admit(work.write_set):
             run.append(work)
             pending.append(item)
             continue
         yield from _flush(run, pending)
-        run, pending, touched = [], [], grouping.Touched()
-        if isinstance(work, _UnitCommit):
-            touched.admit(work.write_set)
-            run, pending = [work], [item]
-        else:
-            yield item
+        touched = grouping.Touched()
+        touched.admit(work.write_set)
+        run, pending = [work], [item]
     yield from _flush(run, pending)
 
 
