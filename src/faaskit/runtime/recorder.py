@@ -79,6 +79,8 @@ class InvocationRecorder:
         self.now = now
         self.retention = retention
         """Seconds records are kept (None: forever)."""
+        self.ride_along = RIDE_ALONG
+        """Records a unit of work takes at once (fewer wait, up to FLUSH_INTERVAL)."""
         self._waiting: list[InvocationRow] = []
         self._waiting_since = 0.0
         self._pruned_at = 0.0

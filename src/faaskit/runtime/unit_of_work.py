@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from faaskit.clock import Clock
 from faaskit.errors import ConcurrencyError, LeaseLostError
-from faaskit.runtime.recorder import RIDE_ALONG, InvocationRecorder
+from faaskit.runtime.recorder import InvocationRecorder
 from faaskit.store.protocol import (
     ClaimWritten,
     CommitOutcome,
@@ -103,7 +103,8 @@ class UnitOfWork:
         if not self.write_set:
             self.committed = True
             return CommitOutcome()
-        records = self.recorder.take(at_least=RIDE_ALONG) if self.recorder is not None else None
+        recorder = self.recorder
+        records = recorder.take(at_least=recorder.ride_along) if recorder is not None else None
         if records is not None:  # records ride along: they never commit on their own
             self.write_set.writes.append(records)
         try:
