@@ -140,7 +140,10 @@ class PostgresStore(
         if not write_set:
             return CommitOutcome()
         statements = sql.compile_write_set(
-            write_set, json_param=bytes.decode, index=self.index_statements
+            write_set,
+            json_param=bytes.decode,
+            index=self.index_statements,
+            records=sql.records_as_arrays,
         )
         return await self._committer.commit(write_set, statements)
 
