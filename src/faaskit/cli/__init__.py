@@ -7,7 +7,19 @@ imports what it needs (the runtime, a store driver, rich) when it runs.
 
 from __future__ import annotations
 
-from faaskit.cli import breakers, demo, dlq, events, projections, routes, sagas, serve, stats, token
+from faaskit.cli import (
+    breakers,
+    cost,
+    demo,
+    dlq,
+    events,
+    projections,
+    routes,
+    sagas,
+    serve,
+    stats,
+    token,
+)
 from faaskit.cli.app import cli, main
 from faaskit.packaging.command import package_command
 
@@ -27,3 +39,4 @@ cli.add_typer(projections.projections, name="projections")
 cli.add_typer(sagas.sagas, name="sagas")
 cli.add_typer(breakers.breakers, name="breakers")
 cli.command()(stats.stats)
+cli.add_typer(cost.cost, name="cost")
