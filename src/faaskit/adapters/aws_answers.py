@@ -25,6 +25,7 @@ from itertools import islice
 from typing import Any
 
 from faaskit.adapters.aws_events import EventKind, HttpRequest
+from faaskit.http.headers import JSON_CSP, NO_STORE, PROBLEM_MEDIA_TYPE, SECURITY_HEADERS
 
 __all__ = ["lambda_answer"]
 
@@ -43,15 +44,38 @@ _TEXT_TYPES = frozenset(
 )
 
 
+# The headers the gateway puts on most answers, as text once: looked up, not decoded, per
+# answer (the gateway hands the same tuples every time; an equal one is found as well).
+_DECODED: dict[tuple[bytes, bytes], tuple[str, str]] = {
+    pair: (pair[0].decode("latin-1"), pair[1].decode("latin-1"))
+    for pair in (
+        *SECURITY_HEADERS,
+        NO_STORE,
+        JSON_CSP,
+        (b"content-type", b"application/json"),
+        (b"content-type", PROBLEM_MEDIA_TYPE),
+    )
+}
+_TEXT_MEDIA: dict[str, bool] = {}
+"""Whether a content type is text, by the content types answers have had (a few)."""
+_TEXT_MEDIA_KEPT = 64
+
+
 def lambda_answer(
     request: HttpRequest, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> dict[str, Any]:
     """The answer to ``request`` for Lambda, from the gateway's status, headers and body."""
-    single = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+    known = _DECODED.get
+    single = dict(
+        [
+            known(pair) or (pair[0].decode("latin-1").lower(), pair[1].decode("latin-1"))
+            for pair in headers
+        ]
+    )
     if len(single) < len(headers):  # a header more than once (several Set-Cookie)
         return _with_repeats(request, status, headers, body)
     content_type = single.get("content-type", "")
-    text, encoded = _body(body, content_type, single.get("content-encoding", "identity"))
+    text, encoded = _body(body, content_type, single.get("content-encoding"))
     answer: dict[str, Any] = {"statusCode": status}
     kind = request.kind
     if kind is EventKind.REST:
@@ -134,10 +158,10 @@ def _casings(name: str) -> Iterator[str]:
         yield "".join(chars)
 
 
-def _body(body: bytes, content_type: str, content_encoding: str) -> tuple[str, bool]:
+def _body(body: bytes, content_type: str, content_encoding: str | None) -> tuple[str, bool]:
     if not body:
         return "", False
-    encoding = content_encoding.strip().lower()
+    encoding = "" if content_encoding is None else content_encoding.strip().lower()
     if encoding in ("", "identity") and _is_text(content_type):
         try:
             return body.decode("utf-8"), False
@@ -147,12 +171,17 @@ def _body(body: bytes, content_type: str, content_encoding: str) -> tuple[str, b
 
 
 def _is_text(content_type: str) -> bool:
-    media = content_type.partition(";")[0].strip().lower()
-    return (
-        media.startswith("text/")
-        or media in _TEXT_TYPES
-        or media.endswith(("+json", "+xml", "+yaml"))
-    )
+    text = _TEXT_MEDIA.get(content_type)
+    if text is None:
+        media = content_type.partition(";")[0].strip().lower()
+        text = (
+            media.startswith("text/")
+            or media in _TEXT_TYPES
+            or media.endswith(("+json", "+xml", "+yaml"))
+        )
+        if len(_TEXT_MEDIA) < _TEXT_MEDIA_KEPT:
+            _TEXT_MEDIA[content_type] = text
+    return text
 
 
 def _status_line(status: int) -> str:
