@@ -1,6 +1,7 @@
 """A bill: line items (compute, requests, gateway, queues, secrets, INIT, instances…), each
-an exact amount with the quantity and formula behind it, totalled and rounded to the cent
-at the end."""
+an exact amount with the quantity and formula behind it. As the providers' worked examples
+do, each charge is rounded to the cent only once it is computed ("1,100,000 * $0.00001667
+= $18.34"), and the total is the sum of those charges ("$18.34 + $0.40 = $18.74")."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ class LineItem:
 
 @dataclass(frozen=True, slots=True)
 class Bill:
-    """A month on one platform: its line items and their total (rounded once, at the end)."""
+    """A month on one platform: its line items; ``total`` sums their cents, ``exact`` their
+    unrounded amounts."""
 
     platform: str
     items: Sequence[LineItem]
@@ -65,7 +67,7 @@ class Bill:
 
     @property
     def total(self) -> Decimal:
-        return cents(self.exact)
+        return sum((item.cents for item in self.items), ZERO)
 
     def item(self, name: str) -> LineItem:
         """The line item called ``name`` (KeyError when the bill has none)."""
