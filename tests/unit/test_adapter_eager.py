@@ -170,3 +170,26 @@ def test_a_coroutine_that_finishes_at_once_never_polls_the_selector(
     assert polls == []
     assert run_eagerly(loop, waits()) == "after a turn"
     assert polls  # a coroutine that yields is finished by the loop
+
+
+def test_a_due_timer_and_a_ready_socket_are_served_after_the_event(
+    run: Runner, loop: asyncio.AbstractEventLoop
+) -> None:
+    import socket
+
+    served: list[str] = []
+    reading, writing = socket.socketpair()
+    try:
+        loop.call_later(0, served.append, "timer")  # due now: the recorder's flush, say
+        loop.add_reader(reading, lambda: served.append(reading.recv(10).decode()))
+        writing.send(b"socket")
+
+        async def answer() -> str:
+            return "at once"
+
+        assert run(loop, answer()) == "at once"
+        assert sorted(served) == ["socket", "timer"]
+    finally:
+        loop.remove_reader(reading)
+        reading.close()
+        writing.close()

@@ -10,11 +10,12 @@ in-process. Most events never wait on anything (a handler that answers from memo
   ``asyncio.current_task()``, ``asyncio.timeout()``, ``TaskGroup``, ``to_thread`` and
   context variables behave exactly as under ``run_until_complete``;
 - when that step finishes the task, its result is returned (or its exception raised);
-  when the step left callbacks to run (a task it created, a ``call_soon``), the loop
-  turns once for them, as ``run_until_complete`` would have;
+  when the loop has something else to do — callbacks the step left (a task it created,
+  a ``call_soon``), a timer that is due (the invocation recorder's flush), a task
+  waiting on a socket — it turns once for them, as ``run_until_complete`` would have;
 - when the task waits (a thread, the store, a timer), the loop runs it to the end.
 
-Only the standard asyncio loop (``asyncio.BaseEventLoop``) is stepped this way; any other
+Only asyncio's own selector loop (``BaseSelectorEventLoop``) is stepped this way; any other
 loop, a debug loop, or a loop already running in this thread goes to
 ``run_until_complete`` unchanged.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from asyncio import events
+from asyncio.selector_events import BaseSelectorEventLoop
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -40,12 +42,13 @@ _set_running_loop = events._set_running_loop
 def run_eagerly(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -> T:
     """``loop.run_until_complete(work)``, with ``work``'s first step run at once: no loop
     turn at all when that step finishes it (see the module's notes)."""
-    # The ready queue and the hooks are BaseEventLoop's own (stable since Python 3.7).
+    # The ready queue, timers, selector and hooks are asyncio's own loop's (stable since
+    # Python 3.7): read, never changed, except the one step taken off the queue.
     ready = getattr(loop, "_ready", None)
     if (
         ready  # callbacks already due: they run first, in a turn, as they would have
         or ready is None  # not the standard loop (uvloop, a test double)
-        or not isinstance(loop, asyncio.BaseEventLoop)
+        or not isinstance(loop, BaseSelectorEventLoop)  # (a proactor has no selector)
         or loop.get_debug()  # debug mode times callbacks in the loop: let it
         or loop.is_closed()
         or _get_running_loop() is not None  # run_until_complete says why it cannot
@@ -63,6 +66,17 @@ def run_eagerly(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -
     finally:
         _set_running_loop(None)
         _set_hooks(*hooks)
-    if ready or not task.done():  # callbacks the step left, or the task waits on something
+    if not task.done() or _has_work(loop, ready):
         return loop.run_until_complete(task)
     return task.result()
+
+
+def _has_work(loop: asyncio.AbstractEventLoop, ready: Any) -> bool:
+    """Whether a turn of ``loop`` would run anything: callbacks, a due timer, or a socket
+    someone waits on (the loop's own wake-up pipe aside)."""
+    if ready:
+        return True
+    timers = loop._scheduled  # type: ignore[attr-defined]
+    if timers and timers[0].when() <= loop.time() + loop._clock_resolution:  # type: ignore[attr-defined]
+        return True
+    return len(loop._selector.get_map()) > 1  # type: ignore[attr-defined]
