@@ -221,12 +221,13 @@ class LambdaHandler:
 
     def _invoke(self, work: Coroutine[Any, Any, T], context: Any) -> T:
         cold = not self._served
-        try:
-            self.start()
-        except BaseException:
-            work.close()
-            raise
-        assert self._runtime is not None and self._loop is not None
+        if self._loop is None:
+            try:
+                self.start()
+            except BaseException:
+                work.close()
+                raise
+        assert self._loop is not None
         self._served = True
         invocation = Invocation(cold, self._startup_seconds, _deadline(context))
         token = current_invocation.set(invocation)  # the event's task copies this context
@@ -237,14 +238,17 @@ class LambdaHandler:
 
     def _http(self, request: HttpRequest, context: Any) -> dict[str, Any]:
         """The gateway's answer to ``request``, in the shape its event came in."""
-        self.start()
         gateway = self._gateway
-        assert gateway is not None
+        if gateway is None:
+            self.start()
+            gateway = self._gateway
+            assert gateway is not None
         request_id = _request_id(context)
         if request_id is not None:  # the Lambda request id is the answer's X-Request-ID
             request.headers["x-request-id"] = request_id
         refusal = None if request.body_error is None else BadRequestError(request.body_error)
-        answer = self._invoke(gateway.respond(request, refusal=refusal), context)
+        work = gateway.respond(request, refusal=refusal, request_id=request_id)
+        answer = self._invoke(work, context)
         return lambda_answer(request, answer.status, answer.headers, answer.body)
 
 

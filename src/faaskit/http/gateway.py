@@ -52,6 +52,7 @@ _JSON_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGN
 _INTERNAL = "An unexpected error occurred; quote the request id when you report it."
 _JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
 _EVERY_ANSWER = (*SECURITY_HEADERS, NO_STORE)
+_JSON_TYPED = ((b"content-type", JSON), JSON_CSP)
 
 
 class ClientDisconnected(Exception):
@@ -138,12 +139,21 @@ class Gateway:
 
     # -- the core -------------------------------------------------------------------------
 
-    async def respond(self, request: Request, *, refusal: FaaskitError | None = None) -> Answer:
+    async def respond(
+        self,
+        request: Request,
+        *,
+        refusal: FaaskitError | None = None,
+        request_id: str | None = None,
+    ) -> Answer:
         """The answer to ``request`` (the direct door; the ASGI door calls it too).
 
         ``refusal`` answers its problem instead of routing the request: what an adapter
-        could not read (a body that is not the base64 it claims). ``ClientDisconnected``
-        when a streamed body ends in a disconnect.
+        could not read (a body that is not the base64 it claims). ``request_id`` is the
+        door's own id for the request, already checked with
+        :func:`faaskit.ids.is_request_id` (a platform's invocation id): it stands instead
+        of the ``X-Request-ID`` header. ``ClientDisconnected`` when a streamed body ends
+        in a disconnect.
 
         Example::
 
@@ -156,11 +166,13 @@ class Gateway:
             if isinstance(checked, Answer):  # a preflight: answered before any route
                 return checked
             cors = checked
-        started = time.perf_counter()
+        logged = logger.isEnabledFor(logging.INFO)
+        started = time.perf_counter() if logged else 0.0
         headers = request.headers
-        request_id = headers.get("x-request-id", "")
-        if not is_request_id(request_id):
-            request_id = new_id()
+        if request_id is None:
+            request_id = headers.get("x-request-id", "")
+            if not is_request_id(request_id):
+                request_id = new_id()
         path = request.path
         method = request.method
         function = "-"
@@ -202,7 +214,7 @@ class Gateway:
         answer = _answer(rendered, request_id, head=method == "HEAD")
         if cors:
             answer.headers += cors
-        if logger.isEnabledFor(logging.INFO):
+        if logged:
             logger.info(
                 "%s %s %s",
                 method,
@@ -248,7 +260,7 @@ class Gateway:
         if route.scopes is not None:
             principal = self.runtime.authenticate(headers.get("authorization"), route.scopes)
         body = None
-        if endpoint.needs_body:
+        if endpoint.body_model is not None:  # (needs_body, without a property's call)
             content_type = headers.get("content-type", "")
             if not _JSON_TYPE.match(content_type.encode("latin-1")):
                 raise UnsupportedMediaTypeError(
@@ -350,6 +362,13 @@ def _answer(rendered: Rendered, request_id: str, *, head: bool) -> Answer:
     """``rendered`` with the headers every answer carries: ``x-request-id``, the security
     headers, ``cache-control`` unless the handler set its own, the length and the type."""
     media = rendered.media_type
+    if not rendered.headers and media == JSON and rendered.status != 204:  # the usual one
+        length = (b"content-length", str(len(rendered.body)).encode())
+        return Answer(
+            rendered.status,
+            [(b"x-request-id", request_id.encode()), *_EVERY_ANSWER, length, *_JSON_TYPED],
+            b"" if head else rendered.body,
+        )
     if rendered.headers:  # a handler's Response or a problem: it may set its own
         headers = [(b"x-request-id", request_id.encode()), *rendered.headers]
         names = {name for name, _ in rendered.headers}
