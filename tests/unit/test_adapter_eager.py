@@ -193,3 +193,18 @@ def test_a_due_timer_and_a_ready_socket_are_served_after_the_event(
         loop.remove_reader(reading)
         reading.close()
         writing.close()
+
+
+def test_an_interrupt_goes_out_and_leaves_the_loop_usable(
+    run: Runner, loop: asyncio.AbstractEventLoop
+) -> None:
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def answer() -> str:
+        return "still here"
+
+    with pytest.raises(KeyboardInterrupt):
+        run(loop, interrupted())
+    assert asyncio._get_running_loop() is None
+    assert run(loop, answer()) == "still here"

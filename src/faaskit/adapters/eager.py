@@ -63,6 +63,10 @@ def run_eagerly(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -
     _set_running_loop(loop)
     try:
         step._run()  # what the loop's turn would call
+    except BaseException:  # KeyboardInterrupt, SystemExit: out, as from run_until_complete,
+        if task.done() and not task.cancelled():
+            task.exception()  # which marks the task's copy of it seen (no "never retrieved")
+        raise
     finally:
         _set_running_loop(None)
         _set_hooks(*hooks)
