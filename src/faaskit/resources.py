@@ -154,6 +154,7 @@ class Resources:
                 logger.warning("closing resource %s failed", name, exc_info=True)
         self.values.clear()
 
+
 def resource_for(
     specs: Mapping[str, ResourceSpec], parameter: inspect.Parameter, annotation: Any
 ) -> str | None:
