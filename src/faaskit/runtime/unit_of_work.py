@@ -110,7 +110,9 @@ class UnitOfWork:
         try:
             outcome = await self.store.commit(self.write_set)
         except BaseException as error:
-            if records is not None:
+            # A failed unit gives its records back; a cancelled one may still commit
+            # (PostgreSQL's batch goes on shielded): its records are not given twice.
+            if records is not None and isinstance(error, Exception):
                 writes = self.write_set.writes
                 if writes and writes[-1] is records:
                     writes.pop()
