@@ -10,6 +10,7 @@ import report_messaging
 from load import PYTHON_LOADGEN
 from results import (
     FAASKIT,
+    FAASKIT_NO_METRICS,
     FAASKIT_NO_RECORDS,
     FAASKIT_TRACING,
     IMPORT_NOTES,
@@ -143,6 +144,14 @@ def _hello_section(results: Results) -> list[str]:
             "",
             f"Invocation records (on by default) cost {1 - on / off:.1%} of hello's "
             f"throughput: {on:,.0f} req/s with them, {off:,.0f} without, in the same rounds.",
+        ]
+    unmetered = results.rps(FAASKIT_NO_METRICS)
+    if on and unmetered:
+        lines += [
+            "",
+            f"Metrics (on by default: invocations, durations, errors, cold starts, queue "
+            f"gauges) cost {1 - on / unmetered:.1%} of hello's throughput: {on:,.0f} req/s "
+            f"with them, {unmetered:,.0f} with `FAASKIT_METRICS=off`, in the same rounds.",
         ]
     traced = results.rps(FAASKIT_TRACING)
     if on and traced:

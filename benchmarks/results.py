@@ -17,6 +17,7 @@ from results_messaging import MessagingResults
 STARLETTE = "Starlette"
 FAASKIT = "faaskit"
 FAASKIT_NO_RECORDS = "faaskit, invocation records off"
+FAASKIT_NO_METRICS = "faaskit, metrics off"
 FAASKIT_TRACING = "faaskit, tracing on"
 FASTAPI = "FastAPI"
 POWERTOOLS = "Powertools"

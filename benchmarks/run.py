@@ -53,6 +53,7 @@ import sagas
 import stores
 from results import (
     FAASKIT,
+    FAASKIT_NO_METRICS,
     FAASKIT_NO_RECORDS,
     FAASKIT_TRACING,
     FASTAPI,
@@ -91,6 +92,7 @@ CONTENDERS = {  # name -> factory in servers.py; Starlette is the anchor
     STARLETTE: "starlette_hello",
     FAASKIT: "faaskit_hello",
     FAASKIT_NO_RECORDS: "faaskit_hello_no_records",
+    FAASKIT_NO_METRICS: "faaskit_hello_no_metrics",
     FAASKIT_TRACING: "faaskit_hello_tracing",
     FASTAPI: "fastapi_hello",
     POWERTOOLS: "powertools_hello",

@@ -36,6 +36,15 @@ def faaskit_hello_no_records() -> Any:
     return faaskit_hello()
 
 
+def faaskit_hello_no_metrics() -> Any:
+    """faaskit's hello with metrics off (``FAASKIT_METRICS=off``: none kept, none served):
+    what keeping the Prometheus series costs, beside it."""
+    import os
+
+    os.environ["FAASKIT_METRICS"] = "off"
+    return faaskit_hello()
+
+
 def faaskit_hello_tracing() -> Any:
     """faaskit's hello with OpenTelemetry tracing on: a span per request, batched by a
     ``BatchSpanProcessor`` (what ``FAASKIT_TRACING=otlp`` sets up) into an exporter that

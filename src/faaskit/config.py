@@ -2,7 +2,8 @@
 
 ``FAASKIT_DATABASE_URL`` picks the backend (default: SQLite under ``.faaskit/`` in the
 working directory); ``FAASKIT_HOME`` moves ``.faaskit/``; ``FAASKIT_LOG_LEVEL`` sets the log
-level (INFO); ``FAASKIT_METRICS`` who may read ``/metrics`` (``public``, ``token``, ``off``;
+level (INFO); ``FAASKIT_METRICS`` who may read ``/metrics`` (``public``, ``token``, or ``off``:
+not served and not kept;
 public only by default when ``FAASKIT_ENV=development``); ``FAASKIT_TARGET`` (``aws``,
 ``gcp``, ``azure``) applies that platform's HTTP limits (:mod:`faaskit.platforms`).
 ``FAASKIT_SECRETS`` is the chain of secret providers (``env,file``; e.g.

@@ -219,3 +219,40 @@ def test_retention_and_switch_come_from_the_environment(
     monkeypatch.setenv(recording.RETENTION_VARIABLE, "12h")
     recorder = Runtime(app, settings).recorder
     assert recorder is not None and recorder.retention == 12 * 3600
+
+
+async def busy(ctx: Context) -> None:
+    deadline = time.perf_counter() + 0.012
+    while time.perf_counter() < deadline:  # never suspends: it finishes in its first step
+        pass
+
+
+async def test_a_handler_that_never_suspends_is_timed_in_its_one_step(runtime: Runtime) -> None:
+    await invoke(runtime, busy)
+
+    (found,) = await records(runtime, function="busy")
+
+    assert 0.012 <= found.cpu <= found.duration
+
+
+async def test_records_are_kept_in_batches_and_read_back_by_window(runtime: Runtime) -> None:
+    from faaskit.store.protocol import RecordInvocations, WriteSet
+    from faaskit.store.statements import RECORDS_PER_BATCH
+
+    base = time.time() - 3600
+    count = RECORDS_PER_BATCH * 2 + 500  # three batch rows
+    rows = [
+        (f"f{i % 3}", "message", base + (count - i), 0.001, 0.0005, None, i == 0, None, "success")
+        for i in range(count)  # written newest first: read back oldest first
+    ]
+    await runtime.store.commit(WriteSet([RecordInvocations(rows)]))
+
+    found = await runtime.store.invocations(since=base)
+    assert len(found) == count
+    assert [r.started_at for r in found] == sorted(r.started_at for r in found)
+    assert found[-1].cold is True and found[0].cold is False and found[0].memory is None
+    window = await runtime.store.invocations(since=base + count - 99, function="f0")
+    assert {r.function for r in window} == {"f0"} and len(window) == 34  # i = 0, 3, … 99
+    assert len(await runtime.store.invocations(since=base, limit=10)) == 10
+    await runtime.store.commit(WriteSet([RecordInvocations([], prune_before=base + count + 1)]))
+    assert await runtime.store.invocations(since=0) == []  # every batch ended before

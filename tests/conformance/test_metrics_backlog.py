@@ -125,3 +125,37 @@ async def _no_count_of_unknown(backend_url: str, tmp_path: Path) -> bool:
         return await store.count_by("nothing-here", "status") == {}
     finally:
         await store.close()
+
+
+async def test_with_metrics_off_nothing_is_kept_but_the_records_are(
+    backend_url: str, tmp_path: Path
+) -> None:
+    settings = Settings.load(database_url=backend_url, data_dir=tmp_path, metrics="off")
+    runtime = Runtime(app, settings)
+    await runtime.start()
+    try:
+
+        async def publish(ctx: Context) -> None:
+            ctx.publish("thing.noted", {"fail": True})
+
+        await invoke(runtime, publish)
+        assert await Worker(runtime).run_once() == 1  # fails for good: a dead letter
+        with pytest.raises(RuntimeError):
+            await invoke(runtime, _failing)
+
+        metrics = runtime.metrics
+        assert metrics.invocations == {} and metrics.durations == {}
+        assert metrics.errors == {} and metrics.cold_starts == {} and metrics.init == {}
+        assert all(not values for values in metrics.counters.values())
+        assert metrics.sagas._pending == []
+        assert "faaskit_invocations_total{" not in exposition(runtime)
+        assert runtime.recorder is not None
+        await runtime.recorder.flush()
+        functions = sorted(r.function for r in await runtime.store.invocations())
+        assert functions == ["_failing", "on_noted", "publish"]  # records do not depend on it
+    finally:
+        await runtime.stop()
+
+
+async def _failing(ctx: Context) -> None:
+    raise RuntimeError("no")

@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BUCKETS", "COUNTERS", "SAGA_BUCKETS", "InvocationMetrics", "SagaMetrics"]
+__all__ = ["BUCKETS", "COUNTERS", "SAGA_BUCKETS", "InvocationMetrics", "MetricsOff", "SagaMetrics"]
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 INIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
@@ -295,3 +295,43 @@ class InvocationMetrics:
             self._registry = CollectorRegistry(auto_describe=False)
             self._registry.register(self)
         return generate_latest(self._registry), CONTENT_TYPE_LATEST
+
+
+class _SagaMetricsOff(SagaMetrics):
+    def observe(self, unit: Any, observations: list[tuple[Any, ...]]) -> None:
+        return None
+
+
+class MetricsOff(InvocationMetrics):
+    """What the runtime keeps with ``FAASKIT_METRICS=off``: nobody can read ``/metrics``,
+    so no invocation counts, durations, errors, gauges or saga series are kept either (the
+    hello benchmark measures what keeping them costs). Handlers' business metrics
+    (``ctx.metrics``) are still written as EMF lines when ``FAASKIT_METRICS_EMF`` asks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sagas = _SagaMetricsOff()
+
+    def record(self, function: str, outcome: str, seconds: float) -> None:
+        return None
+
+    def count(self, name: str, label: str, amount: int = 1) -> None:
+        return None
+
+    def gauge(self, name: str, label: str, value: float) -> None:
+        return None
+
+    def cold_start(self, function: str) -> None:
+        return None
+
+    def error(self, function: str, error: BaseException) -> None:
+        return None
+
+    def initialised(self, function: str, seconds: float) -> None:
+        return None
+
+    def backlog(self, rows: list[tuple[str, int, float | None, int]], now: float) -> None:
+        return None
+
+    def saga_states(self, counts: dict[str, int]) -> None:
+        return None

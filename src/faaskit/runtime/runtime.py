@@ -24,7 +24,7 @@ from faaskit.clock import Clock, SystemClock
 from faaskit.config import Settings
 from faaskit.context import Context, current_context
 from faaskit.errors import ConfigurationError, FaaskitError
-from faaskit.observability.metrics import InvocationMetrics
+from faaskit.observability.metrics import InvocationMetrics, MetricsOff
 from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.recorder import CpuTimed, InvocationRecorder, peak_memory, process_age
 from faaskit.runtime.unit_of_work import UnitOfWork
@@ -65,7 +65,8 @@ class Runtime:
         self.store = store or create_store(self.settings.database_url)
         self.clock = clock or SystemClock()
         self.secrets = Secrets.from_settings(self.settings, clock=self.now)
-        self.metrics = InvocationMetrics()
+        self.metrics = MetricsOff() if self.settings.metrics == "off" else InvocationMetrics()
+        """What ``/metrics`` shows (nothing is kept with ``FAASKIT_METRICS=off``)."""
         self._verifier: TokenVerifier | None = None
         self._issuer: TokenIssuer | None = None
         self._limiter: RateLimiter | None = None
@@ -116,7 +117,8 @@ class Runtime:
         services = list(self._services)
         if self.recorder is not None:
             services.append(self.recorder.run)
-        if self.app.subscriptions or self.app.tasks or self.app.crons:
+        metered = not isinstance(self.metrics, MetricsOff)
+        if metered and (self.app.subscriptions or self.app.tasks or self.app.crons):
             services.append(self._watch_backlog)
         self._running = [asyncio.create_task(service(self._stopping)) for service in services]
         if os.environ.get(PREWARM_VARIABLE, "").lower() in ("1", "on", "true", "yes"):
@@ -278,6 +280,7 @@ class Runtime:
         started = time.perf_counter()
         outcome = "error"
         timed: CpuTimed | _ThreadCpu | None = None
+        first_cpu = 0.0
         current = current_context.set(ctx)  # for what the handler calls without the ctx
         try:
             if self._faults:
@@ -289,8 +292,9 @@ class Runtime:
                 if recorder is None:
                     result = await handler(**arguments)
                 else:
-                    timed = CpuTimed(handler(**arguments))
-                    result = await timed
+                    result, first_cpu, timed = CpuTimed.first_step(handler(**arguments))
+                    if timed is not None:
+                        result = await timed
             else:
                 timed = _ThreadCpu(handler)
                 result = await asyncio.to_thread(timed, **arguments)
@@ -350,7 +354,7 @@ class Runtime:
                         ctx.trigger,
                         time.time() - seconds,
                         seconds,
-                        timed.cpu if timed is not None else 0.0,
+                        timed.cpu if timed is not None else first_cpu,
                         peak_memory(),
                         cold,
                         initialised,

@@ -143,7 +143,6 @@ class PostgresStore(
             write_set,
             json_param=bytes.decode,
             index=self.index_statements,
-            records=sql.records_as_arrays,
         )
         return await self._committer.commit(write_set, statements)
 

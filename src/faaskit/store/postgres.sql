@@ -198,21 +198,23 @@ CREATE TABLE IF NOT EXISTS faaskit_rate_limits (
 
 CREATE INDEX IF NOT EXISTS faaskit_rate_limits_by_full_at ON faaskit_rate_limits (full_at);
 
--- What each invocation cost (the runtime's records, written with the next unit of work).
-CREATE TABLE IF NOT EXISTS faaskit_invocations (
-    function TEXT NOT NULL,
-    trigger TEXT NOT NULL,
-    started_at DOUBLE PRECISION NOT NULL,
-    duration DOUBLE PRECISION NOT NULL,
-    cpu DOUBLE PRECISION NOT NULL,
-    memory BIGINT,
-    cold BOOLEAN NOT NULL,
-    init_seconds DOUBLE PRECISION,
-    outcome TEXT NOT NULL
+-- Invocation records in batches (the runtime's, written with the next unit of work): each
+-- row holds up to 1,024 records as a JSON array of [function, trigger, started_at,
+-- duration, cpu, memory, cold, init_seconds, outcome], and the span of their start times.
+-- A row and an index entry a record cost more than the invocation of a small handler.
+CREATE TABLE IF NOT EXISTS faaskit_invocation_batches (
+    first_at DOUBLE PRECISION NOT NULL,
+    last_at DOUBLE PRECISION NOT NULL,
+    records INTEGER NOT NULL,
+    rows TEXT NOT NULL
 );
 
--- One index (each costs every record a b-tree insert): windows and the retention's delete.
-CREATE INDEX IF NOT EXISTS faaskit_invocations_by_start ON faaskit_invocations (started_at);
+-- Windows (batches that end after its start) and the retention's delete.
+CREATE INDEX IF NOT EXISTS faaskit_invocation_batches_by_end
+    ON faaskit_invocation_batches (last_at);
+
+-- Records were a row each before 2026-12-03: that table goes (records are kept days).
+DROP TABLE IF EXISTS faaskit_invocations;
 
 -- Circuit breakers (faaskit.breakers), one row per name; a missing row is a closed breaker.
 -- ``due_at``: when an open breaker lets a trial through, or when a half-open breaker's

@@ -19,7 +19,6 @@ from faaskit.store.protocol import DeadLetter, Delivery, InvocationRecord, Messa
 from faaskit.store.rows import (
     dead_letter_from_row,
     delivery_from_row,
-    invocation_from_row,
     message_from_row,
     pending_from_row,
 )
@@ -201,7 +200,7 @@ class PostgresMessages:
     async def invocations(
         self, *, since: float = 0.0, function: str | None = None, limit: int = 100_000
     ) -> list[InvocationRecord]:
-        query, params = sql.invocations_query(since, function, limit)
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(_pg(query), params)
-            return [invocation_from_row(row) for row in await cursor.fetchall()]
+            cursor = await conn.execute(_pg(sql.INVOCATION_BATCHES), (since,))
+            batches = await cursor.fetchall()
+        return sql.records_from_batches(batches, since, function, limit)

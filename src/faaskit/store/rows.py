@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from faaskit.store.protocol import DeadLetter, Delivery, InvocationRecord, Message, Pending
+from faaskit.store.protocol import DeadLetter, Delivery, Message, Pending
 
 __all__ = [
     "dead_letter_from_row",
     "delivery_from_row",
-    "invocation_from_row",
     "message_from_row",
     "pending_from_row",
 ]
@@ -69,11 +68,4 @@ def dead_letter_from_row(row: Sequence[Any], loads: Loads) -> DeadLetter:
         reason=row[4],
         died_at=row[5],
         message=message_from_row(row[6:], loads),
-    )
-
-
-def invocation_from_row(row: Sequence[Any]) -> InvocationRecord:
-    """``statements.INVOCATION_COLUMNS`` (SQLite keeps ``cold`` as 0 or 1)."""
-    return InvocationRecord(
-        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8]
     )

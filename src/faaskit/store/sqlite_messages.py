@@ -18,7 +18,6 @@ from faaskit.store.protocol import DeadLetter, Delivery, InvocationRecord, Messa
 from faaskit.store.rows import (
     dead_letter_from_row,
     delivery_from_row,
-    invocation_from_row,
     message_from_row,
     pending_from_row,
 )
@@ -219,6 +218,5 @@ class SQLiteMessages:
     async def invocations(
         self, *, since: float = 0.0, function: str | None = None, limit: int = 100_000
     ) -> list[InvocationRecord]:
-        query, params = sql.invocations_query(since, function, limit)
-        rows = self.reader.execute(query, params).fetchall()
-        return [invocation_from_row(row) for row in rows]
+        batches = self.reader.execute(sql.INVOCATION_BATCHES, (since,)).fetchall()
+        return sql.records_from_batches(batches, since, function, limit)

@@ -7,10 +7,12 @@ statement that touched no row into the error the statement names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
-from itertools import chain
+from operator import itemgetter
 from typing import Any
+
+import orjson
 
 from faaskit.errors import (
     ConcurrencyError,
@@ -25,6 +27,7 @@ from faaskit.store.protocol import (
     AppendEvents,
     DeleteDocument,
     InsertDocument,
+    InvocationRecord,
     JSONObject,
     Message,
     PublishMessage,
@@ -74,7 +77,7 @@ RESET = (
     "DELETE FROM faaskit_dead_letters",
     "DELETE FROM faaskit_messages",
     "DELETE FROM faaskit_rate_limits",
-    "DELETE FROM faaskit_invocations",
+    "DELETE FROM faaskit_invocation_batches",
     "DELETE FROM faaskit_breakers",
 )
 
@@ -307,11 +310,9 @@ def compile_write_set(
     *,
     json_param: Callable[[bytes], Any],
     index: SearchIndexer,
-    records: Callable[[RecordInvocations], Iterator[Statement]] | None = None,
 ) -> list[Statement]:
     """Statements that apply ``write_set``; ``json_param`` adapts encoded JSON per backend,
-    ``index`` maintains its full-text index, ``records`` writes invocation records (the
-    shared multi-row insert when None)."""
+    ``index`` maintains its full-text index."""
     statements: list[Statement] = []
     run: list[PublishMessage] = []  # consecutive publishes of new messages: written together
     for write in write_set.writes:
@@ -330,8 +331,6 @@ def compile_write_set(
             indexed = index(write.collection, write.id, None, None)
         if isinstance(write, InsertDocument):
             statements.extend(_insert(write, json_param, len(indexed)))
-        elif records is not None and isinstance(write, RecordInvocations):
-            statements.extend(records(write))
         else:
             statements.extend(_compile(write, json_param))
         statements.extend(indexed)
@@ -529,25 +528,44 @@ def _append(write: AppendEvents, json_param: Callable[[bytes], Any]) -> Iterator
         yield Statement(APPEND_ROWS + values, tuple(params))
 
 
-INVOCATION_COLUMNS = (
-    "function, trigger, started_at, duration, cpu, memory, cold, init_seconds, outcome"
+RECORD_BATCH = (
+    "INSERT INTO faaskit_invocation_batches (first_at, last_at, records, rows) VALUES (?, ?, ?, ?)"
 )
-RECORD_INVOCATIONS = f"INSERT INTO faaskit_invocations ({INVOCATION_COLUMNS}) VALUES "
-INVOCATION_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-PRUNE_INVOCATIONS = "DELETE FROM faaskit_invocations WHERE started_at < ?"
-INVOCATIONS = f"SELECT {INVOCATION_COLUMNS} FROM faaskit_invocations WHERE started_at >= ?"
+PRUNE_INVOCATIONS = "DELETE FROM faaskit_invocation_batches WHERE last_at < ?"
+INVOCATION_BATCHES = "SELECT rows FROM faaskit_invocation_batches WHERE last_at >= ?"
+RECORDS_PER_BATCH = 1024
+"""Records a batch row holds at most (a window's read decodes whole batches)."""
 
 
 def _record_invocations(write: RecordInvocations) -> Iterator[Statement]:
-    """Records as multi-row inserts (unchecked: a record has no key to conflict on), then
-    the retention's delete. Names are text the app declared; the NUL rule holds anyway."""
+    """Records as batch rows — a JSON array of up to RECORDS_PER_BATCH rows, with the span
+    of their start times — then the retention's delete. One row a batch, not a row (and an
+    index entry) a record: a row cost SQLite 4.5 µs a record and PostgreSQL 12, which a
+    read-only process serving 12,000 requests a second pays on its own core. Unchecked: a
+    batch has no key to conflict on. Names are text the app declared, and JSON writes NUL
+    as an escape."""
     rows = write.rows
-    for first in range(0, len(rows), MESSAGES_PER_STATEMENT):
-        chunk = rows[first : first + MESSAGES_PER_STATEMENT]
-        params = tuple(chain.from_iterable(chunk))
-        yield Statement(RECORD_INVOCATIONS + _rows(INVOCATION_ROW, len(chunk)), params)
+    for first in range(0, len(rows), RECORDS_PER_BATCH):
+        chunk = rows[first : first + RECORDS_PER_BATCH]
+        started = [row[2] for row in chunk]
+        encoded = orjson.dumps(chunk).decode()
+        yield Statement(RECORD_BATCH, (min(started), max(started), len(chunk), encoded))
     if write.prune_before is not None:
         yield Statement(PRUNE_INVOCATIONS, (write.prune_before,))
+
+
+def records_from_batches(
+    batches: Iterable[Sequence[Any]], since: float, function: str | None, limit: int
+) -> list[InvocationRecord]:
+    """The records of :data:`INVOCATION_BATCHES` rows that started at ``since`` or later
+    (of ``function`` when given), by start time, at most ``limit``."""
+    found: list[list[Any]] = []
+    for (encoded,) in batches:
+        for row in orjson.loads(encoded):
+            if row[2] >= since and (function is None or row[0] == function):
+                found.append(row)
+    found.sort(key=itemgetter(2))
+    return [InvocationRecord(*row) for row in found[:limit]]
 
 
 BACKLOG = (
@@ -566,33 +584,6 @@ def backlog_rows(
     for target, count in dead:
         found.setdefault(target, [target, 0, None, 0])[3] = int(count)
     return [(t, p, o, d) for t, p, o, d in (found[k] for k in sorted(found))]
-
-
-RECORD_INVOCATIONS_ALL = (
-    f"INSERT INTO faaskit_invocations ({INVOCATION_COLUMNS}) SELECT * FROM unnest(?::text[],"
-    " ?::text[], ?::float8[], ?::float8[], ?::float8[], ?::bigint[], ?::boolean[],"
-    " ?::float8[], ?::text[])"
-)
-"""PostgreSQL's form of a write of records: one array per column (a multi-row VALUES of
-256 records is 2,304 parameters, each dumped and parsed: three times the cost)."""
-
-
-def records_as_arrays(write: RecordInvocations) -> Iterator[Statement]:
-    """:class:`RecordInvocations` as PostgreSQL writes it (:data:`RECORD_INVOCATIONS_ALL`),
-    then the retention's delete."""
-    if write.rows:
-        columns = tuple(list(column) for column in zip(*write.rows, strict=True))
-        yield Statement(RECORD_INVOCATIONS_ALL, columns)
-    if write.prune_before is not None:
-        yield Statement(PRUNE_INVOCATIONS, (write.prune_before,))
-
-
-def invocations_query(since: float, function: str | None, limit: int) -> tuple[str, list[Any]]:
-    query, params = INVOCATIONS, list[Any]([since])
-    if function is not None:
-        query += " AND function = ?"
-        params.append(function)
-    return query + " ORDER BY started_at LIMIT ?", [*params, limit]
 
 
 # Errors are built only when a statement changes no row: the messages are formatted then,
