@@ -10,6 +10,7 @@ from __future__ import annotations
 from faaskit.cli import (
     breakers,
     cost,
+    cost_report,  # noqa: F401  (attaches `cost report`)
     demo,
     dlq,
     events,

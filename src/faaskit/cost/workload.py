@@ -79,13 +79,18 @@ class Workload(_Model):
 
 
 class TrafficProfile(_Model):
-    """Traffic over a month: a mean rate, how far the peak rises above it (given, or taken
-    from a 24-hour ``daily_shape`` of relative weights), and monthly ``growth`` (0.1 = 10%)."""
+    """Traffic over a month at the app's front door: a mean rate, how far the peak rises above
+    it (given, or taken from a 24-hour ``daily_shape`` of relative weights), monthly
+    ``growth`` (0.1 = 10%), and optionally the share of invocations that start cold."""
 
-    mean_rps: Decimal = Field(ge=0)
-    peak_to_mean: Decimal | None = Field(default=None, ge=1)
+    mean_rps: Decimal = Field(ge=0, le=1_000_000)
+    peak_to_mean: Decimal | None = Field(default=None, ge=1, le=1000)
     daily_shape: tuple[Decimal, ...] | None = None
-    growth: Decimal = Field(default=Decimal(0), ge=-1)
+    growth: Decimal = Field(default=Decimal(0), ge=-1, le=100)
+    name: str = Field(default="profile", min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")
+    cold_share: Decimal | None = Field(default=None, ge=0, le=1)
+    """The share of invocations that start cold at this traffic; ``None``: as measured. A
+    tour or a test starts every function cold once in a few calls, production far less."""
 
     @model_validator(mode="after")
     def _shape(self) -> TrafficProfile:
