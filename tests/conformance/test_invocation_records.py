@@ -201,6 +201,18 @@ async def test_old_records_are_pruned_by_the_retention(runtime: Runtime) -> None
     assert [r.function for r in await runtime.store.invocations()] == ["write"]
 
 
+async def test_a_virtual_clock_years_ahead_prunes_no_record(
+    backend_url: str, tmp_path: Path
+) -> None:
+    # Records carry wall-clock times; a harness's clock in 2030 once pruned them all.
+    from faaskit.testing import AppHarness
+
+    async with AppHarness(app, database_url=backend_url, data_dir=tmp_path) as h:
+        assert h.now().year >= 2030
+        await invoke(h.runtime, write, id="ahead")
+        assert [r.function for r in await records(h.runtime)] == ["write"]
+
+
 def test_retention_and_switch_come_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

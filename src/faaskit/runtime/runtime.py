@@ -95,7 +95,9 @@ class Runtime:
         self.tracing = Tracing.from_environment(app.name)
         """Spans of every invocation, when ``FAASKIT_TRACING`` is set (None: off)."""
         """Where ``ctx.metrics`` also go as CloudWatch EMF lines (``FAASKIT_METRICS_EMF``)."""
-        self.recorder = InvocationRecorder.from_environment(self.store, self.now)
+        # Records are stamped by the wall clock, so the retention is counted on it too: a
+        # test's virtual clock, years ahead, would prune every record as it was written.
+        self.recorder = InvocationRecorder.from_environment(self.store, time.time)
         """Keeps every invocation's record (None: ``FAASKIT_RECORDS=off``)."""
         self.init_seconds: float | None = None
         """How long this process took to be ready (its start to the end of :meth:`start`):
