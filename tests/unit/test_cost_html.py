@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import math
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,7 @@ def test_log_scale_puts_each_decade_an_equal_distance_apart() -> None:
     # 0.01..1000 is 5 decades over 500 px: 100 px a decade; 1 is two decades up from 0.01.
     x = log_scale(0.01, 1000, 60, 560)
     assert (x(0.01), x(1), x(1000)) == (60, 260, 560)
-    assert x(2) == pytest.approx(260 + 100 * math.log10(2))  # 290.10
+    assert x(2) == pytest.approx(260 + 100 * math.log10(2), abs=0.005)  # 290.10, to 0.01 px
     # A y axis runs upwards: 0.01..100 over 400 -> 0 px, 100 px a decade.
     y = log_scale(0.01, 100, 400, 0)
     assert (y(1), y(10)) == (200, 100)
@@ -265,12 +266,13 @@ def test_the_verdict_paragraph_gives_every_platform_a_sentence() -> None:
     # Lambda: 1 - 20/63.1 = 68%; 1 - 200/63.1 = -217%; 1 - 2000/63.1 = -3070%.
     assert paragraph.startswith(
         "AWS Lambda: 68% cheaper than the VM fleet at the profile (2 req/s; 70% fails); "
-        "217% dearer at 10x (20 req/s; 70% fails); 3070% dearer at 100x (200 req/s; 70% fails); "
+        "217% dearer at 10x (20 req/s; 70% fails); 3,070% dearer at 100x (200 req/s; 70% fails); "
         "breaks even at 6.31 req/s, 70% cheaper below 1.89 req/s."
     )
     # Consumption never meets the fleet below 100,000 req/s; Flex is dearer from the start.
-    assert "Azure Consumption: 87% cheaper than the VM fleet at the profile (2 req/s; 70% holds)" in (
-        paragraph
+    assert (
+        "Azure Consumption: 87% cheaper than the VM fleet at the profile (2 req/s; 70% holds)"
+        in (paragraph)
     )
     assert "cheaper up to 100,000 req/s, 70% cheaper up to 100,000 req/s." in paragraph
     assert "never cheaper than the fleet, never 70% cheaper." in paragraph
@@ -286,19 +288,29 @@ def test_the_tables_show_limits_and_verdicts_in_words_not_colour() -> None:
     assert ["Azure Flex", "$90.00", "43% dearer", "never", "never"] in rows
     assert ["VM fleet", "$63.10", "", "", ""] in rows
     # 1 - 8/63.1 = 0.8732 holds; 1 - 80/63.1 = -0.2678 fails.
-    assert ["Azure Consumption", "1x", "2 req/s", "$8.00", "$63.10", "87% cheaper", "✓ holds"] in rows
-    assert ["Azure Consumption", "10x", "20 req/s", "$80.00", "$63.10", "27% dearer", "✗ fails"] in (
-        rows
-    )
+    assert [
+        "Azure Consumption",
+        "1x",
+        "2 req/s",
+        "$8.00",
+        "$63.10",
+        "87% cheaper",
+        "✓ holds",
+    ] in rows
+    assert [
+        "Azure Consumption",
+        "10x",
+        "20 req/s",
+        "$80.00",
+        "$63.10",
+        "27% dearer",
+        "✗ fails",
+    ] in (rows)
     # The functions table: every platform's column, blank where a function has no bill.
     header = next(r for r in rows if r[:2] == ["Function", "Trigger"])
     assert header[-4:] == [PLATFORM_NAMES[p] for p in PLATFORMS]
-    assert ["create_order", "http", "40", "1,314,000", "256", "3.21", "80%"] + [
-        "$1.23",
-        "",
-        "",
-        "$0.90",
-    ] in rows
+    create_order = ["create_order", "http", "40", "1,314,000", "256", "3.21", "80%"]
+    assert [*create_order, "$1.23", "", "", "$0.90"] in rows
     pattern = next(r for r in rows if r[0] == "right-sized memory")
     assert pattern[3:6] == ["$20.00", "$8.00", "60% cheaper"]
 
@@ -327,16 +339,16 @@ def test_polylines_are_monotone_in_x_and_keep_a_log_log_straight_line_straight()
         assert xs == sorted(xs) and len(set(xs)) == len(xs)
 
     # Lambda is $10 per req/s: every decade of rate is one decade of cost, so successive
-    # points are the same step apart, and a decade of cost is as tall as the VM's flat-to-
-    # doubling step is log10(2) of it.
+    # points are one and the same step apart; dy is then the height of a decade of cost.
     lam = line_of(chart, "aws-lambda")
-    steps = {(round(b[0] - a[0], 1), round(b[1] - a[1], 1)) for a, b in zip(lam, lam[1:])}
+    steps = {(round(b[0] - a[0], 1), round(b[1] - a[1], 1)) for a, b in pairwise(lam)}
     assert len(steps) == 1
     (dx, dy) = steps.pop()
     assert dx > 0 and dy < 0  # rightwards and up the page
     vm = line_of(chart, "vm")
     assert vm[0][1] == vm[3][1]  # $63.10 flat from 0.01 to 10 req/s
-    assert vm[3][1] - vm[4][1] == pytest.approx(-dy * math.log10(2), abs=0.02)  # 63.1 -> 126.2
+    # 63.1 -> 126.2 at 100 req/s: up the page by log10(2) = 0.301 of a decade.
+    assert vm[3][1] - vm[4][1] == pytest.approx(-dy * math.log10(2), abs=0.02)
     # Azure Consumption's $0.00 at 0.01 req/s sits on the axis floor: $0.01, one decade below
     # its $0.40 at 0.1 req/s less log10(4) of a decade.
     azure = line_of(chart, "azure-consumption")
@@ -351,7 +363,9 @@ def test_the_break_even_marker_sits_on_the_line_with_its_rate() -> None:
     assert not [t for t in labels if t.startswith(("Azure Flex =", "Azure Consumption ="))]
 
     lam = line_of(chart, "aws-lambda")
-    (marker,) = [c for c in chart.iter("circle") if c.get("stroke") == PLATFORM_COLOURS["aws-lambda"]]
+    (marker,) = [
+        c for c in chart.iter("circle") if c.get("stroke") == PLATFORM_COLOURS["aws-lambda"]
+    ]
     cx, cy = float(marker.get("cx", "")), float(marker.get("cy", ""))
     # 6.31 req/s is log10(6.31) = 0.800 of the way from the 1 req/s point to the 10 req/s
     # one, on the straight segment between them.
@@ -397,7 +411,7 @@ def test_the_memory_charts_band_the_estimate_and_ring_the_best_size() -> None:
         assert (float(ring.get("cx", "")), float(ring.get("cy", ""))) == middle[2]  # 512 MB
     labels = ["".join(t.itertext()) for t in cost.iter("text")]
     assert "best 512 MB: $0.84" in labels
-    assert ["128", "256", "512", "1,024"] == [t for t in labels if t[0].isdigit()]
+    assert [t for t in labels if t[0].isdigit()] == ["128", "256", "512", "1,024"]
 
 
 # --- optional parts and bad documents -------------------------------------------------------

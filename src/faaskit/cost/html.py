@@ -138,7 +138,7 @@ def _figures(value: float) -> str:
 
 
 def _saving_text(saving: float) -> str:
-    return f"{saving:.0%} cheaper" if saving >= 0 else f"{-saving:.0%} dearer"
+    return f"{saving:,.0%} cheaper" if saving >= 0 else f"{-saving:,.0%} dearer"
 
 
 def _break_even_text(rps: float | None) -> str:
@@ -492,9 +492,9 @@ def _rate_chart(document: Mapping[str, Any]) -> list[str]:
             raise _bad(f"curves {name}", f"{len(rps)} costs, one per rate", values)
     if not lines:
         return []
-    width, height = 760, 420
+    width, height = 760, 460
     x = log_scale(*decades(rps), 76, width - 150)
-    y = log_scale(*decades([v for vs in lines.values() for v in vs], _FLOOR), height - 56, 28)
+    y = log_scale(*decades([v for vs in lines.values() for v in vs], _FLOOR), height - 96, 28)
     order = [*_platform_order(document), "vm"]
     parts = _axes(
         x,
@@ -537,7 +537,14 @@ def _rate_chart(document: Mapping[str, Any]) -> list[str]:
         parts += _break_even_marker(
             name, platforms.get(name, {}), rps, values, x, y, _colour(name, order)
         )
-    parts += _legend(order, lines, width - 146, 32)
+    keys = [
+        _Key(_name(n), _colour(n, order), "7 5" if n == "vm" else None) for n in order if n in lines
+    ]
+    keys += [
+        _Key("30% of the VM: below it, 70% cheaper", "#777777", "2 3", 1),
+        _Key("where a platform stays 70% cheaper", "#777777", None, 9, 0.22),
+    ]
+    parts += _legend(keys, x.start - 40, height - 34, width - 10)
     figure = _svg(width, height, "Monthly cost against mean request rate, per platform", parts)
     caption = (
         "Each platform's month against the mean request rate; the VM fleet dashed, its 30% "
@@ -599,16 +606,31 @@ def _break_even_marker(
     ]
 
 
-def _legend(order: Sequence[str], lines: Mapping[str, Any], left: float, top: float) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """One legend entry: a short stroke drawn as its line is, and its words."""
+
+    text: str
+    colour: str
+    dashes: str | None = None
+    width: float = 2
+    opacity: float | None = None
+
+
+def _legend(keys: Sequence[_Key], left: float, top: float, right: float) -> list[str]:
+    """Entries in rows under the chart, each as wide as its words (about 6 px a letter)."""
     parts = []
-    for row, name in enumerate(n for n in order if n in lines):
-        py = top + 16 * row
-        colour = _colour(name, order)
-        dashes = "7 5" if name == "vm" else None
+    px, py = left, top
+    for key in keys:
+        span = 36 + 5.6 * len(key.text)
+        if px + span > right and px > left:
+            px, py = left, py + 16
+        stroke = {"stroke_width": key.width, "stroke_opacity": key.opacity}
         parts.append(
-            _line(left, py, left + 22, py, stroke=colour, stroke_width=2, stroke_dasharray=dashes)
+            _line(px, py, px + 22, py, stroke=key.colour, stroke_dasharray=key.dashes, **stroke)
         )
-        parts.append(_label(left + 27, py + 4, _name(name), font_size=10))
+        parts.append(_label(px + 27, py + 4, key.text, font_size=10))
+        px += span
     return parts
 
 
@@ -788,8 +810,8 @@ def _memory_chart(
     shaded, the best size ringed."""
     middle, lows, highs = series
     width, height, left = 360, 230, 62
-    step = (width - left - 16) / max(len(sizes) - 1, 1)
-    slots = [left + 8 + i * step for i in range(len(sizes))]
+    step = (width - left - 32) / max(len(sizes) - 1, 1)
+    slots = [round(left + 8 + i * step, 2) for i in range(len(sizes))]
     top, tick = _nice_top(max(highs))
     y = Scale(0, top, height - 48, 24)
     y_ticks = [(tick * i, fmt(tick * i)) for i in range(round(top / tick) + 1)]
