@@ -11,6 +11,7 @@ from faaskit.cli import (
     breakers,
     cost,
     cost_report,  # noqa: F401  (attaches `cost report`)
+    cost_tune,  # noqa: F401  (attaches `cost tune`)
     demo,
     dlq,
     events,
