@@ -226,11 +226,8 @@ def _header(document: Mapping[str, Any]) -> list[str]:
             requests = _number(profile["requests_a_month"], "profile.requests_a_month")
             parts.append(f"{requests:,.0f} requests a month")
         name = _text(profile.get("name", "traffic"), "profile.name")
-        lines.append(f"<p><strong>Profile {escape(name)}</strong>: {escape(', '.join(parts))}.")
-        if profile.get("description"):
-            description = _text(profile["description"], "profile.description")
-            lines.append(f'<br /><span class="muted">{escape(description)}</span>')
-        lines.append("</p>")
+        # Not profile.description: the report's is this line in other words.
+        lines.append(f"<p><strong>Profile {escape(name)}</strong>: {escape(', '.join(parts))}.</p>")
     lines.append(f'<p class="muted">{escape(_provenance(document))}</p>')
     sentences = _verdict_sentences(document)
     if sentences:
@@ -393,6 +390,10 @@ def _line(x1: float, y1: float, x2: float, y2: float, **style: object) -> str:
     return f"<line{_attrs(x1=x1, y1=y1, x2=x2, y2=y2, **style)} />"
 
 
+_HALO: Mapping[str, object] = {"stroke": "#ffffff", "stroke_width": 3, "paint_order": "stroke"}
+"""A white outline under a label's letters, so it reads where it crosses a line."""
+
+
 def _label(x: float, y: float, text: str, **style: object) -> str:
     style.setdefault("font_size", 11)
     return f"<text{_attrs(x=x, y=y, **style)}>{escape(text)}</text>"
@@ -533,10 +534,7 @@ def _rate_chart(document: Mapping[str, Any]) -> list[str]:
     ends = _spread([y(values[rps.index(max(rps))]) + 4 for values in lines.values()], 13)
     for (name, _values), end in zip(lines.items(), ends, strict=True):
         parts.append(_label(x.end + 6, end, _name(name), fill=_colour(name, order)))
-    for name, values in lines.items():
-        parts += _break_even_marker(
-            name, platforms.get(name, {}), rps, values, x, y, _colour(name, order)
-        )
+    parts += _break_even_markers(lines, platforms, rps, x, y, order)
     keys = [
         _Key(_name(n), _colour(n, order), "7 5" if n == "vm" else None) for n in order if n in lines
     ]
@@ -581,29 +579,38 @@ def _profile_marker(document: Mapping[str, Any], x: Scale, y: Scale) -> list[str
     px = x(mean)
     return [
         _line(px, y.start, px, y.end, stroke="#444444", stroke_width=1, stroke_dasharray="4 3"),
-        _label(px + 4, y.end + 12, f"profile: {rate_text(mean)}", fill="#444444"),
+        _label(px + 4, y.end + 12, f"profile: {rate_text(mean)}", fill="#444444", **_HALO),
     ]
 
 
-def _break_even_marker(
-    name: str,
-    platform: Mapping[str, Any],
+def _break_even_markers(
+    lines: Mapping[str, Sequence[float]],
+    platforms: Mapping[str, Mapping[str, Any]],
     rps: Sequence[float],
-    values: Sequence[float],
     x: Scale,
     y: Scale,
-    colour: str,
+    order: Sequence[str],
 ) -> list[str]:
-    even = _maybe_number(platform.get("break_even_rps"), f"{name} break_even_rps")
-    if not even or not x.low <= even <= x.high:
-        return []
-    px, py = x(even), y(_interpolate(rps, values, even))
-    return [
-        f"<circle{_attrs(cx=px, cy=py, r=5, fill='#ffffff', stroke=colour, stroke_width=2)} />",
-        _label(
-            px + 7, py - 7, f"{_name(name)} = VM at {rate_text(even)}", fill=colour, font_size=10
-        ),
-    ]
+    """A ring where each platform's line meets the fleet's, labelled with the rate. The
+    crossings sit near one another on the fleet's line, so the labels are stacked upwards
+    a row apart, each tied to its ring by a thin line."""
+    rings = []
+    for name, values in lines.items():
+        where = f"{name} break_even_rps"
+        even = _maybe_number(platforms.get(name, {}).get("break_even_rps"), where)
+        if even and x.low <= even <= x.high:
+            rings.append((name, even, x(even), y(_interpolate(rps, values, even))))
+    heights = [-h for h in _spread([-(py - 8) for *_, py in rings], 14)]
+    parts = []
+    for (name, even, px, py), height in zip(rings, heights, strict=True):
+        colour = _colour(name, order)
+        ring = _attrs(cx=px, cy=py, r=5, fill="#ffffff", stroke=colour, stroke_width=2)
+        parts.append(f"<circle{ring} />")
+        if py - height > 12:
+            parts.append(_line(px + 3, py - 4, px + 7, height + 2, stroke=colour, stroke_width=1))
+        text = f"{_name(name)} = VM at {rate_text(even)}"
+        parts.append(_label(px + 7, height, text, fill=colour, **_HALO))
+    return parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,11 +625,11 @@ class _Key:
 
 
 def _legend(keys: Sequence[_Key], left: float, top: float, right: float) -> list[str]:
-    """Entries in rows under the chart, each as wide as its words (about 6 px a letter)."""
+    """Entries in rows under the chart, each as wide as its words (about 6 px a letter at 10 px)."""
     parts = []
     px, py = left, top
     for key in keys:
-        span = 36 + 5.6 * len(key.text)
+        span = 40 + 6.2 * len(key.text)
         if px + span > right and px > left:
             px, py = left, py + 16
         stroke = {"stroke_width": key.width, "stroke_opacity": key.opacity}
@@ -772,11 +779,16 @@ def _memory_charts(entry: Mapping[str, Any]) -> list[str]:
             cost,
             best,
             f"{function}: USD per million invocations",
-            "$ per million",
+            "USD per million invocations",
             money_text,
         ),
         _memory_chart(
-            sizes, duration, best, f"{function}: duration", "ms", lambda v: f"{_figures(v)} ms"
+            sizes,
+            duration,
+            best,
+            f"{function}: duration",
+            "duration",
+            lambda v: f"{_figures(v)} ms",
         ),
     ]
     return [f"<h3>{escape(title)}</h3>", f'<figure class="pair">{"".join(charts)}</figure>']
@@ -829,7 +841,7 @@ def _memory_chart(
         ring = _attrs(cx=px, cy=py, r=6, fill="none", stroke="#d55e00", stroke_width=2)
         parts.append(f"<circle{ring} />")
         text = f"best {best:,.0f} MB: {fmt(middle[index])}"
-        parts.append(_label(px, py - 10, text, text_anchor="middle", fill="#d55e00", font_size=10))
+        parts.append(_label(px, py - 10, text, text_anchor="middle", fill="#d55e00", **_HALO))
     return _svg(width, height, title, parts)
 
 
