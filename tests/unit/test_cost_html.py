@@ -445,6 +445,9 @@ def test_missing_optional_parts_render_without_them() -> None:
         (lambda d: d["curves"]["platforms"]["aws-lambda"].pop(), "7 costs, one per rate"),
         (lambda d: d.update(verdicts={"a": 1}), "verdicts should be a list of objects"),
         (lambda d: d["profile"].update(mean_rps=float("nan")), "profile.mean_rps"),
+        (lambda d: d["verdicts"][0].pop("monthly"), r"verdicts\[\].monthly .* not None"),
+        (lambda d: d["curves"]["rps"].reverse(), "curves.rps should be positive rates, rising"),
+        (lambda d: d["memory"][0].update(points=[1, 2]), "points should be a list of objects"),
     ],
 )
 def test_a_malformed_document_is_one_clear_error(change: Any, message: str) -> None:

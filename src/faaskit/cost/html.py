@@ -110,7 +110,9 @@ def write_html(document: Mapping[str, Any], path: str | Path) -> Path:
     try:
         target.write_text(page, encoding="utf-8")
     except OSError as error:
-        raise ValidationError(f"--html {target}: cannot write it ({error.strerror})") from None
+        raise ValidationError(
+            f"cannot write the HTML report to {target} ({error.strerror})"
+        ) from None
     return target
 
 
@@ -223,7 +225,7 @@ def _header(document: Mapping[str, Any]) -> list[str]:
             if key in profile
         ]
         if "requests_a_month" in profile:
-            requests = _number(profile["requests_a_month"], "profile.requests_a_month")
+            requests = _number(profile.get("requests_a_month"), "profile.requests_a_month")
             parts.append(f"{requests:,.0f} requests a month")
         name = _text(profile.get("name", "traffic"), "profile.name")
         # Not profile.description: the report's is this line in other words.
@@ -240,10 +242,12 @@ def _provenance(document: Mapping[str, Any]) -> str:
     parts = []
     if "count" in records:
         parts.append(
-            f"Priced from {_number(records['count'], 'records.count'):,.0f} invocation records"
+            f"Priced from {_number(records.get('count'), 'records.count'):,.0f} invocation records"
         )
         if "functions" in records:
-            parts[-1] += f" of {_number(records['functions'], 'records.functions'):,.0f} functions"
+            parts[-1] += (
+                f" of {_number(records.get('functions'), 'records.functions'):,.0f} functions"
+            )
         if records.get("since"):
             parts[-1] += f" (the last {_text(records['since'], 'records.since')})"
     if document.get("generated_at"):
@@ -272,7 +276,7 @@ def _verdict_sentences(document: Mapping[str, Any]) -> list[str]:
         platform = platforms.get(name, {})
         parts = [_verdict_part(v, first=not i) for i, v in enumerate(_by_scale(verdicts, name))]
         if not parts and "saving" in platform:
-            saving = _number(platform["saving"], f"{name} saving")
+            saving = _number(platform.get("saving"), f"{name} saving")
             parts.append(f"{_saving_text(saving)} than the VM fleet at the profile")
         if parts:
             sentences.append(f"{_name(name)}: {'; '.join(parts)}{_limits_clause(platform)}.")
@@ -292,7 +296,7 @@ def _verdict_part(verdict: Mapping[str, Any], *, first: bool) -> str:
     where = "at the profile" if scale == 1 else f"at {scale:g}x"
     about = ["70% holds" if verdict.get("holds") else "70% fails"]
     if "mean_rps" in verdict:
-        about.insert(0, rate_text(_number(verdict["mean_rps"], "verdicts[].mean_rps")))
+        about.insert(0, rate_text(_number(verdict.get("mean_rps"), "verdicts[].mean_rps")))
     against = " than the VM fleet" if first else ""
     return f"{saving}{against} {where} ({'; '.join(about)})"
 
@@ -300,7 +304,7 @@ def _verdict_part(verdict: Mapping[str, Any], *, first: bool) -> str:
 def _limits_clause(platform: Mapping[str, Any]) -> str:
     clauses = []
     if "break_even_rps" in platform:
-        even = _maybe_number(platform["break_even_rps"], "platforms[].break_even_rps")
+        even = _maybe_number(platform.get("break_even_rps"), "platforms[].break_even_rps")
         clauses.append(
             f"cheaper up to {_TOP_RPS}"
             if even is None
@@ -309,7 +313,7 @@ def _limits_clause(platform: Mapping[str, Any]) -> str:
             else f"breaks even at {rate_text(even)}"
         )
     if "seventy_rps" in platform:
-        seventy = _maybe_number(platform["seventy_rps"], "platforms[].seventy_rps")
+        seventy = _maybe_number(platform.get("seventy_rps"), "platforms[].seventy_rps")
         clauses.append(
             f"70% cheaper up to {_TOP_RPS}"
             if seventy is None
@@ -351,7 +355,7 @@ def log_scale(low: float, high: float, start: float, end: float) -> Scale:
     return Scale(low, high, start, end, log=True)
 
 
-def decades(values: Iterable[float], floor: float = 0.0) -> tuple[float, float]:
+def _decades(values: Iterable[float], floor: float = 0.0) -> tuple[float, float]:
     """The powers of ten enclosing the positive ``values`` (at least one decade, not below
     ``floor`` when it is positive)."""
     positive = [v for v in values if v > 0] or [1.0]
@@ -399,7 +403,7 @@ def _label(x: float, y: float, text: str, **style: object) -> str:
     return f"<text{_attrs(x=x, y=y, **style)}>{escape(text)}</text>"
 
 
-def polyline_points(
+def _points(
     xs: Sequence[float], ys: Sequence[float], x: Scale, y: Scale
 ) -> list[tuple[float, float]]:
     """The pixels of (xs, ys), in x order."""
@@ -477,26 +481,14 @@ def _interpolate(xs: Sequence[float], ys: Sequence[float], at: float) -> float:
 
 
 def _rate_chart(document: Mapping[str, Any]) -> list[str]:
-    curves = _object(document, "curves")
-    if not curves.get("rps"):
-        return []
-    rps = [_number(v, "curves.rps[]") for v in curves["rps"]]
-    if any(v <= 0 for v in rps):
-        raise _bad("curves.rps", "positive rates", curves["rps"])
-    lines: dict[str, list[float]] = {}
-    for name, values in _object(curves, "platforms").items():
-        lines[name] = [_number(v, f"curves.platforms.{name}[]") for v in values]
-    if curves.get("vm"):
-        lines["vm"] = [_number(v, "curves.vm[]") for v in curves["vm"]]
-    for name, values in lines.items():
-        if len(values) != len(rps):
-            raise _bad(f"curves {name}", f"{len(rps)} costs, one per rate", values)
+    rps, lines = _curves(document)
     if not lines:
         return []
     width, height = 760, 460
-    x = log_scale(*decades(rps), 76, width - 150)
-    y = log_scale(*decades([v for vs in lines.values() for v in vs], _FLOOR), height - 96, 28)
+    x = log_scale(*_decades(rps), 76, width - 150)
+    y = log_scale(*_decades([v for vs in lines.values() for v in vs], _FLOOR), height - 96, 28)
     order = [*_platform_order(document), "vm"]
+    platforms = {p["platform"]: p for p in _objects(document, "platforms")}
     parts = _axes(
         x,
         y,
@@ -506,38 +498,9 @@ def _rate_chart(document: Mapping[str, Any]) -> list[str]:
         "USD a month (log scale)",
     )
     parts += _profile_marker(document, x, y)
-    platforms = {p["platform"]: p for p in _objects(document, "platforms")}
-    if "vm" in lines:  # where a line is below this one it is 70% cheaper than the fleet
-        dotted = [v * 0.3 for v in lines["vm"]]
-        parts.append(
-            _polyline(
-                polyline_points(rps, dotted, x, y),
-                "#777777",
-                stroke_width=1,
-                stroke_dasharray="2 3",
-            )
-        )
-    for name, values in lines.items():
-        colour = _colour(name, order)
-        seventy = _maybe_number(
-            platforms.get(name, {}).get("seventy_rps", 0), f"{name} seventy_rps"
-        )
-        if name != "vm" and seventy != 0:
-            limit = x.high if seventy is None else seventy
-            parts.append(
-                _polyline(
-                    _until(rps, values, limit, x, y), colour, stroke_width=9, stroke_opacity=0.22
-                )
-            )
-        dashes = "7 5" if name == "vm" else None
-        parts.append(_polyline(polyline_points(rps, values, x, y), colour, stroke_dasharray=dashes))
-    ends = _spread([y(values[rps.index(max(rps))]) + 4 for values in lines.values()], 13)
-    for (name, _values), end in zip(lines.items(), ends, strict=True):
-        parts.append(_label(x.end + 6, end, _name(name), fill=_colour(name, order)))
+    parts += _cost_lines(lines, platforms, rps, x, y, order)
     parts += _break_even_markers(lines, platforms, rps, x, y, order)
-    keys = [
-        _Key(_name(n), _colour(n, order), "7 5" if n == "vm" else None) for n in order if n in lines
-    ]
+    keys = [_Key(_name(n), _colour(n, order), _dashes(n)) for n in order if n in lines]
     keys += [
         _Key("30% of the VM: below it, 70% cheaper", "#777777", "2 3", 1),
         _Key("where a platform stays 70% cheaper", "#777777", None, 9, 0.22),
@@ -555,6 +518,62 @@ def _rate_chart(document: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _curves(document: Mapping[str, Any]) -> tuple[list[float], dict[str, list[float]]]:
+    """The rates and, per platform and for the VM, the month at each (checked)."""
+    curves = _object(document, "curves")
+    if not curves.get("rps"):
+        return [], {}
+    rps = [_number(v, "curves.rps[]") for v in curves["rps"]]
+    if rps[0] <= 0 or any(b <= a for a, b in pairwise(rps)):
+        raise _bad("curves.rps", "positive rates, rising", curves["rps"])
+    lines = {
+        name: [_number(v, f"curves.platforms.{name}[]") for v in values]
+        for name, values in _object(curves, "platforms").items()
+    }
+    if curves.get("vm"):
+        lines["vm"] = [_number(v, "curves.vm[]") for v in curves["vm"]]
+    for name, values in lines.items():
+        if len(values) != len(rps):
+            raise _bad(f"curves {name}", f"{len(rps)} costs, one per rate", values)
+    return rps, lines
+
+
+def _dashes(platform: str) -> str | None:
+    return "7 5" if platform == "vm" else None  # the fleet is told by its dashes, not only colour
+
+
+def _cost_lines(
+    lines: Mapping[str, Sequence[float]],
+    platforms: Mapping[str, Mapping[str, Any]],
+    rps: Sequence[float],
+    x: Scale,
+    y: Scale,
+    order: Sequence[str],
+) -> list[str]:
+    """The VM's 30% dotted; each line, under it a wide pale stroke up to its 70% rate (the
+    whole way when that is past the range, none when it is 0); a name at each line's end."""
+    parts = []
+    if "vm" in lines:
+        dotted = [v * 0.3 for v in lines["vm"]]
+        points = _points(rps, dotted, x, y)
+        parts.append(_polyline(points, "#777777", stroke_width=1, stroke_dasharray="2 3"))
+    for name, values in lines.items():
+        colour = _colour(name, order)
+        if name != "vm" and "seventy_rps" in platforms.get(name, {}):
+            seventy = _maybe_number(platforms[name]["seventy_rps"], f"{name} seventy_rps")
+            if seventy != 0:
+                stretch = _until(rps, values, x.high if seventy is None else seventy, x, y)
+                if len(stretch) > 1:  # a 70% rate below the first rate leaves nothing to draw
+                    parts.append(_polyline(stretch, colour, stroke_width=9, stroke_opacity=0.22))
+        points = _points(rps, values, x, y)
+        parts.append(_polyline(points, colour, stroke_dasharray=_dashes(name)))
+    last = rps.index(max(rps))
+    ends = _spread([y(values[last]) + 4 for values in lines.values()], 13)
+    for name, end in zip(lines, ends, strict=True):
+        parts.append(_label(x.end + 6, end, _name(name), fill=_colour(name, order)))
+    return parts
+
+
 def _money_tick(value: float) -> str:
     return f"${value:,.0f}" if value >= 1 else f"${value:.2f}"
 
@@ -564,7 +583,7 @@ def _until(
 ) -> list[tuple[float, float]]:
     """The curve from its start up to ``limit`` (the last piece interpolated)."""
     kept = [(a, b) for a, b in zip(xs, ys, strict=True) if a <= limit]
-    if limit < max(xs) and limit > min(xs):
+    if min(xs) < limit < max(xs) and limit not in xs:
         kept.append((limit, _interpolate(xs, ys, limit)))
     return sorted((x(a), y(b)) for a, b in kept)
 
@@ -573,7 +592,7 @@ def _profile_marker(document: Mapping[str, Any], x: Scale, y: Scale) -> list[str
     profile = _object(document, "profile")
     if "mean_rps" not in profile:
         return []
-    mean = _number(profile["mean_rps"], "profile.mean_rps")
+    mean = _number(profile.get("mean_rps"), "profile.mean_rps")
     if not x.low <= mean <= x.high:
         return []
     px = x(mean)
@@ -669,29 +688,16 @@ def _platform_tables(document: Mapping[str, Any]) -> list[str]:
     platforms = _objects(document, "platforms")
     vm = _object(document, "vm")
     if platforms:
-        rows = []
-        for p in platforms:
-            name = _text(p.get("platform"), "platforms[].platform")
-            rows.append(
-                [
-                    escape(_name(name)),
-                    money_text(_number(p["monthly"], f"{name} monthly")),
-                    escape(_saving_text(_number(p["saving"], f"{name} saving")))
-                    if "saving" in p
-                    else "",
-                    escape(
-                        _break_even_text(
-                            _maybe_number(p.get("break_even_rps"), f"{name} break_even_rps")
-                        )
-                    ),
-                    escape(
-                        _break_even_text(_maybe_number(p.get("seventy_rps"), f"{name} seventy_rps"))
-                    ),
-                ]
-            )
+        rows = [_platform_row(p) for p in platforms]
         if "monthly" in vm:
             rows.append(
-                [escape(_name("vm")), money_text(_number(vm["monthly"], "vm.monthly")), "", "", ""]
+                [
+                    escape(_name("vm")),
+                    money_text(_number(vm.get("monthly"), "vm.monthly")),
+                    "",
+                    "",
+                    "",
+                ]
             )
         fleet = f"against {_text(vm['fleet'], 'vm.fleet')}" if vm.get("fleet") else ""
         out += [
@@ -712,6 +718,22 @@ def _platform_tables(document: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _platform_row(platform: Mapping[str, Any]) -> list[str]:
+    name = _text(platform.get("platform"), "platforms[].platform")
+
+    def rate(key: str) -> str:
+        return escape(_break_even_text(_maybe_number(platform.get(key), f"{name} {key}")))
+
+    saving = platform.get("saving")
+    return [
+        escape(_name(name)),
+        money_text(_number(platform.get("monthly"), f"{name} monthly")),
+        "" if saving is None else escape(_saving_text(_number(saving, f"{name} saving"))),
+        rate("break_even_rps"),
+        rate("seventy_rps"),
+    ]
+
+
 def _verdict_table(verdicts: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for v in verdicts:
@@ -724,13 +746,13 @@ def _verdict_table(verdicts: Sequence[Mapping[str, Any]]) -> str:
         rows.append(
             [
                 escape(_name(_text(v.get("platform"), "verdicts[].platform"))),
-                escape(f"{_number(v['scale'], 'verdicts[].scale'):g}x"),
-                escape(rate_text(_number(v["mean_rps"], "verdicts[].mean_rps")))
+                escape(f"{_number(v.get('scale'), 'verdicts[].scale'):g}x"),
+                escape(rate_text(_number(v.get("mean_rps"), "verdicts[].mean_rps")))
                 if "mean_rps" in v
                 else "",
-                money_text(_number(v["monthly"], "verdicts[].monthly")),
-                money_text(_number(v["vm_monthly"], "verdicts[].vm_monthly")),
-                escape(_saving_text(_number(v["saving"], "verdicts[].saving"))),
+                money_text(_number(v.get("monthly"), "verdicts[].monthly")),
+                money_text(_number(v.get("vm_monthly"), "verdicts[].vm_monthly")),
+                escape(_saving_text(_number(v.get("saving"), "verdicts[].saving"))),
                 mark,
             ]
         )
@@ -763,13 +785,13 @@ def _function_parts(document: Mapping[str, Any]) -> list[str]:
 def _memory_charts(entry: Mapping[str, Any]) -> list[str]:
     function = _text(entry.get("function"), "memory[].function")
     points = sorted(
-        (p for p in entry.get("points") or [] if isinstance(p, Mapping)),
+        _objects(entry, "points"),
         key=lambda p: _number(p.get("memory_mb"), f"{function} memory_mb"),
     )
     if not points:
         return []
     best = _maybe_number(entry.get("best_mb"), f"{function} best_mb")
-    sizes = [_number(p["memory_mb"], f"{function} memory_mb") for p in points]
+    sizes = [_number(p.get("memory_mb"), f"{function} memory_mb") for p in points]
     cost = _series(points, function, "cost_per_million", "cost_low", "cost_high")
     duration = _series(points, function, "duration_ms", "low_ms", "high_ms")
     title = f"{function}: best at {best:,.0f} MB" if best else function
@@ -898,9 +920,9 @@ def _patterns(document: Mapping[str, Any]) -> list[str]:
                 escape(name),
                 escape(_text(p.get("before", ""), f"{name} before")),
                 escape(_text(p.get("after", ""), f"{name} after")),
-                money_text(_number(p["before_monthly"], f"{name} before_monthly")),
-                money_text(_number(p["after_monthly"], f"{name} after_monthly")),
-                escape(_saving_text(_number(p["saving"], f"{name} saving")))
+                money_text(_number(p.get("before_monthly"), f"{name} before_monthly")),
+                money_text(_number(p.get("after_monthly"), f"{name} after_monthly")),
+                escape(_saving_text(_number(p.get("saving"), f"{name} saving")))
                 if "saving" in p
                 else "",
                 escape(_text(p.get("assumption", ""), f"{name} assumption")),
