@@ -414,6 +414,26 @@ def test_the_memory_charts_band_the_estimate_and_ring_the_best_size() -> None:
     assert [t for t in labels if t[0].isdigit()] == ["128", "256", "512", "1,024"]
 
 
+def test_tuning_shaped_points_draw_the_same_charts() -> None:
+    # faaskit.cost.tuning's TuningPoint.to_dict() nests the figures; the charts are the same.
+    flat = sample()
+    nested = sample()
+    nested["memory"][0]["points"] = [
+        {
+            "memory_mb": p["memory_mb"],
+            "duration_ms": {"estimate": p["duration_ms"], "low": p["low_ms"], "high": p["high_ms"]},
+            "per_million": {
+                "compute": 0.5,
+                "total": p["cost_per_million"],
+                "low": p["cost_low"],
+                "high": p["cost_high"],
+            },
+        }
+        for p in flat["memory"][0]["points"]
+    ]
+    assert render_html(nested) == render_html(flat)
+
+
 # --- optional parts and bad documents -------------------------------------------------------
 
 

@@ -792,8 +792,8 @@ def _memory_charts(entry: Mapping[str, Any]) -> list[str]:
         return []
     best = _maybe_number(entry.get("best_mb"), f"{function} best_mb")
     sizes = [_number(p.get("memory_mb"), f"{function} memory_mb") for p in points]
-    cost = _series(points, function, "cost_per_million", "cost_low", "cost_high")
-    duration = _series(points, function, "duration_ms", "low_ms", "high_ms")
+    cost = _series(points, function, "per_million", ("cost_per_million", "cost_low", "cost_high"))
+    duration = _series(points, function, "duration_ms", ("duration_ms", "low_ms", "high_ms"))
     title = f"{function}: best at {best:,.0f} MB" if best else function
     charts = [
         _memory_chart(
@@ -820,15 +820,25 @@ _Series = tuple[list[float], list[float], list[float]]
 
 
 def _series(
-    points: Sequence[Mapping[str, Any]], function: str, mid: str, low: str, high: str
+    points: Sequence[Mapping[str, Any]], function: str, nested: str, flat: tuple[str, str, str]
 ) -> _Series:
-    middle = [_number(p.get(mid), f"{function} {mid}") for p in points]
-    lows = [
-        _number(p.get(low, m), f"{function} {low}") for p, m in zip(points, middle, strict=True)
-    ]
-    highs = [
-        _number(p.get(high, m), f"{function} {high}") for p, m in zip(points, middle, strict=True)
-    ]
+    """Estimates and their low and high bounds, from either shape of a point: flat
+    (``cost_per_million``, ``cost_low``, ``cost_high``) or as
+    :meth:`faaskit.cost.tuning.TuningPoint.to_dict` nests them (``per_million: {total, low,
+    high}``, ``duration_ms: {estimate, low, high}``). A missing bound is the estimate."""
+    middle, lows, highs = [], [], []
+    for p in points:
+        where = f"{function} {nested}"
+        if isinstance(p.get(nested), Mapping):
+            values = p[nested]
+            mid = values.get("estimate", values.get("total"))
+            triple = (mid, values.get("low", mid), values.get("high", mid))
+        else:
+            mid = p.get(flat[0])
+            triple = (mid, p.get(flat[1], mid), p.get(flat[2], mid))
+        middle.append(_number(triple[0], where))
+        lows.append(_number(triple[1], f"{where} low"))
+        highs.append(_number(triple[2], f"{where} high"))
     return middle, lows, highs
 
 
