@@ -185,6 +185,34 @@ async def test_read_only_invocations_are_flushed_alone_after_a_while(
     pytest.fail("the read-only invocation's record was never written")
 
 
+async def test_a_burst_of_read_only_invocations_is_flushed_at_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read-only endpoint at 20,000 req/s has no unit of work to carry its records: once
+    # a batch's worth waits, the recorder writes them without waiting out its interval.
+    monkeypatch.setattr(recording, "FLUSH_INTERVAL", 60.0)
+    for _ in range(recording.FLUSH_AT + 1):
+        await invoke(runtime, read_only)
+
+    for _ in range(250):
+        if len(await runtime.store.invocations()) > recording.FLUSH_AT:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail("a batch of waiting records was not written within 5 s")
+
+
+def test_a_store_that_cannot_keep_up_drops_the_oldest_tenth_at_once() -> None:
+    recorder = recording.InvocationRecorder(None, time.time, None)  # type: ignore[arg-type]
+    for n in range(recording.MAX_WAITING + 5):
+        recorder.add(InvocationRecord(f"f{n}", "http", n, 0.1, 0.0, None, False, None, "success"))
+
+    assert recorder.dropped == recording.MAX_WAITING // 10
+    assert recorder.waiting == recording.MAX_WAITING + 5 - recorder.dropped
+    write = recorder.take()
+    assert write is not None and write.rows[-1][0] == f"f{recording.MAX_WAITING + 4}"
+    assert write.rows[0][0] == f"f{recorder.dropped}"  # the oldest went
+
+
 async def test_old_records_are_pruned_by_the_retention(runtime: Runtime) -> None:
     recorder = runtime.recorder
     assert recorder is not None
@@ -245,6 +273,23 @@ async def test_a_handler_that_never_suspends_is_timed_in_its_one_step(runtime: R
     (found,) = await records(runtime, function="busy")
 
     assert 0.012 <= found.cpu <= found.duration
+
+
+async def sometimes_waits(ctx: Context, wait: bool) -> None:
+    if wait:
+        await asyncio.sleep(0.05)
+
+
+async def test_a_one_step_handler_that_starts_to_wait_is_stepped_again(runtime: Runtime) -> None:
+    # After a first-step finish it is awaited directly, timed by the clock: the one call that
+    # suspends anyway counts its wall time as CPU, and the calls after it are stepped again.
+    for wait in (False, False, True, True):
+        await invoke(runtime, sometimes_waits, wait=wait)
+
+    _first, direct, surprised, stepped = await records(runtime, function="sometimes_waits")
+    assert direct.cpu <= direct.duration < 0.05
+    assert surprised.duration >= 0.05 and surprised.cpu == pytest.approx(surprised.duration, 0.1)
+    assert stepped.duration >= 0.05 and stepped.cpu < 0.01
 
 
 async def test_records_are_kept_in_batches_and_read_back_by_window(runtime: Runtime) -> None:
