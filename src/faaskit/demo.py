@@ -129,7 +129,9 @@ def run_demo(*, serve: bool = False, port: int = 0) -> int:
     for name in ("order", "stuck"):
         if name in sagas:
             _print_timeline(console, runtime, sagas[name])
-    _print_stats(console, runtime)
+    records = _print_stats(console, runtime)
+    if records:
+        _print_cost(console, records, shop, database_url)
     failed = [s for s in steps if not s.ok]
     if failed:
         console.print(f"[red]{len(failed)} of {len(steps)} steps did not answer as expected[/]")
@@ -177,8 +179,8 @@ def _print_timeline(console: Any, runtime: Any, saga_id: str) -> None:
     console.print(table)
 
 
-def _print_stats(console: Any, runtime: Any) -> None:
-    """What the tour's invocations cost, as ``faaskit stats`` prints it (the busiest)."""
+def _print_stats(console: Any, runtime: Any) -> list[Any]:
+    """The tour's invocations, as ``faaskit stats`` prints them (the busiest); the records."""
     from faaskit.cli.stats import stats_table
     from faaskit.observability.stats import summarize
 
@@ -187,14 +189,37 @@ def _print_stats(console: Any, runtime: Any) -> None:
             await runtime.recorder.flush()
         return await runtime.store.invocations()
 
-    found = asyncio.run_coroutine_threadsafe(records(), runtime.loop).result(30)
+    found: list[Any] = asyncio.run_coroutine_threadsafe(records(), runtime.loop).result(30)
     if not found:
-        return
+        return found
     summaries = summarize(found)
     shown = summaries[:12]
     title = f"faaskit stats: the tour's {len(found)} invocations of {len(summaries)} functions"
     more = " (the 12 busiest)" if len(summaries) > 12 else ""
     console.print(stats_table(shown, title + more, compact=True))
+    return found
+
+
+def _print_cost(console: Any, records: list[Any], shop: Path, database_url: str) -> None:
+    """What the tour's own invocations would cost a month at the demo's traffic profile on
+    each platform, against a VM, and whether "70% cheaper" holds at 1x, 10x and 100x."""
+    from faaskit.cli.cost_report import platform_table
+    from faaskit.cost.catalog import load_catalog
+    from faaskit.cost.measured import measure
+    from faaskit.cost.profile import DEMO_PROFILE, describe
+    from faaskit.cost.report import build_report, verdict_lines
+
+    report = build_report(measure(records), load_catalog(), DEMO_PROFILE, app="the shop")
+    console.print(
+        f"\n[bold]faaskit cost report[/]: the tour's records priced at {describe(DEMO_PROFILE)}"
+    )
+    console.print(platform_table(report, compact=True))
+    for line in verdict_lines(report):
+        console.print(f"  {line}")
+    console.print(
+        f"  [dim]per function, the patterns and charts: faaskit cost report {shop} "
+        f"--database-url {database_url} --since 1d --html cost.html[/]"
+    )
 
 
 def _wait_for(server: Any, thread: threading.Thread) -> str:

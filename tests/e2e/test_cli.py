@@ -154,3 +154,10 @@ def test_demo_tours_the_shop_and_exits_zero(tmp_path: Path) -> None:
     result = run("demo", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"All \d+ steps answered as expected", result.stdout)
+    # it ends with what its own tour would cost, one verdict line per platform
+    assert "faaskit cost report" in result.stdout
+    text = " ".join(result.stdout.split())  # rich wraps long lines at 80 columns
+    for platform in ("aws-lambda", "azure-consumption", "azure-flex", "cloud-run"):
+        verdict = re.search(rf"{platform}: 70% cheaper (holds|fails) at the profile", text)
+        assert verdict, f"no verdict line for {platform}"
+    assert text.count("at 10x") >= 4 and text.count("at 100x") >= 4

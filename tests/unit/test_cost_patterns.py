@@ -133,12 +133,14 @@ def test_right_sizing_and_arm64_end_at_the_cheapest_sizes(
 
 def test_the_async_saga_is_not_cheaper_here(priced: dict[str, PatternPrice]) -> None:
     p = priced["async saga"]
-    # list_products, the busiest HTTP function, is taken as the starter. Waiting, it also
-    # does the step's 91.28125 ms x 1M/3M = 30.43 ms a request: 148.20 + 30.43 = 178.63
-    # ms, billed 179: 3M x 0.179 x 0.125 = 67,125 GB-s = $0.90 + $0.60 + $3.00 = $4.50.
-    # Async: list_products $4.35 + the step $0.75 (its requests and SQS) = $5.10.
-    assert (p.before_monthly, p.after_monthly) == (Decimal("4.50"), Decimal("5.10"))
-    assert p.saving < 0 and "list_products" in p.assumption
+    # Waiting, the route adds the step's work to its own invocation: 1M x 92 ms (91.28
+    # billed up) x 0.125 GB = 11,500 GB-s x $0.0000133334 = $0.15, no request or message.
+    # As messages, the step's own bill: compute $0.15 + requests $0.20 + SQS $0.40 = $0.75.
+    assert (p.before_monthly, p.after_monthly) == (Decimal("0.15"), Decimal("0.75"))
+    assert p.saving < 0
+    # A second of waiting a saga costs 1M x 0.125 GB x $0.0000133334 = $1.67 a month: the
+    # $0.60 the messages cost more is 0.36 s of waiting a saga.
+    assert "pay off once that is over 360 ms a saga" in p.assumption
 
 
 def test_provisioned_concurrency_dearer_below_its_break_even(

@@ -265,7 +265,8 @@ def test_cost_report_json_and_tables(
         "Cloud Run",
         "Break-even",
         "70% cheaper",
-        "10x (20 req/s)",
+        "10x: 20 req/s",
+        "right-sized memory",
         "m7g.large",
     ):
         assert text in out

@@ -18,7 +18,15 @@ from faaskit.errors import ValidationError
 if TYPE_CHECKING:
     from faaskit.cost.report import CostReport
 
-__all__ = ["platform_table", "report_command", "report_records", "verdict_table"]
+__all__ = [
+    "function_table",
+    "pattern_table",
+    "platform_table",
+    "print_report",
+    "report_command",
+    "report_records",
+    "verdict_table",
+]
 
 _PLATFORM_NAMES = {
     "aws-lambda": "AWS Lambda",
@@ -58,6 +66,7 @@ def report_command(
     from faaskit.cost.catalog import load_catalog
     from faaskit.cost.measured import measure
     from faaskit.cost.profile import DEMO_PROFILE, load_profile
+    from faaskit.cost.report import build_report
     from faaskit.loader import load_app
     from faaskit.runtime.recorder import parse_duration
 
@@ -74,7 +83,9 @@ def report_command(
             f"no invocation records in the last {since}: run the app first (`faaskit dev`, "
             "its tests, or `faaskit demo`), with FAASKIT_RECORDS on"
         )
-    report = build(app, measure(records), load_catalog(prices), traffic, arch, memory)
+    report = build_report(
+        measure(records), load_catalog(prices), traffic, app=app, arch=arch, memory_mb=memory
+    )
     if html:
         from faaskit.cost.html import write_html
 
@@ -85,21 +96,6 @@ def report_command(
     print_report(report)
     if html:
         console().print(f"HTML report: {written}")
-
-
-def build(
-    app: str,
-    functions: Any,
-    catalog: Any,
-    traffic: Any,
-    arch: str,
-    memory: int | None,
-) -> CostReport:
-    """The report, with the per-function memory curves and the patterns when those modules
-    are there."""
-    from faaskit.cost.report import build_report
-
-    return build_report(functions, catalog, traffic, app=app, arch=arch, memory_mb=memory)
 
 
 def report_records(database_url: str | None, since: float) -> list[Any]:
@@ -121,6 +117,10 @@ def print_report(report: CostReport) -> None:
     out.print(function_table(report))
     out.print(platform_table(report))
     out.print(verdict_table(report))
+    if report.patterns:
+        out.print(pattern_table(report))
+        for p in report.patterns:
+            out.print(f"  [dim]{p.pattern}: {p.assumption}[/]")
     for line in verdict_lines(report):
         out.print(f"  {line}")
     for note in report.notes:
@@ -138,8 +138,9 @@ def function_table(report: CostReport, *, limit: int | None = None) -> Any:
         box=box.SIMPLE_HEAD,
     )
     table.add_column("Function", overflow="fold", ratio=1)
-    for column in ("Calls", "ms", "CPU", "MB", "A month"):
+    for column in ("Calls", "ms", "CPU", "MB", "Cheapest", "A month"):
         table.add_column(column, justify="right", no_wrap=True)
+    cheapest = {m["function"]: m["best_mb"] for m in report.memory}
     for name in report.totals:
         table.add_column(_short(name), justify="right", no_wrap=True)
     for f in shown:
@@ -149,15 +150,17 @@ def function_table(report: CostReport, *, limit: int | None = None) -> Any:
             f"{f.duration.estimate:,.2f}",
             f"{f.measured.cpu_share:.0%}",
             f"{f.memory_mb:,}",
+            f"{cheapest[f.measured.function]:,}" if f.measured.function in cheapest else "",
             f"{f.requests:,}",
             *(f"${bill.total:,.2f}" for bill in f.bills.values()),
         )
     return table
 
 
-def platform_table(report: CostReport) -> Any:
-    """Per platform: the month at the profile, its line items, the saving against the VM
-    fleet, and the break-even and 70% rates."""
+def platform_table(report: CostReport, *, compact: bool = False) -> Any:
+    """Per platform: the month at the profile, its line items (not when ``compact``: the
+    demo's narrow terminal), the saving against the VM fleet, and the break-even and 70%
+    rates."""
     from rich import box
     from rich.table import Table
 
@@ -167,25 +170,28 @@ def platform_table(report: CostReport) -> Any:
     )
     table.add_column("Platform")
     table.add_column("A month", justify="right", no_wrap=True)
-    table.add_column("Line items", overflow="fold", ratio=1)
+    if not compact:
+        table.add_column("Line items", overflow="fold", ratio=1)
     table.add_column("vs VM", justify="right", no_wrap=True)
     table.add_column("Break-even", justify="right", no_wrap=True)
     table.add_column("70% below", justify="right", no_wrap=True)
     for name, bill in report.totals.items():
         verdict = report.verdict(name)
+        items = ", ".join(f"{line.item} ${line.cents:,.2f}" for line in bill.items if line.cents)
         table.add_row(
             _PLATFORM_NAMES.get(name, name),
             f"${bill.total:,.2f}",
-            ", ".join(f"{line.item} ${line.cents:,.2f}" for line in bill.items if line.cents),
+            *([] if compact else [items]),
             _saving(verdict.saving),
             _rps(report.break_even[name]),
             _rps(report.seventy[name]),
         )
     table.add_section()
+    vm_items = ", ".join(f"{line.item} ${line.cents:,.2f}" for line in report.vm.items)
     table.add_row(
         _PLATFORM_NAMES["vm"],
         f"${report.vm.total:,.2f}",
-        ", ".join(f"{line.item} ${line.cents:,.2f}" for line in report.vm.items),
+        *([] if compact else [vm_items]),
         "",
         "",
         "",
@@ -200,18 +206,54 @@ def verdict_table(report: CostReport) -> Any:
 
     from faaskit.cost.report import SCALES
 
-    table = Table(title='"70% cheaper than a VM": does it hold?', box=box.SIMPLE_HEAD)
-    table.add_column("Platform")
+    table = Table(
+        title=f'"70% cheaper than a VM": does it hold? (the VM: {_vm_months(report)})',
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("Platform", no_wrap=True)
     for scale in SCALES:
         mean = report.profile.mean_rps * scale
-        table.add_column(f"{scale}x ({_number(mean)} req/s)", justify="right", no_wrap=True)
+        table.add_column(f"{scale}x: {_number(mean)} req/s", justify="right", no_wrap=True)
     for name in report.totals:
         cells = []
         for scale in SCALES:
             v = report.verdict(name, scale)
             mark = "[green]✓[/]" if v.holds else "[red]✗[/]"
-            cells.append(f"{mark} ${v.monthly:,.2f} vs ${v.vm_monthly:,.2f} ({_saving(v.saving)})")
+            cells.append(f"{mark} ${v.monthly:,.2f} {_saving(v.saving)}")
         table.add_row(_PLATFORM_NAMES.get(name, name), *cells)
+    return table
+
+
+def _vm_months(report: CostReport) -> str:
+    from faaskit.cost.report import SCALES
+
+    months = [f"${report.verdict(next(iter(report.totals)), s).vm_monthly:,.2f}" for s in SCALES]
+    return " / ".join(months)
+
+
+def pattern_table(report: CostReport) -> Any:
+    """The article's patterns, each before and after on Lambda at the profile, with what
+    was assumed."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"The article's patterns on Lambda at {report.profile.name} (USD a month)",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("Pattern", overflow="fold")
+    table.add_column("Before → after", overflow="fold", ratio=1)
+    table.add_column("Before", justify="right", no_wrap=True)
+    table.add_column("After", justify="right", no_wrap=True)
+    table.add_column("Saving", justify="right", no_wrap=True)
+    for p in report.patterns:
+        table.add_row(
+            p.pattern,
+            f"{p.before} → {p.after}",
+            f"${p.before_monthly:,.2f}",
+            f"${p.after_monthly:,.2f}",
+            _saving(p.saving),
+        )
     return table
 
 

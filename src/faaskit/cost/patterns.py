@@ -234,25 +234,43 @@ def _batched(shop: _Shop) -> PatternPrice | None:
 
 def _async_saga(shop: _Shop) -> PatternPrice | None:
     steps = [f for f in shop.functions if f.trigger == "saga_step" and f.function.endswith(".do")]
-    starter = shop.busiest_http()
-    if not steps or starter is None or not shop.requests(starter):
+    steps = [f for f in steps if shop.requests(f)]
+    if not steps:
         return None
-    size = shop.sizes[starter.function]
-    starts = Decimal(shop.requests(starter))
-    # Waiting on every step, the HTTP function does the steps' work itself at its own
-    # size: each step's measured duration (its I/O waits included), as often as it ran.
-    inline = sum((shop.duration(step, size) * shop.requests(step) / starts for step in steps), ZERO)
-    waiting = shop.work(starter, duration_ms=shop.duration(starter, size) + inline)
+    # Synchronous, the function that starts the saga runs the steps itself, in one long
+    # invocation it already pays the request and gateway for: only the steps' work is
+    # added, at the biggest step's size. Asynchronous, each step is an invocation of its
+    # own, with its request fee and its queued message. The route that starts the saga costs
+    # the same either way and is left out of both.
+    size = max(shop.sizes[f.function] for f in steps)
+    inline = [
+        shop.work(f, size, duration_ms=shop.duration(f, size), gateway="none", queue="none")
+        for f in steps
+    ]
+    waiting = sum((_compute(shop, w) for w in inline), ZERO).quantize(Decimal("0.01"))
+    messages = shop.monthly(shop.work(f) for f in steps)
+    # What a second of waiting costs the month: one per saga (the most-run step ran at
+    # least once a saga, so this many sagas at most), at the waiting size.
+    sagas = max(shop.requests(f) for f in steps)
+    price = shop.catalog.tiers("aws.lambda.duration", shop.arch)[0].price
+    per_second = sagas * Decimal(size) / 1024 * price
+    pays_off = (messages - waiting) / per_second * 1000 if per_second else ZERO
     return PatternPrice(
         "async saga",
-        f"{starter.function} waits for {_count(len(steps), 'saga step')} (one synchronous "
-        "function)",
-        f"{starter.function} answers 202, the steps run as messages",
-        shop.monthly([waiting]),
-        shop.monthly([shop.work(starter), *(shop.work(step) for step in steps)]),
-        f"{starter.function} (the busiest HTTP function) taken to start the saga; waiting, "
-        f"it runs the steps' measured durations (I/O waits included) at its {size:,} MB",
+        f"the route waits for {_count(len(steps), 'saga step')} (one synchronous function)",
+        "the route answers 202, the steps run as messages",
+        waiting,
+        messages,
+        f"waiting, the route runs the steps' measured durations (their I/O included) at "
+        f"{size:,} MB, and is billed for the time between steps too (a payment provider's "
+        f"answer, a person's click): the messages pay off once that is over "
+        f"{max(pays_off, ZERO):,.0f} ms a saga",
     )
+
+
+def _compute(shop: _Shop, work: Workload) -> Decimal:
+    bill = estimate(work, "aws-lambda", shop.catalog, free_tier=shop.free_tier)
+    return sum((line.amount for line in bill.items if line.item in ("compute", "INIT")), ZERO)
 
 
 def _http_api(shop: _Shop) -> PatternPrice | None:

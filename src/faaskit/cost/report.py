@@ -26,14 +26,15 @@ from faaskit.cost.catalog import Catalog
 from faaskit.cost.measured import MeasuredFunction
 from faaskit.cost.model import Fleet, estimate, size_fleet
 from faaskit.cost.money import SECONDS_PER_MONTH, ZERO
+from faaskit.cost.patterns import PatternPrice, price_patterns
 from faaskit.cost.platforms import FUNCTION_PLATFORMS
 from faaskit.cost.profile import describe, scaled
 from faaskit.cost.scaling import DurationBounds, scale_duration
+from faaskit.cost.tuning import MEASURED_AT_MB, tune
 from faaskit.cost.workload import TrafficProfile, Workload
 from faaskit.errors import ValidationError
 
 __all__ = [
-    "MEASURED_AT_MB",
     "SCALES",
     "CostReport",
     "PricedFunction",
@@ -43,9 +44,6 @@ __all__ = [
     "saving_text",
     "verdict_lines",
 ]
-
-MEASURED_AT_MB = 1769
-"""The Lambda size a record is taken to be measured at: a laptop core is about one vCPU."""
 
 SCALES: tuple[int, ...] = (1, 10, 100)
 """The profile's multiples every report gives a verdict at."""
@@ -139,7 +137,8 @@ class CostReport:
     curves: Mapping[str, Sequence[Decimal]]
     notes: Sequence[str] = field(default=())
     memory: Sequence[Mapping[str, Any]] = field(default=())
-    patterns: Sequence[Any] = field(default=())
+    """Per function, its power tuning (:meth:`faaskit.cost.tuning.Tuning.to_dict`)."""
+    patterns: Sequence[PatternPrice] = field(default=())
 
     @property
     def record_count(self) -> int:
@@ -243,7 +242,8 @@ def build_report(
         vm_month = fleet_at(at.mean_rps)[1].total
         scaled_functions = app_at.priced(at.requests_in_month())
         for name in FUNCTION_PLATFORMS:
-            month = sum((f.bills[name].total for f in scaled_functions), ZERO)
+            # as the app's bill is totalled: its line items summed exactly, then rounded
+            month = _total(name, [f.bills[name] for f in scaled_functions]).total
             verdicts.append(Verdict(name, scale, at.mean_rps, month, vm_month))
 
     break_even: dict[str, Decimal | None] = {}
@@ -271,6 +271,10 @@ def build_report(
         verdicts=verdicts,
         curves=curves,
         notes=_notes(app_at, fleet),
+        memory=[tune(f, catalog, arch=arch).to_dict() for f in functions],
+        patterns=price_patterns(
+            functions, {f.measured.function: f.requests for f in priced}, catalog, arch=arch
+        ),
     )
 
 
@@ -282,12 +286,16 @@ def verdict_lines(report: CostReport) -> list[str]:
         parts = []
         for scale in SCALES:
             v = report.verdict(name, scale)
-            where = "at the profile" if scale == 1 else f"at {scale}x"
-            parts.append(
-                f"{'holds' if v.holds else 'fails'} {where} "
-                f"({rate_text(v.mean_rps)}: ${v.monthly:,.2f} vs ${v.vm_monthly:,.2f}, "
-                f"{saving_text(v.saving)})"
-            )
+            verdict = "holds" if v.holds else "fails"
+            if scale == 1:
+                parts.append(
+                    f"{verdict} at the profile ({rate_text(v.mean_rps)}: ${v.monthly:,.2f} vs "
+                    f"${v.vm_monthly:,.2f} a month, {saving_text(v.saving)})"
+                )
+            else:
+                parts.append(
+                    f"{verdict} at {scale}x ({rate_text(v.mean_rps)}, {saving_text(v.saving)})"
+                )
         limit = report.seventy[name]
         below = (
             f"70% holds below {rate_text(limit)}"
@@ -454,8 +462,8 @@ def rate_text(rps: Decimal) -> str:
 def saving_text(saving: Decimal) -> str:
     """``80% cheaper`` or ``40% dearer``."""
     if saving >= 0:
-        return f"{saving:.0%} cheaper"
-    return f"{-saving:.0%} dearer"
+        return f"{saving:,.0%} cheaper"
+    return f"{-saving:,.0%} dearer"
 
 
 def _notes(app_at: _AppPricer, fleet: Fleet) -> list[str]:
