@@ -134,23 +134,24 @@ def function_table(report: CostReport, *, limit: int | None = None) -> Any:
 
     shown = list(report.functions)[:limit] if limit else report.functions
     table = Table(
-        title=f"Per function a month at {report.profile.name} (USD, no free tier)",
+        title=(
+            f"Per function a month at {report.profile.name} (USD, no free tier; Lambda at MB, "
+            "where it takes ms)"
+        ),
         box=box.SIMPLE_HEAD,
     )
-    table.add_column("Function", overflow="fold", ratio=1)
-    for column in ("Calls", "ms", "CPU", "MB", "Cheapest", "A month"):
+    table.add_column("Function", overflow="fold", ratio=1, min_width=14)
+    for column in ("Calls", "CPU", "MB", "ms", "A month"):
         table.add_column(column, justify="right", no_wrap=True)
-    cheapest = {m["function"]: m["best_mb"] for m in report.memory}
     for name in report.totals:
         table.add_column(_short(name), justify="right", no_wrap=True)
     for f in shown:
         table.add_row(
             f.measured.function,
             f"{f.measured.count:,}",
-            f"{f.duration.estimate:,.2f}",
             f"{f.measured.cpu_share:.0%}",
             f"{f.memory_mb:,}",
-            f"{cheapest[f.measured.function]:,}" if f.measured.function in cheapest else "",
+            f"{f.duration.estimate:,.2f}",
             f"{f.requests:,}",
             *(f"${bill.total:,.2f}" for bill in f.bills.values()),
         )
