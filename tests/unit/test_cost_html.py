@@ -16,7 +16,6 @@ import pytest
 from faaskit.cost.html import (
     PLATFORM_COLOURS,
     PLATFORM_NAMES,
-    log_scale,
     money_text,
     rate_text,
     render_html,
@@ -201,20 +200,7 @@ def line_of(chart: ET.Element, name: str) -> list[tuple[float, float]]:
     return pairs(line.get("points", ""))
 
 
-# --- scales and formats, by hand ------------------------------------------------------------
-
-
-def test_log_scale_puts_each_decade_an_equal_distance_apart() -> None:
-    # 0.01..1000 is 5 decades over 500 px: 100 px a decade; 1 is two decades up from 0.01.
-    x = log_scale(0.01, 1000, 60, 560)
-    assert (x(0.01), x(1), x(1000)) == (60, 260, 560)
-    assert x(2) == pytest.approx(260 + 100 * math.log10(2), abs=0.005)  # 290.10, to 0.01 px
-    # A y axis runs upwards: 0.01..100 over 400 -> 0 px, 100 px a decade.
-    y = log_scale(0.01, 100, 400, 0)
-    assert (y(1), y(10)) == (200, 100)
-    assert y(0) == 400  # a $0.00 month sits on the axis floor, not at minus infinity
-    with pytest.raises(ValidationError, match="0 < low < high"):
-        log_scale(0, 10, 0, 100)
+# --- formats, by hand (the scales are in test_cost_svg.py) ------------------------------------
 
 
 def test_money_and_rates_read_as_people_write_them() -> None:
