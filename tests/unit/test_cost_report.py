@@ -82,6 +82,20 @@ def test_verdicts_at_one_ten_and_a_hundred_times_the_profile() -> None:
     assert "fails at 100x" in lines[0] and "70% holds below 4.7" in lines[0]
 
 
+def test_a_growing_profile_is_judged_a_year_on_too() -> None:
+    growing = TrafficProfile.build(
+        name="growing", mean_rps=Decimal(1), growth=Decimal("0.25"), cold_share=Decimal(0)
+    )
+    report = article_report(profile=growing)
+    (lam,) = [v for v in report.ahead if v.platform == "aws-lambda"]
+    # 1 req/s growing 25% a month: 1.25^12 = 14.55 req/s in a year, 36 x $4.03
+    assert lam.month == 12 and lam.mean_rps == Decimal("1.25") ** 12
+    assert lam.saving < Decimal("0.1") and not lam.holds  # 14.55 req/s: near break-even
+    line = verdict_lines(report)[0]
+    assert "fails in 12 months (14.55 req/s at 25% a month" in line
+    assert not article_report().ahead  # no growth, no year-on verdict
+
+
 def test_other_functions_run_as_often_as_they_did_beside_the_front_door() -> None:
     # Each of the 10 HTTP calls sent two emails: at 26.28M requests, 52.56M messages.
     report = article_report(*rows("mailer", "message", 20, 4, 1))

@@ -35,6 +35,7 @@ from faaskit.cost.workload import TrafficProfile, Workload
 from faaskit.errors import ValidationError
 
 __all__ = [
+    "GROWTH_MONTHS",
     "SCALES",
     "CostReport",
     "PricedFunction",
@@ -47,6 +48,9 @@ __all__ = [
 
 SCALES: tuple[int, ...] = (1, 10, 100)
 """The profile's multiples every report gives a verdict at."""
+
+GROWTH_MONTHS = 12
+"""How far ahead a profile with growth is also judged."""
 
 TARGET = Decimal("0.7")
 """The article's promise: 70% cheaper."""
@@ -93,6 +97,8 @@ class Verdict:
     mean_rps: Decimal
     monthly: Decimal
     vm_monthly: Decimal
+    month: int = 0
+    """Months ahead, the profile's growth compounding (0: now)."""
 
     @property
     def saving(self) -> Decimal:
@@ -115,6 +121,7 @@ class Verdict:
             "vm_monthly": float(self.vm_monthly),
             "saving": round(float(self.saving), 4),
             "holds": self.holds,
+            "month": self.month,
         }
 
 
@@ -135,6 +142,8 @@ class CostReport:
     seventy: Mapping[str, Decimal | None]
     verdicts: Sequence[Verdict]
     curves: Mapping[str, Sequence[Decimal]]
+    ahead: Sequence[Verdict] = field(default=())
+    """With the profile's growth: the verdicts GROWTH_MONTHS months on (none without)."""
     notes: Sequence[str] = field(default=())
     memory: Sequence[Mapping[str, Any]] = field(default=())
     """Per function, its power tuning (:meth:`faaskit.cost.tuning.Tuning.to_dict`)."""
@@ -190,6 +199,7 @@ class CostReport:
                 "items": _items(self.vm),
             },
             "verdicts": [v.to_dict() for v in self.verdicts],
+            "ahead": [v.to_dict() for v in self.ahead],
             "curves": {
                 "rps": [float(r) for r in self.curves["rps"]],
                 "platforms": {name: [float(c) for c in self.curves[name]] for name in self.totals},
@@ -236,15 +246,28 @@ def build_report(
     def vm_cost(rps: Decimal) -> Decimal:
         return fleet_at(rps)[1].exact
 
-    verdicts = []
-    for scale in SCALES:
-        at = scaled(profile, scale)
-        vm_month = fleet_at(at.mean_rps)[1].total
-        scaled_functions = app_at.priced(at.requests_in_month())
-        for name in FUNCTION_PLATFORMS:
+    def verdicts_at(scale: int, mean_rps: Decimal, month: int = 0) -> list[Verdict]:
+        vm_month = fleet_at(mean_rps)[1].total
+        functions_then = app_at.priced(int(mean_rps * SECONDS_PER_MONTH))
+        return [
             # as the app's bill is totalled: its line items summed exactly, then rounded
-            month = _total(name, [f.bills[name] for f in scaled_functions]).total
-            verdicts.append(Verdict(name, scale, at.mean_rps, month, vm_month))
+            Verdict(
+                name,
+                scale,
+                mean_rps,
+                _total(name, [f.bills[name] for f in functions_then]).total,
+                vm_month,
+                month,
+            )
+            for name in FUNCTION_PLATFORMS
+        ]
+
+    verdicts = [v for scale in SCALES for v in verdicts_at(scale, scaled(profile, scale).mean_rps)]
+    ahead = (
+        verdicts_at(1, profile.mean_in_month(GROWTH_MONTHS), GROWTH_MONTHS)
+        if profile.growth
+        else []
+    )
 
     break_even: dict[str, Decimal | None] = {}
     seventy: dict[str, Decimal | None] = {}
@@ -269,6 +292,7 @@ def build_report(
         break_even=break_even,
         seventy=seventy,
         verdicts=verdicts,
+        ahead=ahead,
         curves=curves,
         notes=_notes(app_at, fleet),
         memory=[tune(f, catalog, arch=arch).to_dict() for f in functions],
@@ -302,6 +326,13 @@ def verdict_lines(report: CostReport) -> list[str]:
             if limit is not None and limit > 0
             else ("70% never holds" if limit == 0 else "70% holds below 100,000 req/s")
         )
+        for v in report.ahead:
+            if v.platform == name:
+                parts.append(
+                    f"{'holds' if v.holds else 'fails'} in {v.month} months "
+                    f"({rate_text(v.mean_rps)} at {report.profile.growth:.0%} a month, "
+                    f"{saving_text(v.saving)})"
+                )
         lines.append(f"{name}: 70% cheaper {'; '.join(parts)}; {below}")
     return lines
 
