@@ -275,23 +275,6 @@ async def test_a_handler_that_never_suspends_is_timed_in_its_one_step(runtime: R
     assert 0.012 <= found.cpu <= found.duration
 
 
-async def sometimes_waits(ctx: Context, wait: bool) -> None:
-    if wait:
-        await asyncio.sleep(0.05)
-
-
-async def test_a_one_step_handler_that_starts_to_wait_is_stepped_again(runtime: Runtime) -> None:
-    # After a first-step finish it is awaited directly, timed by the clock: the one call that
-    # suspends anyway counts its wall time as CPU, and the calls after it are stepped again.
-    for wait in (False, False, True, True):
-        await invoke(runtime, sometimes_waits, wait=wait)
-
-    _first, direct, surprised, stepped = await records(runtime, function="sometimes_waits")
-    assert direct.cpu <= direct.duration < 0.05
-    assert surprised.duration >= 0.05 and surprised.cpu == pytest.approx(surprised.duration, 0.1)
-    assert stepped.duration >= 0.05 and stepped.cpu < 0.01
-
-
 async def test_records_are_kept_in_batches_and_read_back_by_window(runtime: Runtime) -> None:
     from faaskit.store.protocol import RecordInvocations, WriteSet
     from faaskit.store.statements import RECORDS_PER_BATCH

@@ -79,8 +79,6 @@ class Runtime:
         self._warm: set[str] = set()
         self._invocation_logs: dict[str, logging.Logger] = {}
         self._is_async: dict[Callable[..., Any], bool] = {}
-        self._one_step: set[Callable[..., Any]] = set()
-        """Async handlers whose last recorded invocation finished in its first step."""
         self._faults: dict[str, tuple[int, BaseException | None]] = armed_faults(
             os.environ.get(FAULTS_VARIABLE)
         )
@@ -295,24 +293,9 @@ class Runtime:
             if is_async:
                 if recorder is None:
                     result = await handler(**arguments)
-                elif handler in self._one_step:
-                    # It finished in its first step last time: awaited directly (stepping
-                    # it by send() ends in a StopIteration, dearer than a hello itself) and
-                    # timed by the clock; a probe says whether it suspended after all (then
-                    # this once its wall time stands for CPU, and it is stepped again).
-                    probe: list[bool] = []
-                    handle = asyncio.get_running_loop().call_soon(probe.append, True)
-                    began = time.perf_counter()
-                    result = await handler(**arguments)
-                    first_cpu = time.perf_counter() - began
-                    handle.cancel()
-                    if probe:
-                        self._one_step.discard(handler)
                 else:
                     result, first_cpu, timed = CpuTimed.first_step(handler(**arguments))
-                    if timed is None:
-                        self._one_step.add(handler)
-                    else:
+                    if timed is not None:
                         result = await timed
             else:
                 timed = _ThreadCpu(handler)
