@@ -21,6 +21,7 @@ from faaskit.errors import ValidationError
 from faaskit.store import create_store
 from faaskit.store.protocol import InvocationRecord, RecordInvocations, WriteSet
 
+D = Decimal
 MB = 1024 * 1024
 CATALOG = load_catalog()
 FLAT_10 = TrafficProfile.build(name="flat", mean_rps=Decimal(10), cold_share=Decimal(0))
@@ -122,6 +123,24 @@ def test_the_fleet_serves_the_peak_cpu_at_the_stated_utilisation() -> None:
     report = build_report(measure(busy), CATALOG, peaky)
     assert report.fleet.count == 84
     assert report.vm.item("instances").cents == Decimal("5003.71")  # 84 x 730 h x $0.0816
+
+
+def test_the_first_break_even_is_found_even_where_the_fleet_steps_up_after_it() -> None:
+    # 50 ms of CPU a request at the demo's 1.92 peak: one m7g.large (2 vCPU at 60%) serves
+    # a mean of 1.2 / (1.92 x 0.05) = 12.5 req/s. Lambda costs more than the one VM from
+    # about 10.3 req/s, and less again just past 12.5, where the second VM is added.
+    busy = rows("api", "http", 10, 50, 50)
+    shape = DEMO_PROFILE.model_copy(update={"cold_share": Decimal(0)})
+    rate = build_report(measure(busy), CATALOG, shape).break_even["aws-lambda"]
+    assert rate is not None and 10 < rate < 11
+
+    def lambda_and_vm(mean: Decimal) -> tuple[Decimal, Decimal]:
+        at = build_report(measure(busy), CATALOG, shape.model_copy(update={"mean_rps": mean}))
+        return at.totals["aws-lambda"].total, at.vm.total
+
+    below, above, past_step = (lambda_and_vm(rate * k) for k in (D("0.97"), D("1.03"), D("1.3")))
+    assert below[0] < below[1] and above[0] > above[1]
+    assert past_step[1] > above[1]  # the second instance: the VM is dearer again
 
 
 def test_lambda_sizes_scale_the_cpu_part_of_a_duration() -> None:
@@ -319,3 +338,34 @@ def test_cost_report_of_an_app_that_does_not_load(
         capsys, "cost", "report", "no_such_module:app", "--database-url", recorded
     )
     assert code != 0 and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_no_size_below_the_observed_peak_is_tuned_or_picked() -> None:
+    big = [
+        InvocationRecord("big", "http", 1000 + i, 0.05, 0.05, 700 * MB, False, None, "success")
+        for i in range(10)
+    ]
+    report = build_report(measure(big), CATALOG, FLAT_10)
+    (tuning,) = report.memory
+    assert min(p["memory_mb"] for p in tuning["points"]) == 704  # 700 MB rounded up to 64
+    right_sized = next(p for p in report.patterns if p.pattern == "right-sized memory")
+    # all on CPU, it costs the same GB-s at any size below a vCPU: never below its peak
+    assert "(1,769 MB)" in right_sized.after and "128 MB" not in right_sized.after
+
+
+def test_the_patterns_take_the_profiles_cold_share() -> None:
+    records = rows("api", "http", 10, 50, 0)
+    for i in range(5):  # half the tour's calls started cold
+        records[i] = InvocationRecord(
+            "api", "http", 1000 + i, 0.05, 0, 500 * MB, True, 0.8, "success"
+        )
+    report = build_report(measure(records), CATALOG, FLAT_10)  # cold_share 0
+    provisioned = next(p for p in report.patterns if p.pattern == "provisioned concurrency")
+    assert "0.00% cold starts" in provisioned.before
+    assert provisioned.saving < 0  # without the tour's cold starts it saves nothing here
+
+
+@pytest.mark.parametrize("growth", ["-1", "1.5"])
+def test_a_growth_that_cannot_be_priced_is_refused(growth: str) -> None:
+    with pytest.raises(ValidationError, match="growth"):
+        TrafficProfile.build(mean_rps=Decimal(1), growth=Decimal(growth))

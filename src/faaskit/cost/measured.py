@@ -70,18 +70,10 @@ class MeasuredFunction:
     first_at: float
     last_at: float
 
-    @property
-    def duration_ms(self) -> Decimal:
-        """The trimmed mean duration of an invocation."""
-        return trimmed_mean(self.durations_ms)
-
-    @property
-    def cpu_share(self) -> Decimal:
-        """The share of the (trimmed) duration spent on CPU, at most 1."""
-        duration = self.duration_ms
-        if duration == 0:
-            return Decimal(1)
-        return min(Decimal(1), trimmed_mean(self.cpu_ms) / duration).quantize(_MS)
+    duration_ms: Decimal
+    """The trimmed mean duration of an invocation."""
+    cpu_share: Decimal
+    """The share of the (trimmed) duration spent on CPU, at most 1."""
 
     @property
     def cold_share(self) -> Decimal:
@@ -170,13 +162,20 @@ def _measure(function: str, rows: list[InvocationRecord]) -> MeasuredFunction:
     inits = [row.init_seconds for row in rows if row.cold and row.init_seconds is not None]
     memories = [row.memory for row in rows if row.memory is not None]
     started = [row.started_at for row in rows]
+    durations = tuple(row.duration * 1000 for row in rows)
+    cpu = tuple(row.cpu * 1000 for row in rows)
+    # Computed once: a report prices each function hundreds of times.
+    duration = trimmed_mean(durations)
+    cpu_share = (
+        min(Decimal(1), trimmed_mean(cpu) / duration).quantize(_MS) if duration else Decimal(1)
+    )
     return MeasuredFunction(
         function=function,
         trigger=triggers.most_common(1)[0][0],
         count=len(rows),
         errors=sum(1 for row in rows if row.outcome == "error"),
-        durations_ms=tuple(row.duration * 1000 for row in rows),
-        cpu_ms=tuple(row.cpu * 1000 for row in rows),
+        durations_ms=durations,
+        cpu_ms=cpu,
         memory_mb=math.ceil(max(memories) / _MB) if memories else None,
         cold_starts=sum(1 for row in rows if row.cold),
         init_ms=(
@@ -186,4 +185,6 @@ def _measure(function: str, rows: list[InvocationRecord]) -> MeasuredFunction:
         ),
         first_at=min(started),
         last_at=max(started),
+        duration_ms=duration,
+        cpu_share=cpu_share,
     )

@@ -83,13 +83,20 @@ class _Shop:
         catalog: Catalog,
         arch: str,
         free_tier: bool,
+        cold_share: Decimal | None = None,
     ) -> None:
         self.functions = list(functions)
         self.traffic = requests
         self.catalog, self.arch, self.free_tier = catalog, arch, free_tier
+        self.cold_share = cold_share
         self.sizes = {
-            f.function: tune(f, catalog, arch=arch).best("cost").memory_mb for f in functions
+            f.function: tune(f, catalog, arch=arch, cold_share=cold_share).best("cost").memory_mb
+            for f in functions
         }
+
+    def cold(self, f: MeasuredFunction) -> Decimal:
+        """``f``'s share of cold starts: the profile's, else as measured."""
+        return f.cold_share if self.cold_share is None else self.cold_share
 
     def requests(self, f: MeasuredFunction) -> int:
         return self.traffic.get(f.function, 0)
@@ -108,6 +115,7 @@ class _Shop:
             "requests": self.requests(f),
             "duration_ms": self.duration(f, size),
             "arch": self.arch,
+            "cold_share": self.cold(f),
             **fields,
         }
         return f.workload(memory_mb=size, **chosen)
@@ -133,12 +141,14 @@ def price_patterns(
     *,
     arch: str = "arm64",
     free_tier: bool = False,
+    cold_share: Decimal | None = None,
 ) -> list[PatternPrice]:
     """The article's patterns priced for ``functions`` at ``requests`` (invocations a month
     per function name): right-sized memory, arm64 vs x86, cached secrets, batched
     messages, an async saga, HTTP API vs REST API, provisioned concurrency — those the
-    app has the functions for."""
-    shop = _Shop(functions, requests, catalog, arch, free_tier)
+    app has the functions for. ``cold_share`` (the traffic profile's) replaces the
+    measured share of cold starts: a tour starts far more cold than production."""
+    shop = _Shop(functions, requests, catalog, arch, free_tier, cold_share)
     found = (
         _right_sized(shop),
         _arm64(shop),
@@ -295,11 +305,12 @@ def _provisioned(shop: _Shop) -> PatternPrice | None:
     on_demand = shop.work(f)
     return PatternPrice(
         "provisioned concurrency",
-        f"{f.function} on demand: {f.cold_share:.2%} cold starts, INIT billed",
+        f"{f.function} on demand: {shop.cold(f):.2%} cold starts, INIT billed",
         f"{f.function} with 1 provisioned environment all month",
         shop.monthly([on_demand]),
         shop.monthly([shop.work(f, provisioned=1)]),
-        f"the measured cold share ({f.cold_share:.2%}, INIT {f.init_ms.normalize():f} ms); "
+        f"{'the measured' if shop.cold_share is None else 'the profile'}'s cold share "
+        f"({shop.cold(f):.2%}, INIT {f.init_ms.normalize():f} ms); "
         f"one environment serves all traffic (mean concurrency "
         f"{_concurrency(on_demand)}); {_pays_off(shop, on_demand)}",
     )

@@ -25,9 +25,10 @@ from faaskit.cost.bill import Bill
 from faaskit.cost.catalog import Catalog
 from faaskit.cost.measured import MeasuredFunction
 from faaskit.cost.model import Fleet, estimate, size_fleet
-from faaskit.cost.money import SECONDS_PER_MONTH, ZERO
+from faaskit.cost.money import SECONDS_PER_MONTH, ZERO, cents
 from faaskit.cost.patterns import PatternPrice, price_patterns
 from faaskit.cost.platforms import FUNCTION_PLATFORMS
+from faaskit.cost.platforms.vm import instance_vcpus
 from faaskit.cost.profile import describe, scaled
 from faaskit.cost.scaling import DurationBounds, scale_duration
 from faaskit.cost.tuning import MEASURED_AT_MB, tune
@@ -57,6 +58,7 @@ TARGET = Decimal("0.7")
 
 _CLOUD_RUN_MB = 512  # Cloud Run's default instance memory
 _TOP_RPS = Decimal(100_000)
+_MAX_STEPS = 256
 _CURVE_RPS = tuple(Decimal(10) ** exponent for exponent in range(-2, 5))
 
 
@@ -246,6 +248,15 @@ def build_report(
     def vm_cost(rps: Decimal) -> Decimal:
         return fleet_at(rps)[1].exact
 
+    # The mean rate each instance of the fleet adds capacity for: the VM's bill steps up
+    # there, and a platform can be dearer than it just below a step, cheaper just after.
+    cpu_seconds = app_at.fleet_workload(requests=0).seconds
+    steps = (
+        instance_vcpus(catalog, instance) * utilisation / (profile.ratio * cpu_seconds)
+        if cpu_seconds
+        else None
+    )
+
     def verdicts_at(scale: int, mean_rps: Decimal, month: int = 0) -> list[Verdict]:
         vm_month = fleet_at(mean_rps)[1].total
         functions_then = app_at.priced(int(mean_rps * SECONDS_PER_MONTH))
@@ -277,10 +288,10 @@ def build_report(
         def cost(rps: Decimal, platform: str = name) -> Decimal:
             return app_at.monthly(platform, int(rps * SECONDS_PER_MONTH))
 
-        break_even[name] = _first_crossing(cost, vm_cost, Decimal(1))
-        seventy[name] = _first_crossing(cost, vm_cost, 1 - TARGET)
-        curves[name] = [cents_of(cost(rps)) for rps in _CURVE_RPS]
-    curves["vm"] = [cents_of(vm_cost(rps)) for rps in _CURVE_RPS]
+        break_even[name] = _first_crossing(cost, vm_cost, Decimal(1), steps)
+        seventy[name] = _first_crossing(cost, vm_cost, 1 - TARGET, steps)
+        curves[name] = [cents(cost(rps)) for rps in _CURVE_RPS]
+    curves["vm"] = [cents(vm_cost(rps)) for rps in _CURVE_RPS]
     return CostReport(
         app=app,
         profile=profile,
@@ -295,9 +306,15 @@ def build_report(
         ahead=ahead,
         curves=curves,
         notes=_notes(app_at, fleet),
-        memory=[tune(f, catalog, arch=arch).to_dict() for f in functions],
+        memory=[
+            tune(f, catalog, arch=arch, cold_share=profile.cold_share).to_dict() for f in functions
+        ],
         patterns=price_patterns(
-            functions, {f.measured.function: f.requests for f in priced}, catalog, arch=arch
+            functions,
+            {f.measured.function: f.requests for f in priced},
+            catalog,
+            arch=arch,
+            cold_share=profile.cold_share,
         ),
     )
 
@@ -335,10 +352,6 @@ def verdict_lines(report: CostReport) -> list[str]:
                 )
         lines.append(f"{name}: 70% cheaper {'; '.join(parts)}; {below}")
     return lines
-
-
-def cents_of(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"))
 
 
 class _AppPricer:
@@ -430,11 +443,16 @@ def _first_crossing(
     cost: Callable[[Decimal], Decimal],
     vm_cost: Callable[[Decimal], Decimal],
     share: Decimal,
+    steps: Decimal | None = None,
 ) -> Decimal | None:
-    """The lowest front-door rate at which ``cost`` reaches ``share`` of the fleet's, found
-    on a doubling grid and then by bisection (the fleet grows in steps, so the two can cross
-    more than once; the first crossing is the one that matters). 0 when it is there from
-    the start, ``None`` when not below 100,000 req/s."""
+    """The lowest front-door rate at which ``cost`` reaches ``share`` of the fleet's: 0 when
+    it is there from the start, ``None`` when not below 100,000 req/s.
+
+    Between the fleet's steps (one more instance every ``steps`` req/s) the VM's bill is
+    flat and the platform's only grows, so within a step the first crossing is found by
+    bisection; a step is checked just before it ends, where the platform is dearest
+    against the VM. The steps are walked on a doubling grid of rates (at most
+    :data:`_MAX_STEPS` of them one by one: past that a step is a small share of the fleet)."""
 
     def over(rps: Decimal) -> bool:
         return cost(rps) >= share * vm_cost(rps)
@@ -442,12 +460,25 @@ def _first_crossing(
     low = Decimal("0.001")
     if over(low):
         return ZERO
-    high = low
-    while not over(high):
-        low, high = high, high * 2
-        if high > _TOP_RPS:
+    checked = 0
+    while True:
+        high = min(low * 2, _TOP_RPS)
+        # the step ends inside (low, high], each checked just before the fleet grows
+        if steps is not None and checked < _MAX_STEPS:
+            first, last = int(low / steps) + 1, int(high / steps)
+            for n in range(first, min(last, first + _MAX_STEPS - checked - 1) + 1):
+                checked += 1
+                end = n * steps * (1 - Decimal("1e-9"))
+                if over(end):
+                    high = end
+                    break
+                low = end
+        if over(high):
+            break
+        if high >= _TOP_RPS:
             return None
-    for _ in range(40):
+        low = high
+    for _ in range(60):
         if high - low <= max(Decimal("0.001"), low * Decimal("0.0001")):
             break
         middle = (low + high) / 2
@@ -504,7 +535,8 @@ def _notes(app_at: _AppPricer, fleet: Fleet) -> list[str]:
         f"durations measured here, taken as Lambda at {MEASURED_AT_MB:,} MB (one vCPU); "
         "Azure and Cloud Run run them as measured",
         f"VM: {fleet.describe()}; the database is priced on neither side",
-        "queues and secrets calls are priced on AWS only (Lambda and the VM)",
+        "queues: Lambda pays SQS for its messages; on the VM faaskit's outbox is its "
+        "database (secrets and queues are not priced on Azure and Cloud Run)",
         "Cloud Run and Flex with one request an instance at a time (they overlap rarely "
         "at these rates)",
     ]

@@ -261,16 +261,24 @@ def tune(
     arch: str = "arm64",
     measured_at_mb: int = MEASURED_AT_MB,
     threads: int = 1,
+    cold_share: Decimal | None = None,
 ) -> Tuning:
     """``measured`` predicted at each of ``sizes`` on ``arch``, from its trimmed-mean
-    duration, CPU share, cold-start share and INIT time."""
+    duration, CPU share, cold-start share (``cold_share``, else as measured) and INIT
+    time. Sizes below the peak memory the records saw are left out (the function would
+    run out of memory there; Power Tuning never sees them, they fail live): the smallest
+    size that holds the peak is tuned in their place."""
     chosen = check_sizes(sizes)
+    if measured.memory_mb is not None:
+        floor = measured.default_memory_mb
+        if chosen[0] < floor:
+            chosen = check_sizes([floor, *(size for size in chosen if size > floor)])
     duration, cpu_share = measured.duration_ms, measured.cpu_share
     points = tuple(
         lambda_point(
             duration,
             cpu_share,
-            measured.cold_share,
+            measured.cold_share if cold_share is None else cold_share,
             measured.init_ms,
             size,
             catalog,

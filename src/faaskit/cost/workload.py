@@ -86,7 +86,7 @@ class TrafficProfile(_Model):
     mean_rps: Decimal = Field(ge=0, le=1_000_000)
     peak_to_mean: Decimal | None = Field(default=None, ge=1, le=1000)
     daily_shape: tuple[Decimal, ...] | None = None
-    growth: Decimal = Field(default=Decimal(0), ge=-1, le=100)
+    growth: Decimal = Field(default=Decimal(0), gt=-1, le=1)
     name: str = Field(default="profile", min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")
     cold_share: Decimal | None = Field(default=None, ge=0, le=1)
     """The share of invocations that start cold at this traffic; ``None``: as measured. A
