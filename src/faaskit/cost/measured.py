@@ -26,13 +26,14 @@ from faaskit.errors import ValidationError
 if TYPE_CHECKING:
     from faaskit.store.protocol import InvocationRecord
 
-__all__ = ["TRIM", "MeasuredFunction", "measure", "trimmed_mean"]
+__all__ = ["MESSAGE_TRIGGERS", "TRIM", "MeasuredFunction", "measure", "trimmed_mean"]
 
 TRIM = Decimal("0.2")
 """Power Tuning drops this share of the samples from each end before it averages."""
 
 _MB = 1024 * 1024
-_MESSAGE_TRIGGERS = frozenset({"message", "task", "saga_step"})
+MESSAGE_TRIGGERS = frozenset({"message", "task", "saga_step"})
+"""Triggers that arrive as one queued message each."""
 # How far the figures are rounded: a record is measured in perf_counter seconds, but a
 # bill's tenth of a microsecond is noise.
 _MS = Decimal("0.0001")
@@ -95,7 +96,7 @@ class MeasuredFunction:
     @property
     def queue(self) -> Queue:
         """Messages, tasks and saga steps each arrive as one queued message."""
-        return "sqs" if self.trigger in _MESSAGE_TRIGGERS else "none"
+        return "sqs" if self.trigger in MESSAGE_TRIGGERS else "none"
 
     def workload(
         self,

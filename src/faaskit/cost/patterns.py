@@ -22,11 +22,10 @@ from decimal import Decimal
 from typing import Any
 
 from faaskit.cost.catalog import Catalog
-from faaskit.cost.measured import MeasuredFunction
+from faaskit.cost.measured import MESSAGE_TRIGGERS, MeasuredFunction
 from faaskit.cost.model import estimate
 from faaskit.cost.money import SECONDS_PER_MONTH, ZERO, ceil_to
-from faaskit.cost.scaling import scale_duration
-from faaskit.cost.tuning import MEASURED_AT_MB, tune
+from faaskit.cost.tuning import MEASURED_AT_MB, duration_at, tune
 from faaskit.cost.workload import Workload
 
 __all__ = ["BATCH_SIZE", "ENVIRONMENTS", "PatternPrice", "price_patterns"]
@@ -37,8 +36,6 @@ ENVIRONMENTS = 10
 """Warm environments a function keeps, each re-reading a cached secret once a TTL."""
 ONE_SIZE_MB = 1024
 """The "before" of right-sizing: one size for every function."""
-
-_QUEUED = frozenset({"message", "task", "saga_step"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +100,7 @@ class _Shop:
 
     def duration(self, f: MeasuredFunction, memory_mb: int) -> Decimal:
         """``f``'s measured duration moved to ``memory_mb`` (the estimate)."""
-        return scale_duration(
-            f.duration_ms, cpu_share=f.cpu_share, from_mb=MEASURED_AT_MB, to_mb=memory_mb
-        ).estimate
+        return duration_at(f, memory_mb).estimate
 
     def work(self, f: MeasuredFunction, memory_mb: int | None = None, **fields: Any) -> Workload:
         """``f``'s month at ``memory_mb`` (its cheapest size by default); ``fields``
@@ -217,7 +212,7 @@ def _cached_secrets(shop: _Shop) -> PatternPrice | None:
 
 
 def _batched(shop: _Shop) -> PatternPrice | None:
-    queued = [f for f in shop.functions if f.trigger in _QUEUED]
+    queued = [f for f in shop.functions if f.trigger in MESSAGE_TRIGGERS]
     if not queued:
         return None
 

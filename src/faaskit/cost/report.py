@@ -30,8 +30,8 @@ from faaskit.cost.patterns import PatternPrice, price_patterns
 from faaskit.cost.platforms import FUNCTION_PLATFORMS
 from faaskit.cost.platforms.vm import instance_vcpus
 from faaskit.cost.profile import describe, scaled
-from faaskit.cost.scaling import DurationBounds, scale_duration
-from faaskit.cost.tuning import MEASURED_AT_MB, tune
+from faaskit.cost.scaling import DurationBounds
+from faaskit.cost.tuning import MEASURED_AT_MB, duration_at, tune
 from faaskit.cost.workload import TrafficProfile, Workload
 from faaskit.errors import ValidationError
 
@@ -398,12 +398,7 @@ class _AppPricer:
         return function.workload(memory_mb=memory, **common)
 
     def duration(self, function: MeasuredFunction, memory_mb: int) -> DurationBounds:
-        return scale_duration(
-            function.duration_ms,
-            cpu_share=function.cpu_share,
-            from_mb=MEASURED_AT_MB,
-            to_mb=memory_mb,
-        )
+        return duration_at(function, memory_mb)
 
     def volume(self, function: MeasuredFunction, front_door: int) -> int:
         return int(front_door * self.share(function))

@@ -39,6 +39,7 @@ __all__ = [
     "Tuning",
     "TuningPoint",
     "check_sizes",
+    "duration_at",
     "lambda_point",
     "tune",
 ]
@@ -250,6 +251,24 @@ def lambda_point(
         init=cold_share * billed(init_ms),
         compute_low=billed(duration.low),
         compute_high=billed(duration.high),
+    )
+
+
+def duration_at(
+    measured: MeasuredFunction,
+    memory_mb: int,
+    *,
+    measured_at_mb: int = MEASURED_AT_MB,
+    threads: int = 1,
+) -> DurationBounds:
+    """``measured``'s trimmed-mean duration on Lambda at ``memory_mb``, its CPU share
+    scaled by the vCPUs there (the report, the patterns and tuning all use this)."""
+    return scale_duration(
+        measured.duration_ms,
+        cpu_share=measured.cpu_share,
+        from_mb=measured_at_mb,
+        to_mb=memory_mb,
+        threads=threads,
     )
 
 
