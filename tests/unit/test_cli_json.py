@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from faaskit.cli import main
 from faaskit.testing import AppHarness
 from tests.unit import cli_app
+from tests.unit.cli_run import faaskit
 
 APP = "tests.unit.cli_app:app"
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,15 +56,6 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Filled:
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAASKIT_HOME", str(tmp_path / ".faaskit"))
-
-
-def faaskit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the command in-process: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def listed(capsys: pytest.CaptureFixture[str], *args: str) -> Any:

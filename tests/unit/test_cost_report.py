@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from faaskit.cli import main
 from faaskit.cost.catalog import load_catalog
 from faaskit.cost.measured import measure
 from faaskit.cost.profile import DEMO_PROFILE, describe, load_profile, scaled
@@ -20,6 +19,7 @@ from faaskit.cost.workload import TrafficProfile
 from faaskit.errors import ValidationError
 from faaskit.store import create_store
 from faaskit.store.protocol import InvocationRecord, RecordInvocations, WriteSet
+from tests.unit.cli_run import faaskit
 
 D = Decimal
 MB = 1024 * 1024
@@ -233,14 +233,6 @@ def test_the_report_document() -> None:
 
 
 # ---- the CLI over a real store ------------------------------------------------------------
-
-
-def faaskit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 APP = "tests.unit.cli_app:app"

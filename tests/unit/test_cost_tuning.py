@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from faaskit.cli import main
 from faaskit.cost.catalog import load_catalog
 from faaskit.cost.measured import MeasuredFunction, measure
 from faaskit.cost.scaling import DurationBounds
@@ -28,6 +27,7 @@ from faaskit.cost.tuning import (
 from faaskit.errors import ValidationError
 from faaskit.store import create_store
 from faaskit.store.protocol import InvocationRecord, RecordInvocations, WriteSet
+from tests.unit.cli_run import faaskit as run
 
 ARM = Decimal("0.0000133334")  # prices.toml: Lambda Arm duration, first tier, a GB-s
 X86 = Decimal("0.0000166667")  # prices.toml: Lambda x86 duration, first tier, a GB-s
@@ -194,14 +194,6 @@ def test_to_dict_is_json_with_the_picks(catalog) -> None:  # type: ignore[no-unt
 
 
 # ---------------------------------------------------------------- faaskit cost tune
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from faaskit.cli import main
 from faaskit.observability.stats import percentile, summarize
 from faaskit.store import create_store
 from faaskit.store.protocol import InvocationRecord, RecordInvocations, WriteSet
+from tests.unit.cli_run import faaskit
 
 
 def record(
@@ -55,14 +55,6 @@ def test_a_summary_per_function_and_trigger() -> None:
     assert get.cold_share == pytest.approx(1 / 101) and get.init_p50 == 0.8
     assert found[("on_paid", "message")].count == 1
     assert next(s.function for s in summarize(records)) == "get"  # the busiest first
-
-
-def faaskit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.fixture
