@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 import pytest
 
 from faaskit.cli import main
+from faaskit.store.protocol import InvocationRecord
 
 
 def faaskit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -14,3 +18,20 @@ def faaskit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     out, err = capsys.readouterr()
     code = exited.value.code
     return (code if isinstance(code, int) else 1), out, err
+
+
+def store_with_records(url: str, records: Sequence[InvocationRecord]) -> str:
+    """A store at ``url`` holding ``records`` (for the commands that read them); ``url``."""
+    from faaskit.store import create_store
+    from faaskit.store.protocol import RecordInvocations, WriteSet
+
+    async def fill() -> None:
+        store = create_store(url)
+        await store.open()
+        try:
+            await store.commit(WriteSet([RecordInvocations([r.row() for r in records])]))
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    return url

@@ -4,7 +4,6 @@ and 100x — by hand on small workloads, then on the shop's own records."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +16,8 @@ from faaskit.cost.profile import DEMO_PROFILE, describe, load_profile, scaled
 from faaskit.cost.report import CostReport, build_report, verdict_lines
 from faaskit.cost.workload import TrafficProfile
 from faaskit.errors import ValidationError
-from faaskit.store import create_store
-from faaskit.store.protocol import InvocationRecord, RecordInvocations, WriteSet
-from tests.unit.cli_run import faaskit
+from faaskit.store.protocol import InvocationRecord
+from tests.unit.cli_run import faaskit, store_with_records
 
 D = Decimal
 MB = 1024 * 1024
@@ -246,16 +244,7 @@ def recorded(tmp_path: Path) -> str:
     now = time.time() - 60
     records = rows("api", "http", 10, 50, 0, at=now) + rows("mailer", "message", 20, 4, 1, at=now)
 
-    async def fill() -> None:
-        store = create_store(url)
-        await store.open()
-        try:
-            await store.commit(WriteSet([RecordInvocations([r.row() for r in records])]))
-        finally:
-            await store.close()
-
-    asyncio.run(fill())
-    return url
+    return store_with_records(url, records)
 
 
 def test_cost_report_json_and_tables(

@@ -5,7 +5,6 @@ then ``faaskit cost tune`` over a real SQLite store."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from decimal import Decimal
@@ -25,9 +24,9 @@ from faaskit.cost.tuning import (
     tune,
 )
 from faaskit.errors import ValidationError
-from faaskit.store import create_store
-from faaskit.store.protocol import InvocationRecord, RecordInvocations, WriteSet
+from faaskit.store.protocol import InvocationRecord
 from tests.unit.cli_run import faaskit as run
+from tests.unit.cli_run import store_with_records
 
 ARM = Decimal("0.0000133334")  # prices.toml: Lambda Arm duration, first tier, a GB-s
 X86 = Decimal("0.0000166667")  # prices.toml: Lambda x86 duration, first tier, a GB-s
@@ -206,16 +205,7 @@ def store_url(tmp_path: Path) -> str:
         for i in range(10)
     ]
 
-    async def fill() -> None:
-        store = create_store(url)
-        await store.open()
-        try:
-            await store.commit(WriteSet([RecordInvocations([r.row() for r in rows])]))
-        finally:
-            await store.close()
-
-    asyncio.run(fill())
-    return url
+    return store_with_records(url, rows)
 
 
 def test_cost_tune_json(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:

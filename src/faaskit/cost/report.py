@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from faaskit.cost.bill import Bill
+from faaskit.cost.bill import Bill, LineItem
 from faaskit.cost.catalog import Catalog
 from faaskit.cost.measured import MeasuredFunction
 from faaskit.cost.model import Fleet, estimate, size_fleet
@@ -486,8 +486,6 @@ def _first_crossing(
 
 def _total(platform: str, bills: Sequence[Bill]) -> Bill:
     """The app's bill on ``platform``: the functions' line items summed by name."""
-    from faaskit.cost.bill import LineItem
-
     sums: dict[tuple[str, str], list[Decimal]] = {}
     for bill in bills:
         for line in bill.items:
