@@ -195,7 +195,7 @@ async def test_a_burst_of_read_only_invocations_is_flushed_at_once(
         await invoke(runtime, read_only)
 
     for _ in range(250):
-        if len(await runtime.store.invocations()) > recording.FLUSH_AT:
+        if len(await runtime.store.invocations()) >= recording.FLUSH_AT:
             return
         await asyncio.sleep(0.02)
     pytest.fail("a batch of waiting records was not written within 5 s")

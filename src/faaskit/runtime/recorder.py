@@ -1,8 +1,8 @@
 """Invocation records: what every invocation of any kind cost, kept in the store.
 
 The runtime hands each finished invocation's record to the :class:`InvocationRecorder`,
-which never commits one on its own: once RIDE_ALONG records wait (or one has waited
-FLUSH_INTERVAL), the next unit of work that writes anything takes them
+which never commits one on its own: once RIDE_ALONG records wait (or FLUSH_INTERVAL has
+passed since records were last taken), the next unit of work that writes anything takes them
 (:meth:`InvocationRecorder.take`) and commits them with its own writes, one multi-row
 insert; a unit that fails gives them back. Only when nothing has committed for ``FLUSH_INTERVAL``
 (an idle process, a read-only workload) does the recorder commit what waits, alone — one
@@ -20,8 +20,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable
 
 from faaskit.errors import ConfigurationError
 from faaskit.store.protocol import (
@@ -35,7 +34,6 @@ from faaskit.store.protocol import (
 __all__ = [
     "RECORDS_VARIABLE",
     "RETENTION_VARIABLE",
-    "CpuTimed",
     "InvocationRecorder",
     "parse_duration",
     "peak_memory",
@@ -86,8 +84,15 @@ class InvocationRecorder:
         """Seconds records are kept (None: forever)."""
         self.ride_along = RIDE_ALONG
         """Records a unit of work takes at once (fewer wait, up to FLUSH_INTERVAL)."""
-        self._waiting: list[InvocationRow] = []
-        self._waiting_since = 0.0
+        self.rows: list[InvocationRow] = []
+        """The records waiting, as rows. The runtime appends to it directly (a call per
+        invocation costs more than the append) and calls :meth:`overflowing` when
+        ``len(rows) >= FLUSH_AT``; :meth:`add` does both."""
+        self.peak = peak_memory()
+        """The process's peak resident memory in bytes, as last read (None where the
+        platform does not say): read again on every take and every half second, and by
+        :meth:`read_peak` for an invocation long enough to have grown it."""
+        self._taken_at = time.monotonic()
         self._pruned_at = 0.0
         self._due: asyncio.Event | None = None
         """Set when FLUSH_AT records wait (while :meth:`run` runs)."""
@@ -104,33 +109,45 @@ class InvocationRecorder:
         return cls(store, now, retention or None)
 
     def add(self, record: InvocationRecord | InvocationRow) -> None:
-        """Keep a finished invocation's record (as a row: the runtime's fast path)."""
-        waiting = self._waiting
-        if not waiting:
-            self._waiting_since = time.monotonic()
-        elif len(waiting) >= FLUSH_AT:
-            if self._due is not None:
-                self._due.set()
-            if len(waiting) >= MAX_WAITING:
-                drop = MAX_WAITING // 10
-                del waiting[:drop]
-                self.dropped += drop
-        waiting.append(record.row() if isinstance(record, InvocationRecord) else record)
+        """Keep a finished invocation's record (a row: what the runtime appends)."""
+        rows = self.rows
+        rows.append(record.row() if isinstance(record, InvocationRecord) else record)
+        if len(rows) >= FLUSH_AT:
+            self.overflowing()
+
+    def overflowing(self) -> None:
+        """FLUSH_AT or more records wait: wake the flush; past MAX_WAITING (a store that
+        cannot keep up), drop the oldest tenth."""
+        if self._due is not None:
+            self._due.set()
+        rows = self.rows
+        if len(rows) > MAX_WAITING:
+            drop = MAX_WAITING // 10
+            del rows[:drop]
+            self.dropped += drop
+
+    def read_peak(self) -> int | None:
+        """Read the process's peak memory now (:attr:`peak`)."""
+        self.peak = peak = peak_memory()
+        return peak
 
     @property
     def waiting(self) -> int:
-        return len(self._waiting)
+        return len(self.rows)
 
     def take(self, *, at_least: int = 1) -> RecordInvocations | None:
         """The write of every record waiting (and the retention's delete when due), for
-        the unit of work about to commit; None when fewer than ``at_least`` wait and none
-        has waited FLUSH_INTERVAL yet."""
-        waiting = len(self._waiting)
-        if not waiting or (
-            waiting < at_least and time.monotonic() - self._waiting_since < FLUSH_INTERVAL
-        ):
+        the unit of work about to commit; None when fewer than ``at_least`` wait and the
+        last take was less than FLUSH_INTERVAL ago (so none has waited longer)."""
+        waiting = len(self.rows)
+        if not waiting:
             return None
-        records, self._waiting = self._waiting, []
+        taken_at = time.monotonic()
+        if waiting < at_least and taken_at - self._taken_at < FLUSH_INTERVAL:
+            return None
+        records, self.rows = self.rows, []
+        self._taken_at = taken_at
+        self.read_peak()
         prune_before = None
         if self.retention is not None:
             now = self.now()
@@ -141,7 +158,7 @@ class InvocationRecorder:
 
     def give_back(self, write: RecordInvocations) -> None:
         """Records a failed unit of work took: they wait for the next one."""
-        self._waiting[:0] = write.rows
+        self.rows[:0] = write.rows
         if write.prune_before is not None:
             self._pruned_at = 0.0
 
@@ -171,9 +188,10 @@ class InvocationRecorder:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(due.wait(), FLUSH_INTERVAL / 2)
                 due.clear()
-                waiting = len(self._waiting)
+                self.read_peak()
+                waiting = len(self.rows)
                 if waiting and (
-                    waiting >= FLUSH_AT or time.monotonic() - self._waiting_since >= FLUSH_INTERVAL
+                    waiting >= FLUSH_AT or time.monotonic() - self._taken_at >= FLUSH_INTERVAL
                 ):
                     try:
                         await self.flush()
@@ -190,88 +208,14 @@ class InvocationRecorder:
                 logger.warning("writing the last invocation records failed", exc_info=True)
 
 
-_NOT_STARTED: Any = object()
-
-
-class CpuTimed:
-    """Awaits a coroutine and adds up the time its own steps hold the thread (``cpu``):
-    what runs while it waits — other tasks — is not counted. Measured with the
-    performance counter around each step (a thread CPU clock costs a system call, 0.7 µs,
-    twice a step): a step's time is its CPU time unless it blocks the thread in a
-    system call, which holds the invocation's resources alike.
-
-    :meth:`first_step` runs the first step without the wrapper: most handlers finish
-    there (no await that suspends), and then no ``CpuTimed`` is made at all."""
-
-    __slots__ = ("_coroutine", "_yielded", "cpu")
-
-    def __init__(self, coroutine: Any, cpu: float = 0.0, yielded: Any = _NOT_STARTED) -> None:
-        self._coroutine = coroutine
-        self._yielded = yielded
-        self.cpu = cpu
-
-    @staticmethod
-    def first_step(coroutine: Any) -> tuple[Any, float, CpuTimed | None]:
-        """Run ``coroutine``'s first step: (its result, the step's time, None) when it
-        finished there, else (None, the step's time, a ``CpuTimed`` to await for the
-        rest). An exception of that step propagates."""
-        clock = time.perf_counter
-        started = clock()
-        try:
-            yielded = coroutine.send(None)
-        except StopIteration as returned:
-            return returned.value, clock() - started, None
-        spent = clock() - started
-        return None, spent, CpuTimed(coroutine, spent, yielded)
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coroutine = self._coroutine
-        clock = time.perf_counter
-        sent: Any = None
-        thrown: BaseException | None = None
-        if self._yielded is not _NOT_STARTED:  # the first step ran: pass on what it yielded
-            try:
-                sent = yield self._yielded
-            except BaseException as error:
-                thrown = error
-            self._yielded = _NOT_STARTED
-        while True:
-            started = clock()
-            try:
-                yielded = coroutine.send(sent) if thrown is None else coroutine.throw(thrown)
-            except StopIteration as returned:
-                self.cpu += clock() - started
-                return returned.value
-            except BaseException:
-                self.cpu += clock() - started
-                raise
-            self.cpu += clock() - started
-            try:
-                sent, thrown = (yield yielded), None
-            except BaseException as error:  # cancelled while it waits: it hears it
-                sent, thrown = None, error
-
-
-_memory: list[int] = [0, 0]
-"""(calls since the last reading, the peak then)."""
-_MEMORY_EVERY = 256
-
-
 def peak_memory() -> int | None:
-    """The process's peak resident memory in bytes, read once every 256 calls (a system
-    call each time would cost more than a hello; a peak only grows, so a reading late by a
-    few invocations is the peak of a moment before). None where the platform does not say."""
-    calls = _memory[0]
-    if calls and _memory[1]:
-        _memory[0] = calls + 1 if calls < _MEMORY_EVERY else 0
-        return _memory[1]
+    """The process's peak resident memory in bytes (a system call: the runtime reads
+    :attr:`InvocationRecorder.peak` instead); None where the platform does not say."""
     try:
         import resource
     except ImportError:  # not on this platform
         return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    _memory[0], _memory[1] = 1, peak
-    return peak
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def process_age() -> float | None:

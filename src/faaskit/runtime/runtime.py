@@ -26,7 +26,8 @@ from faaskit.context import Context, current_context
 from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.observability.metrics import InvocationMetrics, MetricsOff
 from faaskit.runtime.invocation import current_invocation
-from faaskit.runtime.recorder import CpuTimed, InvocationRecorder, peak_memory, process_age
+from faaskit.runtime.recorder import FLUSH_AT, InvocationRecorder, process_age
+from faaskit.runtime.steps import RETURNED, CpuTimed, Stepper, Steppers
 from faaskit.runtime.unit_of_work import UnitOfWork
 from faaskit.secrets import Secrets
 from faaskit.store import Store, create_store
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["FAULTS_VARIABLE", "InjectedFault", "KillProcess", "Runtime"]
 
 R = TypeVar("R")
+LONG_INVOCATION = 0.01
+"""Seconds after which an invocation's record reads the peak memory afresh (it may have
+grown it; a read costs a system call, too much for every hello)."""
 logger = logging.getLogger("faaskit.runtime")
 PREWARM_VARIABLE = "FAASKIT_PREWARM"
 """Set (``faaskit dev --prewarm``): every resource is created at start, not on first use."""
@@ -77,6 +81,8 @@ class Runtime:
         self.resources = Resources(app.resources)
         """The app's per-process resources (created on first use, closed at stop)."""
         self._warm: set[str] = set()
+        self._steppers = Steppers()
+        """Idle steppers for timing coroutine handlers (steps.py)."""
         self._invocation_logs: dict[str, logging.Logger] = {}
         self._is_async: dict[Callable[..., Any], bool] = {}
         self._faults: dict[str, tuple[int, BaseException | None]] = armed_faults(
@@ -293,9 +299,20 @@ class Runtime:
             if is_async:
                 if recorder is None:
                     result = await handler(**arguments)
-                else:
-                    result, first_cpu, timed = CpuTimed.first_step(handler(**arguments))
-                    if timed is not None:
+                else:  # timed step by step (steps.py); most finish in their first
+                    idle = self._steppers.idle
+                    stepper = idle.pop() if idle else Stepper()
+                    coroutine = handler(**arguments)
+                    clock = time.perf_counter
+                    stepped = clock()
+                    yielded = stepper.send(coroutine)
+                    first_cpu = clock() - stepped
+                    if yielded is RETURNED:
+                        box = stepper.box
+                        result, box[0] = box[0], None
+                        idle.append(stepper)
+                    else:
+                        timed = CpuTimed(stepper, first_cpu, yielded, self._steppers)
                         result = await timed
             else:
                 timed = _ThreadCpu(handler)
@@ -349,20 +366,23 @@ class Runtime:
             initialised = (ctx.startup_seconds or self.init_seconds) if cold else None
             if initialised is not None:
                 self.metrics.initialised(function, initialised)
-            if recorder is not None:
-                recorder.add(
+            if recorder is not None:  # recorder.add, inlined: this runs on every invocation
+                rows = recorder.rows
+                rows.append(
                     (
                         function,
                         ctx.trigger,
                         time.time() - seconds,
                         seconds,
                         timed.cpu if timed is not None else first_cpu,
-                        peak_memory(),
+                        recorder.peak if seconds < LONG_INVOCATION else recorder.read_peak(),
                         cold,
                         initialised,
                         outcome,
                     )
                 )
+                if len(rows) >= FLUSH_AT:
+                    recorder.overflowing()
 
     async def _watch_backlog(self, stop: asyncio.Event) -> None:
         """Keep the queue gauges (depth, oldest message's age, dead letters per target)
