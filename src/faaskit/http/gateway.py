@@ -53,6 +53,9 @@ _INTERNAL = "An unexpected error occurred; quote the request id when you report 
 _JSON_MEDIA = frozenset({JSON, PROBLEM_MEDIA_TYPE})
 _EVERY_ANSWER = (*SECURITY_HEADERS, NO_STORE)
 _JSON_TYPED = ((b"content-type", JSON), JSON_CSP)
+_PERCENT = ord("%")
+"""Looked for in the raw path as an int: ``b"%" in raw`` first tries its operand as an
+int, and raises and clears a TypeError on every request to learn it is not one."""
 
 
 class ClientDisconnected(Exception):
@@ -101,7 +104,7 @@ class Gateway:
             request = Request(
                 scope["method"],
                 scope["path"],
-                raw_path=raw.decode("latin-1") if raw is not None and b"%" in raw else None,
+                raw_path=raw.decode("latin-1") if raw is not None and _PERCENT in raw else None,
                 query_string=scope["query_string"],
                 headers={
                     key.decode("latin-1"): value.decode("latin-1")
