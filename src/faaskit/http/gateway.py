@@ -173,8 +173,8 @@ class Gateway:
         started = time.perf_counter() if logged else 0.0
         headers = request.headers
         if request_id is None:
-            request_id = headers.get("x-request-id", "")
-            if not is_request_id(request_id):
+            request_id = headers.get("x-request-id")
+            if request_id is None or not is_request_id(request_id):
                 request_id = new_id()
         path = request.path
         method = request.method

@@ -100,7 +100,7 @@ class UnitOfWork:
             self.write_set.claim = ClaimWritten(
                 claim.owner, claim.targets, claim.limit, claim.lease, now
             )
-        if not self.write_set:
+        if not self.write_set.writes:  # (not WriteSet.__bool__: a call on every read-only unit)
             self.committed = True
             return CommitOutcome()
         recorder = self.recorder
