@@ -13,7 +13,7 @@ from faaskit import App
 from faaskit.config import Settings
 from faaskit.context import Context
 from faaskit.runtime.runtime import Runtime
-from faaskit.runtime.steps import RETURNED, CpuTimed, Stepper, Steppers
+from faaskit.runtime.steps import MAX_IDLE, RETURNED, CpuTimed, Stepper, Steppers
 
 app = App("steps")
 
@@ -119,3 +119,16 @@ async def test_a_cancelled_wait_reaches_the_handler_which_may_still_answer() -> 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned == ["cleaned"]
+
+
+async def test_a_burst_of_waiting_invocations_leaves_at_most_max_idle_steppers(
+    runtime: Runtime,
+) -> None:
+    async def pauses(ctx: Context) -> str:
+        await asyncio.sleep(0.01)
+        return "done"
+
+    answers = await asyncio.gather(*(call(runtime, pauses) for _ in range(MAX_IDLE + 50)))
+
+    assert answers == ["done"] * (MAX_IDLE + 50)
+    assert len(runtime._steppers.idle) == MAX_IDLE

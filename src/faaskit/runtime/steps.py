@@ -52,8 +52,13 @@ class Stepper:
         self.throw = generator.throw
 
 
+MAX_IDLE = 256
+"""Idle steppers kept at most: a burst of thousands of waiting invocations leaves no more."""
+
+
 class Steppers:
-    """A pool of idle :class:`Stepper` objects."""
+    """A pool of idle :class:`Stepper` objects. It holds as many as were out at once (an
+    invocation gives back the one it took), up to MAX_IDLE."""
 
     __slots__ = ("idle",)
 
@@ -95,5 +100,7 @@ class CpuTimed:
             if yielded is RETURNED:
                 box = stepper.box
                 result, box[0] = box[0], None
-                self._pool.idle.append(stepper)
+                idle = self._pool.idle
+                if len(idle) < MAX_IDLE:  # (only a waiting invocation can find it full)
+                    idle.append(stepper)
                 return result
