@@ -296,3 +296,23 @@ async def test_records_are_kept_in_batches_and_read_back_by_window(runtime: Runt
     assert len(await runtime.store.invocations(since=base, limit=10)) == 10
     await runtime.store.commit(WriteSet([RecordInvocations([], prune_before=base + count + 1)]))
     assert await runtime.store.invocations(since=0) == []  # every batch ended before
+
+
+async def test_a_long_invocation_reads_the_peak_memory_afresh(runtime: Runtime) -> None:
+    # A hello reads the peak the recorder last read; one that ran long enough to have grown
+    # it reads it again. A stale reading of 1 byte shows which is which.
+    assert runtime.recorder is not None
+    await invoke(runtime, busy)  # cold: its own record, before the stale reading
+    runtime.recorder.peak = 1
+    await invoke(runtime, busy)  # 12 ms: over LONG_INVOCATION
+    runtime.recorder.peak = 1
+    await invoke(runtime, spin_briefly)
+
+    rows = runtime.recorder.rows[-2:]
+    assert [row[0] for row in rows] == ["busy", "spin_briefly"]
+    assert rows[0][5] is None or rows[0][5] > 1_000_000  # read afresh
+    assert rows[1][5] == 1  # the last reading, as it stood
+
+
+async def spin_briefly(ctx: Context) -> None:
+    return None

@@ -13,7 +13,7 @@ from faaskit import App
 from faaskit.config import Settings
 from faaskit.context import Context
 from faaskit.runtime.runtime import Runtime
-from faaskit.runtime.steps import MAX_IDLE, RETURNED, CpuTimed, Stepper, Steppers
+from faaskit.runtime.steps import MAX_IDLE, RETURNED, CpuTimed, Stepper
 
 app = App("steps")
 
@@ -58,9 +58,9 @@ async def test_one_stepper_serves_every_one_step_invocation(runtime: Runtime) ->
     answers = [await call(runtime, one_step) for _ in range(50)]
 
     assert answers == [{"answer": "at once"}] * 50
-    (stepper,) = runtime._steppers.idle
+    (stepper,) = runtime._steppers
     await call(runtime, one_step)
-    assert runtime._steppers.idle == [stepper]
+    assert runtime._steppers == [stepper]
     assert stepper.box == [None]  # the answer is not kept alive by the pool
 
 
@@ -68,7 +68,7 @@ async def test_a_handler_that_waits_is_timed_by_its_steps_and_gives_its_stepper_
     runtime: Runtime,
 ) -> None:
     assert await call(runtime, waits) == "after a wait"
-    assert len(runtime._steppers.idle) == 1
+    assert len(runtime._steppers) == 1
     assert runtime.recorder is not None
     (row,) = runtime.recorder.rows[-1:]
     duration, cpu = row[3], row[4]
@@ -80,7 +80,7 @@ async def test_an_error_in_a_later_step_propagates_and_spends_the_stepper(
 ) -> None:
     with pytest.raises(KeyError, match="late"):
         await call(runtime, fails_later)
-    assert runtime._steppers.idle == []  # a spent stepper is not pooled
+    assert runtime._steppers == []  # a spent stepper is not pooled
     assert await call(runtime, one_step) == {"answer": "at once"}
 
 
@@ -107,7 +107,7 @@ async def test_a_cancelled_wait_reaches_the_handler_which_may_still_answer() -> 
         return "never"
 
     async def timed() -> Any:
-        pool = Steppers()
+        pool: list[Stepper] = []
         stepper = Stepper()
         yielded = stepper.send(handler())
         assert yielded is not RETURNED
@@ -131,4 +131,4 @@ async def test_a_burst_of_waiting_invocations_leaves_at_most_max_idle_steppers(
     answers = await asyncio.gather(*(call(runtime, pauses) for _ in range(MAX_IDLE + 50)))
 
     assert answers == ["done"] * (MAX_IDLE + 50)
-    assert len(runtime._steppers.idle) == MAX_IDLE
+    assert len(runtime._steppers) == MAX_IDLE

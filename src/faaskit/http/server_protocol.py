@@ -24,6 +24,7 @@ from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from faaskit.http.binding import JSON
 from faaskit.http.headers import JSON_CSP, NO_STORE, PROBLEM_MEDIA_TYPE, SECURITY_HEADERS
 from faaskit.serving import HeaderLimits
 
@@ -57,7 +58,7 @@ class KnownValid(dict[bytes, None]):
 
 _SENT = (*SECURITY_HEADERS, NO_STORE, JSON_CSP)
 _NAMES = (*(name for name, _ in _SENT), b"x-request-id", b"content-length", b"content-type")
-_VALUES = (*(value for _, value in _SENT), b"application/json", PROBLEM_MEDIA_TYPE)
+_VALUES = (*(value for _, value in _SENT), JSON, PROBLEM_MEDIA_TYPE)
 
 
 def _check_known_headers_by_lookup() -> None:

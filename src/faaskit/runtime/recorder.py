@@ -90,8 +90,9 @@ class InvocationRecorder:
         ``len(rows) >= FLUSH_AT``; :meth:`add` does both."""
         self.peak = peak_memory()
         """The process's peak resident memory in bytes, as last read (None where the
-        platform does not say): read again on every take and every half second, and by
-        :meth:`read_peak` for an invocation long enough to have grown it."""
+        platform does not say): read again on every take (at least once a second while
+        records wait), and by :meth:`read_peak` for an invocation long enough to have grown
+        it."""
         self._taken_at = time.monotonic()
         self._pruned_at = 0.0
         self._due: asyncio.Event | None = None
@@ -188,7 +189,6 @@ class InvocationRecorder:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(due.wait(), FLUSH_INTERVAL / 2)
                 due.clear()
-                self.read_peak()
                 waiting = len(self.rows)
                 if waiting and (
                     waiting >= FLUSH_AT or time.monotonic() - self._taken_at >= FLUSH_INTERVAL

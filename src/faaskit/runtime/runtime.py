@@ -27,7 +27,7 @@ from faaskit.errors import ConfigurationError, FaaskitError
 from faaskit.observability.metrics import InvocationMetrics, MetricsOff
 from faaskit.runtime.invocation import current_invocation
 from faaskit.runtime.recorder import FLUSH_AT, InvocationRecorder, process_age
-from faaskit.runtime.steps import RETURNED, CpuTimed, Stepper, Steppers
+from faaskit.runtime.steps import RETURNED, CpuTimed, Stepper
 from faaskit.runtime.unit_of_work import UnitOfWork
 from faaskit.secrets import Secrets
 from faaskit.store import Store, create_store
@@ -81,7 +81,7 @@ class Runtime:
         self.resources = Resources(app.resources)
         """The app's per-process resources (created on first use, closed at stop)."""
         self._warm: set[str] = set()
-        self._steppers = Steppers()
+        self._steppers: list[Stepper] = []
         """Idle steppers for timing coroutine handlers (steps.py)."""
         self._invocation_logs: dict[str, logging.Logger] = {}
         self._is_async: dict[Callable[..., Any], bool] = {}
@@ -300,7 +300,7 @@ class Runtime:
                 if recorder is None:
                     result = await handler(**arguments)
                 else:  # timed step by step (steps.py); most finish in their first
-                    idle = self._steppers.idle
+                    idle = self._steppers
                     stepper = idle.pop() if idle else Stepper()
                     coroutine = handler(**arguments)
                     clock = time.perf_counter

@@ -10,8 +10,10 @@ Stepping a coroutine from Python (``coroutine.send``) raises StopIteration when 
 an exception, its traceback entry and an ``except`` on every invocation, 4,500 instructions
 of a 220,000-instruction hello through the HTTP server. A :class:`Stepper` steps it with
 ``yield from`` instead, which takes the return value without an exception, and yields
-:data:`RETURNED` in its place; steppers are pooled (:class:`Steppers`), one per invocation
-in flight, so a handler that finishes in its first step (most do) allocates nothing.
+:data:`RETURNED` in its place; steppers are pooled, one per invocation
+in flight (a list of idle ones: ``idle.pop() if idle else Stepper()``, given back with
+``idle.append`` once the coroutine returned), so a handler that finishes in its first step
+(most do) allocates nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import types
 from collections.abc import Generator
 from typing import Any
 
-__all__ = ["RETURNED", "CpuTimed", "Stepper", "Steppers"]
+__all__ = ["MAX_IDLE", "RETURNED", "CpuTimed", "Stepper"]
 
 RETURNED: Any = object()
 """What a :class:`Stepper`'s ``send`` gives once the coroutine has returned."""
@@ -53,30 +55,19 @@ class Stepper:
 
 
 MAX_IDLE = 256
-"""Idle steppers kept at most: a burst of thousands of waiting invocations leaves no more."""
-
-
-class Steppers:
-    """A pool of idle :class:`Stepper` objects. It holds as many as were out at once (an
-    invocation gives back the one it took), up to MAX_IDLE."""
-
-    __slots__ = ("idle",)
-
-    def __init__(self) -> None:
-        self.idle: list[Stepper] = []
-        """Steppers free to take (``idle.pop() if idle else Stepper()``); give one back
-        with ``idle.append`` once its coroutine returned."""
+"""Idle steppers kept at most: a burst of thousands of waiting invocations leaves no more
+(the pool holds as many as were out at once: an invocation gives back the one it took)."""
 
 
 class CpuTimed:
     """Awaits the rest of a coroutine whose first step a :class:`Stepper` ran (and which
     yielded ``yielded`` there), adding up the time its own steps hold the thread (``cpu``,
-    the first step's ``cpu`` included). The stepper goes back to ``pool`` when the
-    coroutine returns."""
+    the first step's ``cpu`` included). The stepper goes back to ``pool``, the list of idle
+    steppers, when the coroutine returns (unless MAX_IDLE are idle already)."""
 
     __slots__ = ("_pool", "_stepper", "_yielded", "cpu")
 
-    def __init__(self, stepper: Stepper, cpu: float, yielded: Any, pool: Steppers) -> None:
+    def __init__(self, stepper: Stepper, cpu: float, yielded: Any, pool: list[Stepper]) -> None:
         self._stepper = stepper
         self._yielded = yielded
         self._pool = pool
@@ -100,7 +91,7 @@ class CpuTimed:
             if yielded is RETURNED:
                 box = stepper.box
                 result, box[0] = box[0], None
-                idle = self._pool.idle
+                idle = self._pool
                 if len(idle) < MAX_IDLE:  # (only a waiting invocation can find it full)
                     idle.append(stepper)
                 return result
